@@ -1,0 +1,142 @@
+"""Photometric kernels on batched float images (B×C×H×W in [0, 1]); per-image factors are B-vectors."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+_LUMA = (0.299, 0.587, 0.114)  # ITU-R 601, as PIL's convert("L") uses
+
+
+def _col(v: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """A B-vector shaped to broadcast over B×C×H×W."""
+    return v.to(x.device, x.dtype).view(-1, 1, 1, 1)
+
+
+def gray(x: torch.Tensor) -> torch.Tensor:
+    """Luma, B×1×H×W (a 1-channel image is its own luma)."""
+    if x.shape[1] == 1:
+        return x
+    w = torch.tensor(_LUMA, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
+    return (x[:, :3] * w).sum(1, keepdim=True)
+
+
+def blend(a: torch.Tensor, b: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
+    """``b + factor·(a − b)`` clamped to [0, 1]: factor 1 gives a, 0 gives b, above 1 pushes away from b."""
+    return (b + _col(factor, a) * (a - b)).clamp(0, 1)
+
+
+def brightness(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
+    return (x * _col(factor, x)).clamp(0, 1)
+
+
+def contrast(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
+    mean = gray(x).mean(dim=(1, 2, 3), keepdim=True)
+    return blend(x, mean.expand_as(x), factor)
+
+
+def saturation(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
+    if x.shape[1] != 3:
+        return x
+    return blend(x, gray(x).expand_as(x), factor)
+
+
+def hue(x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+    """Rotate hue by ``shift`` turns: a rotation of the chroma plane (I, Q) of YIQ, leaving luma Y alone.
+
+    One 3×3 matrix per image, so a batch costs a single batched matmul.
+    """
+    if x.shape[1] != 3:
+        return x
+    to_yiq = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]],
+                          dtype=torch.float64)
+    theta = shift.to(torch.float64) * 2 * math.pi
+    c, s = torch.cos(theta), torch.sin(theta)
+    rot = torch.zeros(len(shift), 3, 3, dtype=torch.float64)
+    rot[:, 0, 0] = 1
+    rot[:, 1, 1], rot[:, 1, 2], rot[:, 2, 1], rot[:, 2, 2] = c, -s, s, c
+    m = (torch.linalg.inv(to_yiq) @ rot @ to_yiq).to(x.device, x.dtype)
+    b, _, h, w = x.shape
+    return torch.bmm(m, x.reshape(b, 3, h * w)).reshape(b, 3, h, w).clamp(0, 1)
+
+
+def gamma(x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    return x.clamp_min(0).pow(_col(g, x))
+
+
+def gaussian_kernels(sigma: torch.Tensor) -> torch.Tensor:
+    """One normalised 1-D Gaussian per sigma, all padded to the widest radius (3σ) with exact zeros."""
+    radius = torch.ceil(3 * sigma).clamp_min(1).long()
+    r = int(radius.max())
+    t = torch.arange(-r, r + 1, dtype=torch.float64)
+    k = torch.exp(-0.5 * (t[None] / sigma.to(torch.float64)[:, None]) ** 2)
+    k = torch.where(t.abs()[None] <= radius[:, None], k, torch.zeros_like(k))
+    return (k / k.sum(1, keepdim=True)).float()
+
+
+def gaussian_blur(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+    """Separable Gaussian blur with a per-image sigma (pixels) and mirrored borders."""
+    b, c, h, w = x.shape
+    k = gaussian_kernels(sigma).to(x.device, x.dtype)
+    r = (k.shape[1] - 1) // 2
+    kk = k.repeat_interleave(c, 0)
+    flat = x.reshape(1, b * c, h, w)
+    mode = "reflect" if r < min(h, w) else "replicate"
+    flat = F.conv2d(F.pad(flat, (r, r, 0, 0), mode=mode), kk.view(b * c, 1, 1, -1), groups=b * c)
+    flat = F.conv2d(F.pad(flat, (0, 0, r, r), mode=mode), kk.view(b * c, 1, -1, 1), groups=b * c)
+    return flat.reshape(b, c, h, w)
+
+
+def sharpness(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
+    """Blend with PIL's smoothing filter (centre 5, neighbours 1, /13); the 1-pixel border stays as it was."""
+    b, c, h, w = x.shape
+    if h < 3 or w < 3:
+        return x
+    k = torch.ones(3, 3, dtype=x.dtype, device=x.device)
+    k[1, 1] = 5
+    k = (k / k.sum()).expand(c, 1, 3, 3)
+    smooth = x.clone()
+    smooth[..., 1:-1, 1:-1] = F.conv2d(x, k, groups=c)
+    return blend(x, smooth, factor)
+
+
+def to_levels(x: torch.Tensor) -> torch.Tensor:
+    """The 8-bit levels 0..255 of x, as PIL and uint8 pipelines see them."""
+    return (x * 255).round().clamp(0, 255).to(torch.int64)
+
+
+def posterize(x: torch.Tensor, bits: torch.Tensor) -> torch.Tensor:
+    """Keep the top ``bits`` bits of each 8-bit level."""
+    keep = (256 - 2 ** (8 - bits.to(torch.int64))).to(x.device).view(-1, 1, 1, 1)
+    return (to_levels(x) & keep).to(x.dtype) / 255
+
+
+def solarize(x: torch.Tensor, threshold: torch.Tensor) -> torch.Tensor:
+    return torch.where(x >= _col(threshold, x), 1 - x, x)
+
+
+def autocontrast(x: torch.Tensor) -> torch.Tensor:
+    """Stretch each channel of each image to the full [0, 1] range (flat channels stay as they are)."""
+    lo = x.amin(dim=(2, 3), keepdim=True)
+    hi = x.amax(dim=(2, 3), keepdim=True)
+    span = hi - lo
+    ok = span > 0
+    return torch.where(ok, (x - lo) / torch.where(ok, span, torch.ones_like(span)), x).clamp(0, 1)
+
+
+def equalize(x: torch.Tensor) -> torch.Tensor:
+    """Histogram equalisation of each channel on its 8-bit levels, PIL's ImageOps.equalize rule."""
+    b, c, h, w = x.shape
+    levels = to_levels(x).reshape(b * c, h * w)
+    hist = torch.zeros(b * c, 256, dtype=torch.int64, device=x.device).scatter_add_(
+        1, levels, torch.ones_like(levels))
+    # PIL: step = (pixels − count of the last non-empty level) // 255; a step of 0 leaves the channel alone.
+    last = 255 - torch.argmax((hist.flip(1) > 0).to(torch.int64), dim=1)
+    step = (h * w - hist.gather(1, last[:, None]).squeeze(1)) // 255
+    safe = step.clamp_min(1)[:, None]
+    lut = ((torch.cumsum(hist, 1) - hist + safe // 2) // safe).clamp(0, 255)
+    out = lut.gather(1, levels).to(x.dtype) / 255
+    out = torch.where((step > 0)[:, None], out, levels.to(x.dtype) / 255)
+    return out.reshape(b, c, h, w)

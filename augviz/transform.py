@@ -1,0 +1,153 @@
+"""The transform contract and the one registry of transforms.
+
+A transform is a declarative parameter spec plus two pure steps, after torchvision.transforms.v2's
+``make_params``/``transform`` split and kornia's batched parameters:
+
+* ``sample(cfg, n, g)`` draws every random value for a batch of ``n`` images from an explicit
+  ``torch.Generator`` and returns plain data: a dict of tensors whose first dimension is ``n``;
+* ``kernel(x, cfg, params)`` applies those values to a float batch ``x`` (B×C×H×W in [0, 1]).
+
+The pipeline draws, for each image, whether the step applies at all (probability ``p``) and hands the kernel
+only the images it applies to, so ``p = 0`` is the identity by construction.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch
+
+from augviz.errors import ConfigError
+from augviz.spec import Param
+
+Params = dict[str, torch.Tensor]
+
+GEOMETRIC = "geometric"
+PHOTOMETRIC = "photometric"
+NOISE = "noise"
+OCCLUSION = "occlusion"
+MIXING = "mixing"
+POLICY = "policy"
+CATEGORIES = (GEOMETRIC, PHOTOMETRIC, NOISE, OCCLUSION, MIXING, POLICY)
+
+
+class Transform:
+    """Base class of every registry entry. Subclasses set the class attributes and implement the steps."""
+
+    name: ClassVar[str]
+    label: ClassVar[str]
+    category: ClassVar[str]
+    description: ClassVar[str]
+    formula: ClassVar[str]  # LaTeX, shown in the UI to say what the step computes
+    params: ClassVar[tuple[Param, ...]] = ()
+    default_p: ClassVar[float] = 1.0
+    # Export: a format string per target library, filled with the step's settings (see augviz.export);
+    # None where the library has no counterpart, with the reason in ``export_notes``.
+    export_notes: ClassVar[dict[str, str]] = {}
+
+    def defaults(self) -> dict[str, Any]:
+        """The default setting of every parameter."""
+        return {p.name: p.default for p in self.params}
+
+    def validate(self, cfg: Any, path: str) -> dict[str, Any]:
+        """Return a complete, canonical settings dict, or raise ConfigError naming the bad field."""
+        if not isinstance(cfg, dict):
+            raise ConfigError(path, f"expected an object of parameters, got {type(cfg).__name__}")
+        known = {p.name for p in self.params}
+        for key in cfg:
+            if key not in known:
+                allowed = ", ".join(sorted(known)) or "none"
+                raise ConfigError(f"{path}.{key}", f"unknown parameter of {self.name} (allowed: {allowed})")
+        out = {}
+        for p in self.params:
+            out[p.name] = p.validate(cfg[p.name], f"{path}.{p.name}") if p.name in cfg else p.default
+        return out
+
+    def sample(self, cfg: dict[str, Any], n: int, g: torch.Generator) -> Params:
+        """Draw the random values for ``n`` images. Transforms with nothing random return an empty dict."""
+        return {}
+
+    def kernel(self, x: torch.Tensor, cfg: dict[str, Any], params: Params) -> torch.Tensor:
+        """Apply the drawn values to every image of ``x`` (only images the step applies to reach here)."""
+        raise NotImplementedError
+
+    def to_code(self, target: str, cfg: dict[str, Any], p: float) -> str | None:
+        """This step as a constructor call in ``target`` (torchvision, albumentations, kornia); None if it has none.
+
+        A trailing ``# comment`` says what the target cannot express exactly.
+        """
+        return None
+
+
+class GeometricTransform(Transform):
+    """A transform that moves pixels. Its ``matrix`` lets the pipeline fuse consecutive steps into one resample."""
+
+    category = GEOMETRIC
+
+    def matrix(self, cfg: dict[str, Any], params: Params, height: int, width: int) -> torch.Tensor | None:
+        """Forward 3×3 map (B×3×3) from input to output pixel coordinates, origin at the image centre, y down.
+
+        Returns None for a warp that no matrix expresses (elastic); such a transform gives ``displacement``.
+        """
+        return None
+
+    def displacement(self, cfg: dict[str, Any], params: Params, height: int, width: int) -> torch.Tensor:
+        """Per-pixel offset (B×H×W×2, in pixels) from an output pixel to where it samples the input."""
+        raise NotImplementedError
+
+    def kernel(self, x: torch.Tensor, cfg: dict[str, Any], params: Params) -> torch.Tensor:
+        from augviz.functional.warp import Warp, resample
+
+        warp = Warp.identity(x.shape[0], x.shape[-2], x.shape[-1], x.device)
+        warp = warp.then(self, cfg, params)
+        return resample(x, warp, cfg.get("fill", "nearest"), cfg.get("fill_value", 0.0))
+
+
+REGISTRY: dict[str, Transform] = {}
+
+
+def register(cls: type[Transform]) -> type[Transform]:
+    """Class decorator: put one instance of ``cls`` in the registry under ``cls.name``."""
+    if cls.name in REGISTRY:
+        raise ValueError(f"transform {cls.name!r} registered twice")
+    REGISTRY[cls.name] = cls()
+    return cls
+
+
+def get(name: str) -> Transform:
+    """The registry entry called ``name``, or KeyError listing what exists."""
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"unknown transform {name!r}") from None
+
+
+def uniform(g: torch.Generator, n: int, span: tuple[float, float]) -> torch.Tensor:
+    """``n`` floats drawn uniformly from ``[span[0], span[1]]`` (exactly ``span[0]`` when the range is a point)."""
+    lo, hi = span
+    return lo + (hi - lo) * torch.rand(n, generator=g, dtype=torch.float64).float()
+
+
+def randint(g: torch.Generator, n: int, span: tuple[int, int]) -> torch.Tensor:
+    """``n`` whole numbers drawn uniformly from ``span[0]..span[1]`` inclusive."""
+    return torch.randint(int(span[0]), int(span[1]) + 1, (n,), generator=g)
+
+
+def seeds(g: torch.Generator, n: int) -> torch.Tensor:
+    """``n`` per-image seeds for kernels that draw many numbers (noise fields): small to store, exact to replay."""
+    return torch.randint(0, 2**31 - 1, (n,), generator=g, dtype=torch.int64)
+
+
+def take(params: Params, index: torch.Tensor) -> Params:
+    """The parameters of the images at ``index`` (each tensor's first dimension is the image)."""
+    return {k: v[index] for k, v in params.items()}
+
+
+def to_plain(params: Params) -> list[dict[str, Any]]:
+    """Per-image plain Python values, for captions, JSON and tests."""
+    n = next(iter(params.values())).shape[0] if params else 0
+    rows: list[dict[str, Any]] = [{} for _ in range(n)]
+    for key, value in params.items():
+        for i, v in enumerate(value.tolist()):
+            rows[i][key] = v
+    return rows

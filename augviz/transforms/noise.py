@@ -1,0 +1,91 @@
+"""Noise transforms. Each image's field comes from its own seed, so a draw replays exactly."""
+
+from __future__ import annotations
+
+import torch
+
+from augviz.functional.noise import normal_field, uniform_field
+from augviz.spec import flag, span
+from augviz.transform import NOISE, Transform, register, seeds, uniform
+
+
+class _Noise(Transform):
+    category = NOISE
+
+
+@register
+class GaussianNoise(_Noise):
+    name = "gaussian_noise"
+    label = "Gaussian noise"
+    description = "Add independent normal noise to every pixel, as sensor noise does."
+    formula = r"x' = \mathrm{clip}(x + \sigma n),\quad n \sim \mathcal{N}(0, 1),\ \sigma \sim U(\sigma_{lo}, \sigma_{hi})"
+    params = (span("sigma", 0.0, 0.5, (0.0, 0.05), "Standard deviation of the noise, on the 0–1 scale.", step=0.005),
+              flag("per_channel", True, "Draw each colour channel separately (off: the same noise on every channel)."))
+
+    def sample(self, cfg, n, g):
+        return {"sigma": uniform(g, n, cfg["sigma"]), "seed": seeds(g, n)}
+
+    def kernel(self, x, cfg, params):
+        b, c, h, w = x.shape
+        z = normal_field(params["seed"], (c if cfg["per_channel"] else 1, h, w), x.device).to(x.dtype)
+        return (x + params["sigma"].to(x.device, x.dtype).view(-1, 1, 1, 1) * z).clamp(0, 1)
+
+    def to_code(self, target, cfg, p):
+        lo, hi = cfg["sigma"]
+        if target == "torchvision":
+            return f"v2.RandomApply([v2.GaussianNoise(sigma={hi}, clip=True)], p={p})  # one fixed sigma"
+        if target == "albumentations":
+            return f"A.GaussNoise(std_range=({lo}, {hi}), per_channel={cfg['per_channel']}, p={p})"
+        return f"K.RandomGaussianNoise(std={hi}, p={p})  # one fixed std"
+
+
+@register
+class SaltAndPepper(_Noise):
+    name = "salt_and_pepper"
+    label = "Salt and pepper"
+    description = "Set a random share of pixels to white (salt) or black (pepper), as dead or hot sensor cells."
+    formula = (r"x'_{ij} = \begin{cases}1 & u_{ij} < a\,r\\ 0 & a\,r \le u_{ij} < a\\ x_{ij} & \text{else}\end{cases}"
+               r",\quad u \sim U(0,1)")
+    params = (span("amount", 0.0, 0.5, (0.01, 0.05), "Share of pixels changed.", step=0.005),
+              span("salt_ratio", 0.0, 1.0, (0.5, 0.5), "Share of the changed pixels that turn white."))
+
+    def sample(self, cfg, n, g):
+        return {"amount": uniform(g, n, cfg["amount"]), "salt_ratio": uniform(g, n, cfg["salt_ratio"]),
+                "seed": seeds(g, n)}
+
+    def kernel(self, x, cfg, params):
+        b, c, h, w = x.shape
+        u = uniform_field(params["seed"], (1, h, w), x.device)
+        amount = params["amount"].to(x.device).view(-1, 1, 1, 1)
+        salt = u < amount * params["salt_ratio"].to(x.device).view(-1, 1, 1, 1)
+        pepper = (u < amount) & ~salt
+        return torch.where(salt, torch.ones_like(x), torch.where(pepper, torch.zeros_like(x), x))
+
+    def to_code(self, target, cfg, p):
+        a, r = cfg["amount"], cfg["salt_ratio"]
+        if target == "torchvision":
+            return None
+        if target == "albumentations":
+            return f"A.SaltAndPepper(amount={a}, salt_vs_pepper={r}, p={p})"
+        return f"K.RandomSaltAndPepperNoise(amount={a}, salt_vs_pepper={r}, p={p})"
+
+    export_notes = {"torchvision": "torchvision has no salt-and-pepper noise"}
+
+
+@register
+class Speckle(_Noise):
+    name = "speckle"
+    label = "Speckle"
+    description = "Multiplicative noise: brighter pixels get more of it, as in radar and ultrasound images."
+    formula = r"x' = \mathrm{clip}(x + \sigma\,x\,n),\quad n \sim \mathcal{N}(0, 1)"
+    params = (span("sigma", 0.0, 1.0, (0.0, 0.1), "Standard deviation of the multiplicative noise.", step=0.01),)
+
+    def sample(self, cfg, n, g):
+        return {"sigma": uniform(g, n, cfg["sigma"]), "seed": seeds(g, n)}
+
+    def kernel(self, x, cfg, params):
+        z = normal_field(params["seed"], tuple(x.shape[1:]), x.device).to(x.dtype)
+        return (x + params["sigma"].to(x.device, x.dtype).view(-1, 1, 1, 1) * x * z).clamp(0, 1)
+
+    export_notes = {"torchvision": "no speckle noise", "albumentations": "no speckle noise in albumentations 2",
+                    "kornia": "no speckle noise"}

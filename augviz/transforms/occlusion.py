@@ -1,0 +1,64 @@
+"""Occlusion: hide a random box so the model cannot rely on one part of the object."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from augviz.functional.noise import uniform_field
+from augviz.spec import choice, number, span
+from augviz.transform import OCCLUSION, Transform, register, seeds, uniform
+
+
+def box_mask(top: torch.Tensor, left: torch.Tensor, bottom: torch.Tensor, right: torch.Tensor,
+             height: int, width: int, device: torch.device) -> torch.Tensor:
+    """B×1×H×W boolean mask, true inside each image's box (bounds are fractions of the size, end exclusive)."""
+    ys = (torch.arange(height, device=device) + 0.5) / height
+    xs = (torch.arange(width, device=device) + 0.5) / width
+    t, lf, bt, r = (v.to(device).view(-1, 1, 1) for v in (top, left, bottom, right))
+    inside_y = (ys.view(1, -1, 1) >= t) & (ys.view(1, -1, 1) < bt)
+    inside_x = (xs.view(1, 1, -1) >= lf) & (xs.view(1, 1, -1) < r)
+    return (inside_y & inside_x).unsqueeze(1)
+
+
+@register
+class RandomErasing(Transform):
+    name = "random_erasing"
+    label = "Random erasing / cutout"
+    description = "Blank out one box of random area and aspect ratio with a constant or with noise (Zhong et al., 2017)."
+    formula = r"x'_{ij} = v \text{ for } (i,j) \in \text{box},\quad \text{area} \sim U(a_{lo}, a_{hi})\cdot HW"
+    default_p = 0.5
+    params = (span("area", 0.01, 0.9, (0.02, 0.33), "Box area as a fraction of the image."),
+              span("ratio", 0.1, 10.0, (0.3, 3.3), "Box aspect ratio, height over width (drawn log-uniform)."),
+              choice("fill", ("constant", "noise"), "constant", "Fill the box with one grey level or with noise."),
+              number("value", 0.0, 1.0, 0.0, "The grey level used when fill is constant."))
+
+    def sample(self, cfg, n, g):
+        area = uniform(g, n, cfg["area"])
+        lo, hi = (math.log(r) for r in cfg["ratio"])
+        ratio = torch.exp(uniform(g, n, (lo, hi)))
+        bh = torch.sqrt(area * ratio).clamp(max=1.0)
+        bw = torch.sqrt(area / ratio).clamp(max=1.0)
+        top = torch.rand(n, generator=g) * (1 - bh)
+        left = torch.rand(n, generator=g) * (1 - bw)
+        return {"top": top, "left": left, "bottom": top + bh, "right": left + bw, "seed": seeds(g, n)}
+
+    def kernel(self, x, cfg, params):
+        b, c, h, w = x.shape
+        mask = box_mask(params["top"], params["left"], params["bottom"], params["right"], h, w, x.device)
+        if cfg["fill"] == "noise":
+            fill = uniform_field(params["seed"], (c, h, w), x.device).to(x.dtype)
+        else:
+            fill = torch.full_like(x, cfg["value"])
+        return torch.where(mask, fill, x)
+
+    def to_code(self, target, cfg, p):
+        a, r = cfg["area"], cfg["ratio"]
+        noise = cfg["fill"] == "noise"
+        if target == "torchvision":
+            return f"v2.RandomErasing(p={p}, scale={a}, ratio={r}, value={'random' if noise else cfg['value']!r})"
+        if target == "albumentations":
+            return f"A.Erasing(scale={a}, ratio={r}, fill={'random' if noise else cfg['value']!r}, p={p})"
+        note = "  # kornia erases with a constant, not noise" if noise else ""
+        return f"K.RandomErasing(scale={a}, ratio={r}, value={0.0 if noise else cfg['value']}, p={p}){note}"

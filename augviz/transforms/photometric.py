@@ -1,0 +1,292 @@
+"""Photometric transforms: change pixel values, never their place."""
+
+from __future__ import annotations
+
+import torch
+
+from augviz.functional import color
+from augviz.spec import int_span, span
+from augviz.transform import PHOTOMETRIC, Transform, randint, register, uniform
+
+
+class _Photometric(Transform):
+    category = PHOTOMETRIC
+
+
+class _Factor(_Photometric):
+    """A transform driven by one per-image factor drawn from the ``factor`` range."""
+
+    fn = staticmethod(color.brightness)
+
+    def sample(self, cfg, n, g):
+        return {"factor": uniform(g, n, cfg["factor"])}
+
+    def kernel(self, x, cfg, params):
+        return type(self).fn(x, params["factor"])
+
+
+def _factor_param(what: str, default: tuple[float, float] = (0.8, 1.2)) -> tuple:
+    return (span("factor", 0.0, 3.0, default, f"Per-image {what} factor (1 leaves the image as it is)."),)
+
+
+@register
+class Brightness(_Factor):
+    name = "brightness"
+    label = "Brightness"
+    description = "Multiply every pixel by a random factor."
+    formula = r"x' = \mathrm{clip}(f\,x),\quad f \sim U(f_{lo}, f_{hi})"
+    params = _factor_param("brightness")
+    fn = staticmethod(color.brightness)
+
+    def to_code(self, target, cfg, p):
+        f = cfg["factor"]
+        if target == "torchvision":
+            return f"v2.RandomApply([v2.ColorJitter(brightness={f})], p={p})"
+        if target == "albumentations":
+            return f"A.ColorJitter(brightness={f}, contrast=0, saturation=0, hue=0, p={p})"
+        return f"K.ColorJitter(brightness={f}, p={p})"
+
+
+@register
+class Contrast(_Factor):
+    name = "contrast"
+    label = "Contrast"
+    description = "Move every pixel away from (or towards) the image's mean grey level."
+    formula = r"x' = \mathrm{clip}(\mu + f\,(x - \mu)),\quad \mu = \text{mean luma}"
+    params = _factor_param("contrast")
+    fn = staticmethod(color.contrast)
+
+    def to_code(self, target, cfg, p):
+        f = cfg["factor"]
+        if target == "torchvision":
+            return f"v2.RandomApply([v2.ColorJitter(contrast={f})], p={p})"
+        if target == "albumentations":
+            return f"A.ColorJitter(brightness=0, contrast={f}, saturation=0, hue=0, p={p})"
+        return f"K.ColorJitter(contrast={f}, p={p})"
+
+
+@register
+class Saturation(_Factor):
+    name = "saturation"
+    label = "Saturation"
+    description = "Blend each pixel with its own grey level: below 1 washes colour out, above 1 strengthens it."
+    formula = r"x' = \mathrm{clip}(g + f\,(x - g)),\quad g = 0.299R + 0.587G + 0.114B"
+    params = _factor_param("saturation")
+    fn = staticmethod(color.saturation)
+
+    def to_code(self, target, cfg, p):
+        f = cfg["factor"]
+        if target == "torchvision":
+            return f"v2.RandomApply([v2.ColorJitter(saturation={f})], p={p})"
+        if target == "albumentations":
+            return f"A.ColorJitter(brightness=0, contrast=0, saturation={f}, hue=0, p={p})"
+        return f"K.ColorJitter(saturation={f}, p={p})"
+
+
+@register
+class Hue(_Photometric):
+    name = "hue"
+    label = "Hue"
+    description = "Turn every colour round the colour wheel by a random fraction of a turn; greys stay grey."
+    formula = r"\begin{pmatrix}I'\\Q'\end{pmatrix} = R(2\pi h)\begin{pmatrix}I\\Q\end{pmatrix}\text{ in YIQ},\quad h \sim U(h_{lo}, h_{hi})"
+    params = (span("shift", -0.5, 0.5, (-0.05, 0.05), "Hue shift in turns of the colour wheel (0.5 is half a turn)."),)
+
+    def sample(self, cfg, n, g):
+        return {"shift": uniform(g, n, cfg["shift"])}
+
+    def kernel(self, x, cfg, params):
+        return color.hue(x, params["shift"])
+
+    def to_code(self, target, cfg, p):
+        h = cfg["shift"]
+        note = "  # rotates hue in HSV; augviz rotates chroma in YIQ"
+        if target == "torchvision":
+            return f"v2.RandomApply([v2.ColorJitter(hue={h})], p={p}){note}"
+        if target == "albumentations":
+            return f"A.ColorJitter(brightness=0, contrast=0, saturation=0, hue={h}, p={p}){note}"
+        return f"K.ColorJitter(hue={h}, p={p}){note}"
+
+
+@register
+class Grayscale(_Photometric):
+    name = "grayscale"
+    label = "Grayscale"
+    description = "Replace colour by its luma, keeping the number of channels."
+    formula = r"x' = 0.299R + 0.587G + 0.114B \text{ in every channel}"
+    default_p = 0.2
+
+    def sample(self, cfg, n, g):
+        return {"gray": torch.ones(n, dtype=torch.bool)}
+
+    def kernel(self, x, cfg, params):
+        return color.gray(x).expand_as(x).clone()
+
+    def to_code(self, target, cfg, p):
+        return {"torchvision": f"v2.RandomGrayscale(p={p})", "albumentations": f"A.ToGray(num_output_channels=3, p={p})",
+                "kornia": f"K.RandomGrayscale(p={p})"}[target]
+
+
+@register
+class Gamma(_Photometric):
+    name = "gamma"
+    label = "Gamma"
+    description = "Raise every pixel to a random power: above 1 darkens the mid-tones, below 1 lightens them."
+    formula = r"x' = x^{\gamma},\quad \gamma \sim U(\gamma_{lo}, \gamma_{hi})"
+    params = (span("gamma", 0.2, 5.0, (0.8, 1.25), "The exponent drawn per image."),)
+
+    def sample(self, cfg, n, g):
+        return {"gamma": uniform(g, n, cfg["gamma"])}
+
+    def kernel(self, x, cfg, params):
+        return color.gamma(x, params["gamma"])
+
+    def to_code(self, target, cfg, p):
+        lo, hi = cfg["gamma"]
+        if target == "torchvision":
+            return (f"v2.RandomApply([v2.Lambda(lambda im: v2.functional.adjust_gamma(im, "
+                    f"float(torch.empty(1).uniform_({lo}, {hi}))))], p={p})  # no random-gamma class")
+        if target == "albumentations":
+            return f"A.RandomGamma(gamma_limit=({round(lo * 100)}, {round(hi * 100)}), p={p})"
+        return f"K.RandomGamma(gamma=({lo}, {hi}), p={p})"
+
+
+@register
+class GaussianBlur(_Photometric):
+    name = "gaussian_blur"
+    label = "Gaussian blur"
+    description = "Smooth with a Gaussian of random width (radius 3σ), mirrored at the borders."
+    formula = r"x' = G_\sigma * x,\quad G_\sigma(t) \propto e^{-t^2/2\sigma^2},\ \sigma \sim U(\sigma_{lo}, \sigma_{hi})"
+    params = (span("sigma", 0.1, 10.0, (0.1, 2.0), "Width of the Gaussian in pixels.", step=0.1),)
+
+    def sample(self, cfg, n, g):
+        return {"sigma": uniform(g, n, cfg["sigma"])}
+
+    def kernel(self, x, cfg, params):
+        return color.gaussian_blur(x, params["sigma"])
+
+    def to_code(self, target, cfg, p):
+        lo, hi = cfg["sigma"]
+        k = 2 * int(torch.ceil(torch.tensor(3 * hi))) + 1
+        if target == "torchvision":
+            return f"v2.RandomApply([v2.GaussianBlur(kernel_size={k}, sigma=({lo}, {hi}))], p={p})"
+        if target == "albumentations":
+            return f"A.GaussianBlur(blur_limit=(0, 0), sigma_limit=({lo}, {hi}), p={p})"
+        return f"K.RandomGaussianBlur(kernel_size=({k}, {k}), sigma=({lo}, {hi}), p={p})"
+
+
+@register
+class Sharpness(_Factor):
+    name = "sharpness"
+    label = "Sharpness"
+    description = "Blend with a smoothed copy: above 1 sharpens, below 1 softens (PIL's rule)."
+    formula = r"x' = \mathrm{clip}(s + f\,(x - s)),\quad s = \tfrac{1}{13}\begin{pmatrix}1&1&1\\1&5&1\\1&1&1\end{pmatrix} * x"
+    params = (span("factor", 0.0, 5.0, (0.5, 2.0), "Sharpness factor drawn per image (1 leaves the image)."),)
+    fn = staticmethod(color.sharpness)
+
+    def to_code(self, target, cfg, p):
+        lo, hi = cfg["factor"]
+        if target == "torchvision":
+            return f"v2.RandomAdjustSharpness(sharpness_factor={hi}, p={p})  # torchvision uses one fixed factor"
+        if target == "albumentations":
+            return f"A.Sharpen(alpha=(0.2, 0.5), lightness=(1.0, 1.0), p={p})  # a different sharpening rule"
+        return f"K.RandomSharpness(sharpness=({lo}, {hi}), p={p})"
+
+
+@register
+class Posterize(_Photometric):
+    name = "posterize"
+    label = "Posterize"
+    description = "Keep only the top few bits of each 8-bit level, leaving flat bands of colour."
+    formula = r"x' = \lfloor 255x \rfloor \;\&\; (256 - 2^{8-b}),\quad b \sim U\{b_{lo},\dots,b_{hi}\}"
+    params = (int_span("bits", 1, 8, (4, 8), "Bits kept per channel."),)
+
+    def sample(self, cfg, n, g):
+        return {"bits": randint(g, n, cfg["bits"])}
+
+    def kernel(self, x, cfg, params):
+        return color.posterize(x, params["bits"])
+
+    def to_code(self, target, cfg, p):
+        lo, hi = cfg["bits"]
+        if target == "torchvision":
+            return f"v2.RandomPosterize(bits={lo}, p={p})  # torchvision uses one fixed bit depth"
+        if target == "albumentations":
+            return f"A.Posterize(num_bits=({lo}, {hi}), p={p})"
+        return f"K.RandomPosterize(bits=({float(lo)}, {float(hi)}), p={p})"
+
+
+@register
+class Solarize(_Photometric):
+    name = "solarize"
+    label = "Solarize"
+    description = "Invert every pixel at or above a threshold, as an over-exposed film does."
+    formula = r"x' = \begin{cases}1 - x & x \ge t\\ x & x < t\end{cases}"
+    params = (span("threshold", 0.0, 1.0, (0.5, 1.0), "Pixels at or above this level are inverted."),)
+
+    def sample(self, cfg, n, g):
+        return {"threshold": uniform(g, n, cfg["threshold"])}
+
+    def kernel(self, x, cfg, params):
+        return color.solarize(x, params["threshold"])
+
+    def to_code(self, target, cfg, p):
+        lo, hi = cfg["threshold"]
+        if target == "torchvision":
+            return f"v2.RandomSolarize(threshold={lo}, p={p})  # torchvision uses one fixed threshold"
+        if target == "albumentations":
+            return f"A.Solarize(threshold_range=({lo}, {hi}), p={p})"
+        return f"K.RandomSolarize(thresholds=({lo}, {hi}), additions=0.0, p={p})  # kornia's thresholds centre on 0.5"
+
+
+class _Fixed(_Photometric):
+    """A transform with no parameter to draw: only p decides."""
+
+    fn = staticmethod(color.autocontrast)
+
+    def sample(self, cfg, n, g):
+        return {"on": torch.ones(n, dtype=torch.bool)}
+
+    def kernel(self, x, cfg, params):
+        return type(self).fn(x)
+
+
+@register
+class Equalize(_Fixed):
+    name = "equalize"
+    label = "Equalize"
+    description = "Spread each channel's histogram of 8-bit levels evenly (PIL's equalize)."
+    formula = r"x' = \mathrm{CDF}(x) \text{ per channel, on 256 levels}"
+    default_p = 0.5
+    fn = staticmethod(color.equalize)
+
+    def to_code(self, target, cfg, p):
+        return {"torchvision": f"v2.RandomEqualize(p={p})", "albumentations": f"A.Equalize(p={p})",
+                "kornia": f"K.RandomEqualize(p={p})"}[target]
+
+
+@register
+class AutoContrast(_Fixed):
+    name = "autocontrast"
+    label = "Autocontrast"
+    description = "Stretch each channel so its darkest pixel is 0 and its brightest is 1."
+    formula = r"x' = \frac{x - \min x}{\max x - \min x} \text{ per channel}"
+    default_p = 0.5
+    fn = staticmethod(color.autocontrast)
+
+    def to_code(self, target, cfg, p):
+        return {"torchvision": f"v2.RandomAutocontrast(p={p})", "albumentations": f"A.AutoContrast(p={p})",
+                "kornia": f"K.RandomAutoContrast(p={p})"}[target]
+
+
+@register
+class Invert(_Fixed):
+    name = "invert"
+    label = "Invert"
+    description = "Turn the image into its negative."
+    formula = r"x' = 1 - x"
+    default_p = 0.5
+    fn = staticmethod(lambda x: 1 - x)
+
+    def to_code(self, target, cfg, p):
+        return {"torchvision": f"v2.RandomInvert(p={p})", "albumentations": f"A.InvertImg(p={p})",
+                "kornia": f"K.RandomInvert(p={p})"}[target]
