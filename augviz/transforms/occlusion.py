@@ -24,6 +24,7 @@ def box_mask(top: torch.Tensor, left: torch.Tensor, bottom: torch.Tensor, right:
 
 @register
 class RandomErasing(Transform):
+    category = OCCLUSION
     name = "random_erasing"
     label = "Random erasing / cutout"
     description = "Blank out one box of random area and aspect ratio with a constant or with noise (Zhong et al., 2017)."

@@ -1,0 +1,43 @@
+"""Page state in a URL query string, so a link reproduces exactly what the sender saw."""
+
+from __future__ import annotations
+
+import base64
+import json
+import zlib
+from dataclasses import dataclass
+
+from augviz import serialize
+from augviz.errors import ConfigError
+from augviz.pipeline import Pipeline
+
+MAX_PARAM_LENGTH = 8192
+
+
+@dataclass(frozen=True)
+class SharedState:
+    """What a link carries: the pipeline (with its seed) and the name of the built-in image shown."""
+
+    pipeline: Pipeline
+    image: str
+
+
+def encode(state: SharedState) -> dict[str, str]:
+    """Query parameters for ``state``: the pipeline as compressed, URL-safe JSON."""
+    raw = json.dumps(serialize.to_dict(state.pipeline), separators=(",", ":")).encode()
+    packed = base64.urlsafe_b64encode(zlib.compress(raw, 9)).decode().rstrip("=")
+    return {"p": packed, "img": state.image}
+
+
+def decode_pipeline(value: str) -> Pipeline:
+    """The pipeline in a ``p=`` query value; ConfigError when the link is damaged or wrong."""
+    if len(value) > MAX_PARAM_LENGTH:
+        raise ConfigError("link", "the pipeline in the link is too long")
+    try:
+        raw = zlib.decompressobj().decompress(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)), 1 << 20)
+    except (ValueError, zlib.error):
+        raise ConfigError("link", "the pipeline in the link is damaged (not valid compressed data)") from None
+    try:
+        return serialize.loads(raw)
+    except ConfigError as e:
+        raise ConfigError(f"link: {e.path}" if e.path else "link", e.message) from None
