@@ -1,0 +1,349 @@
+"""Each registry entry against an independent reference: PIL, numpy, or the formula it shows.
+
+``REFERENCES`` must name every registry entry; ``test_every_entry_has_a_reference`` fails the moment a transform
+is registered without one.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageEnhance, ImageOps
+
+from augviz import REGISTRY, Pipeline, Step, images
+from augviz.functional.color import gray
+from augviz.transforms.policies import OPS, BINS
+
+U8 = 1 / 255
+
+
+def run(name: str, x: torch.Tensor, seed: int = 0, **params):
+    step = Step.default(name)
+    pipe = Pipeline((Step(name, {**step.params, **params}, 1.0),))
+    return pipe.run(x, torch.Generator().manual_seed(seed))
+
+
+def drawn(result, key: str) -> torch.Tensor:
+    return result.draws[0].params[key]
+
+
+def pil(x: torch.Tensor) -> Image.Image:
+    return images.to_pil(x[0])
+
+
+def from_pil(im: Image.Image) -> torch.Tensor:
+    return images.to_tensor(im).unsqueeze(0)
+
+
+def pil_transform(x: torch.Tensor, forward: torch.Tensor, perspective: bool = False) -> torch.Tensor:
+    """PIL's own resampler driven by the inverse of a centred-pixel forward matrix (black fill)."""
+    _, _, h, w = x.shape
+    shift = torch.tensor([[1, 0, w / 2], [0, 1, h / 2], [0, 0, 1]], dtype=torch.float64)
+    inv = shift @ torch.linalg.inv(forward.to(torch.float64)) @ torch.linalg.inv(shift)
+    inv = inv / inv[2, 2]
+    if perspective:
+        data, method = tuple(inv.flatten()[:8].tolist()), Image.Transform.PERSPECTIVE
+    else:
+        data, method = tuple(inv[:2].flatten().tolist()), Image.Transform.AFFINE
+    return from_pil(pil(x).transform((w, h), method, data, Image.Resampling.BILINEAR, fillcolor=(0, 0, 0)))
+
+
+def inside(forward: torch.Tensor, h: int, w: int, margin: float = 1.5) -> torch.Tensor:
+    """Output pixels whose source lies at least ``margin`` pixels inside the input (borders differ by design)."""
+    ys, xs = torch.meshgrid(torch.arange(h) - (h - 1) / 2, torch.arange(w) - (w - 1) / 2, indexing="ij")
+    pts = torch.stack([xs, ys, torch.ones_like(xs)], -1).to(torch.float64) @ torch.linalg.inv(forward).T
+    sx, sy = pts[..., 0] / pts[..., 2], pts[..., 1] / pts[..., 2]
+    return (sx.abs() < (w - 1) / 2 - margin) & (sy.abs() < (h - 1) / 2 - margin)
+
+
+def check_against_pil(name: str, card: torch.Tensor, forward_fn, perspective: bool = False, **params) -> None:
+    """Our output against PIL resampling through ``forward_fn``: the test's own formula for the drawn values."""
+    res = run(name, card, fill="constant", **params)
+    h, w = card.shape[2:]
+    forward = torch.tensor(forward_fn({k: float(v[0]) if v.dim() == 1 else v[0] for k, v in
+                                       res.draws[0].params.items()}, h, w), dtype=torch.float64)
+    ref = pil_transform(card, forward, perspective)
+    mask = inside(forward, h, w)
+    assert mask.float().mean() > 0.3
+    diff = (res.images - ref).abs().amax(1)[0][mask]
+    assert float(diff.max()) <= 3 * U8 and float(diff.mean()) <= U8
+
+
+def ref_rotation(card):
+    res = run("rotation", card, fill="constant", degrees=(25.0, 25.0))
+    ref = from_pil(pil(card).rotate(25, Image.Resampling.BILINEAR))
+    h, w = card.shape[2:]
+    a = math.radians(25)
+    mask = inside(torch.tensor([[math.cos(a), math.sin(a), 0], [-math.sin(a), math.cos(a), 0], [0, 0, 1]],
+                               dtype=torch.float64), h, w)
+    diff = (res.images - ref).abs().amax(1)[0][mask]
+    assert float(diff.max()) <= 3 * U8 and float(diff.mean()) <= U8
+
+
+def ref_horizontal_flip(card):
+    torch.testing.assert_close(run("horizontal_flip", card).images, from_pil(ImageOps.mirror(pil(card))),
+                               atol=U8, rtol=0)
+
+
+def ref_vertical_flip(card):
+    torch.testing.assert_close(run("vertical_flip", card).images, from_pil(ImageOps.flip(pil(card))),
+                               atol=U8, rtol=0)
+
+
+def ref_affine(card):
+    def forward(p, h, w):
+        kx, ky = math.tan(math.radians(p["shear_x"])), math.tan(math.radians(p["shear_y"]))
+        shear_scale = np.array([[1, kx, 0], [ky, 1, 0], [0, 0, 1]]) @ np.diag([p["scale"], p["scale"], 1])
+        return np.array([[1, 0, p["tx"] * w], [0, 1, p["ty"] * h], [0, 0, 1]]) @ shear_scale
+
+    check_against_pil("affine", card, forward, translate_x=(-0.2, 0.2), translate_y=(-0.1, 0.1),
+                      scale=(0.8, 1.2), shear_x=(-20.0, 20.0), shear_y=(-10.0, 10.0))
+
+
+def ref_zoom(card):
+    check_against_pil("zoom", card, lambda p, h, w: np.diag([p["zoom_x"], p["zoom_y"], 1]), factor=(0.6, 1.6),
+                      keep_aspect=False)
+
+
+def ref_random_resized_crop(card):
+    res = run("random_resized_crop", card, area=(0.2, 0.6))
+    p = {k: float(v[0]) for k, v in res.draws[0].params.items()}
+    h, w = card.shape[2:]
+    cx, cy = w / 2 + p["center_x"] * w, h / 2 + p["center_y"] * h
+    box = (cx - p["crop_w"] * w / 2, cy - p["crop_h"] * h / 2, cx + p["crop_w"] * w / 2, cy + p["crop_h"] * h / 2)
+    assert box[0] >= -1e-6 and box[2] <= w + 1e-6  # the crop lies inside the picture
+    ref = from_pil(pil(card).resize((w, h), Image.Resampling.BILINEAR, box=box))
+    diff = (res.images - ref).abs()[..., 2:-2, 2:-2]
+    assert float(diff.max()) <= 4 * U8 and float(diff.mean()) <= U8
+
+
+def ref_perspective(card):
+    def forward(p, h, w):
+        src = np.array([[-w / 2, -h / 2], [w / 2, -h / 2], [w / 2, h / 2], [-w / 2, h / 2]])
+        dst = src + np.array([[1, 1], [-1, 1], [-1, -1], [1, -1]]) * p["corners"].numpy() * [w / 2, h / 2]
+        rows = []
+        for (x, y), (u, v) in zip(src, dst, strict=True):
+            rows += [[x, y, 1, 0, 0, 0, -x * u, -y * u, -u], [0, 0, 0, x, y, 1, -x * v, -y * v, -v]]
+        _, _, vt = np.linalg.svd(np.array(rows))  # the null vector of the DLT system
+        hmat = vt[-1].reshape(3, 3)
+        return hmat / hmat[2, 2]
+
+    check_against_pil("perspective", card, forward, perspective=True, distortion=(0.3, 0.6))
+
+
+def bilinear_border(img: np.ndarray, sx: float, sy: float) -> np.ndarray:
+    """Textbook bilinear read with edge clamping, at pixel coordinates (sx, sy)."""
+    h, w = img.shape[1:]
+    sx, sy = min(max(sx, 0), w - 1), min(max(sy, 0), h - 1)
+    x0, y0 = int(math.floor(sx)), int(math.floor(sy))
+    x1, y1 = min(x0 + 1, w - 1), min(y0 + 1, h - 1)
+    fx, fy = sx - x0, sy - y0
+    top = img[:, y0, x0] * (1 - fx) + img[:, y0, x1] * fx
+    bottom = img[:, y1, x0] * (1 - fx) + img[:, y1, x1] * fx
+    return top * (1 - fy) + bottom * fy
+
+
+def ref_elastic(card):
+    small = card[..., :16, :20]
+    res = run("elastic", small, alpha=(30.0, 30.0), sigma=(3.0, 3.0))
+    t = REGISTRY["elastic"]
+    d = t.displacement(Step("elastic").settings, res.draws[0].params, 16, 20)[0].numpy()
+    img = small[0].numpy()
+    ref = np.zeros_like(img)
+    for y in range(16):
+        for x in range(20):
+            ref[:, y, x] = bilinear_border(img, x + d[y, x, 0], y + d[y, x, 1])
+    np.testing.assert_allclose(res.images[0].numpy(), ref, atol=1e-4)
+    assert np.abs(d).max() > 0.5  # the field really moves pixels
+    torch.testing.assert_close(run("elastic", small, alpha=(0.0, 0.0)).images, small, atol=1e-5, rtol=0)
+
+
+def ref_brightness(card):
+    res = run("brightness", card, factor=(1.5, 1.5))
+    torch.testing.assert_close(res.images, from_pil(ImageEnhance.Brightness(pil(card)).enhance(1.5)),
+                               atol=U8, rtol=0)
+
+
+def ref_contrast(card):
+    res = run("contrast", card, factor=(0.5, 1.5))
+    f = float(drawn(res, "factor")[0])
+    mean = float(gray(card).mean())
+    torch.testing.assert_close(res.images, (mean + f * (card - mean)).clamp(0, 1))
+
+
+def ref_saturation(card):
+    res = run("saturation", card, factor=(0.3, 0.3))
+    torch.testing.assert_close(res.images, from_pil(ImageEnhance.Color(pil(card)).enhance(0.3)),
+                               atol=2 * U8, rtol=0)
+
+
+def ref_hue(card):
+    res = run("hue", card, shift=(0.25, 0.25))
+    # A hue rotation keeps luma where nothing clips, and greys stay grey.
+    unclipped = ((res.images > 0.01) & (res.images < 0.99)).all(1, keepdim=True)
+    torch.testing.assert_close(gray(res.images)[unclipped], gray(card)[unclipped], atol=1e-5, rtol=0)
+    grey = torch.full((1, 3, 4, 4), 0.4)
+    torch.testing.assert_close(run("hue", grey, shift=(0.3, 0.3)).images, grey)
+    assert (res.images - card).abs().max() > 0.2
+    back = run("hue", run("hue", grey + torch.tensor([0.1, 0, -0.1]).view(1, 3, 1, 1), shift=(0.2, 0.2)).images,
+               shift=(-0.2, -0.2)).images
+    torch.testing.assert_close(back, grey + torch.tensor([0.1, 0, -0.1]).view(1, 3, 1, 1), atol=1e-5, rtol=0)
+
+
+def ref_grayscale(card):
+    res = run("grayscale", card)
+    ref = from_pil(pil(card).convert("L")).expand(1, 3, -1, -1)
+    torch.testing.assert_close(res.images, ref, atol=U8, rtol=0)
+
+
+def ref_gamma(card):
+    res = run("gamma", card, gamma=(0.5, 2.0))
+    torch.testing.assert_close(res.images, card ** float(drawn(res, "gamma")[0]))
+
+
+def ref_gaussian_blur(card):
+    res = run("gaussian_blur", card, sigma=(1.3, 1.3))
+    r = math.ceil(3 * 1.3)
+    t = np.arange(-r, r + 1)
+    k1 = np.exp(-0.5 * (t / 1.3) ** 2)
+    k2 = np.outer(k1, k1) / k1.sum() ** 2
+    img = np.pad(card[0].numpy(), ((0, 0), (r, r), (r, r)), mode="reflect")
+    h, w = card.shape[2:]
+    ref = np.zeros(card.shape[1:], dtype=np.float64)
+    for dy in range(2 * r + 1):
+        for dx in range(2 * r + 1):
+            ref += k2[dy, dx] * img[:, dy:dy + h, dx:dx + w]
+    np.testing.assert_allclose(res.images[0].numpy(), ref, atol=1e-5)
+
+
+def ref_sharpness(card):
+    res = run("sharpness", card, factor=(1.8, 1.8))
+    torch.testing.assert_close(res.images, from_pil(ImageEnhance.Sharpness(pil(card)).enhance(1.8)),
+                               atol=2 * U8, rtol=0)
+
+
+def ref_posterize(card):
+    res = run("posterize", card, bits=(3, 3))
+    torch.testing.assert_close(res.images, from_pil(ImageOps.posterize(pil(card), 3)), atol=0, rtol=0)
+
+
+def ref_solarize(card):
+    res = run("solarize", card, threshold=(0.5, 0.5))
+    torch.testing.assert_close(res.images, from_pil(ImageOps.solarize(pil(card), math.ceil(0.5 * 255))),
+                               atol=1e-6, rtol=0)
+
+
+def ref_equalize(card):
+    low = card * 0.4 + 0.3
+    low = (low * 255).round() / 255
+    torch.testing.assert_close(run("equalize", low).images, from_pil(ImageOps.equalize(pil(low))), atol=0, rtol=0)
+
+
+def ref_autocontrast(card):
+    low = ((card * 0.4 + 0.3) * 255).round() / 255
+    torch.testing.assert_close(run("autocontrast", low).images, from_pil(ImageOps.autocontrast(pil(low))),
+                               atol=U8, rtol=0)
+
+
+def ref_invert(card):
+    torch.testing.assert_close(run("invert", card).images, from_pil(ImageOps.invert(pil(card))), atol=1e-6, rtol=0)
+
+
+def ref_gaussian_noise(card):
+    grey = torch.full((2, 3, 64, 64), 0.5)
+    res = run("gaussian_noise", grey, sigma=(0.05, 0.05))
+    noise = res.images - grey
+    assert abs(float(noise.mean())) < 0.005
+    assert abs(float(noise.std()) - 0.05) < 0.003
+    assert not torch.equal(noise[0], noise[1])  # each image its own field
+
+
+def ref_salt_and_pepper(card):
+    grey = torch.full((1, 3, 100, 100), 0.5)
+    res = run("salt_and_pepper", grey, amount=(0.2, 0.2), salt_ratio=(0.25, 0.25))
+    salt = (res.images == 1).all(1).float().mean()
+    pepper = (res.images == 0).all(1).float().mean()
+    assert abs(float(salt) - 0.05) < 0.01 and abs(float(pepper) - 0.15) < 0.015
+    assert ((res.images == 0.5) | (res.images == 0) | (res.images == 1)).all()
+
+
+def ref_speckle(card):
+    grey = torch.full((1, 3, 64, 64), 0.4)
+    res = run("speckle", grey, sigma=(0.1, 0.1))
+    rel = (res.images - grey) / grey
+    assert abs(float(rel.std()) - 0.1) < 0.006 and abs(float(rel.mean())) < 0.01
+
+
+def ref_random_erasing(card):
+    res = run("random_erasing", card, area=(0.1, 0.2), value=0.5)
+    changed = (res.images != card).any(1)[0]
+    ys, xs = changed.nonzero(as_tuple=True)
+    box = res.images[0, :, ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+    assert (box == 0.5).all()  # one solid rectangle
+    assert 0.08 <= box[0].numel() / changed.numel() <= 0.22
+
+
+def ref_mixup(card, batch=None):
+    x = torch.stack([card[0], 1 - card[0], card[0].flip(-1)])
+    labels = torch.eye(3)
+    res = Pipeline((Step("mixup", {"alpha": 1.0}, 1.0),)).run(x, torch.Generator().manual_seed(1), labels=labels)
+    lam, partner = drawn(res, "lam"), drawn(res, "partner")
+    ref = lam.view(-1, 1, 1, 1) * x + (1 - lam.view(-1, 1, 1, 1)) * x[partner]
+    torch.testing.assert_close(res.images, ref)
+    torch.testing.assert_close(res.labels, lam[:, None] * labels + (1 - lam[:, None]) * labels[partner])
+    torch.testing.assert_close(res.labels.sum(1), torch.ones(3))
+
+
+def ref_cutmix(card):
+    x = torch.stack([card[0], 1 - card[0], card[0].flip(-1)])
+    labels = torch.eye(3)
+    res = Pipeline((Step("cutmix", {"alpha": 1.0}, 1.0),)).run(x, torch.Generator().manual_seed(4), labels=labels)
+    partner, lam = drawn(res, "partner"), res.mix_weights[0]
+    from_partner = (res.images == x[partner]) & (res.images != x)
+    for i in range(3):
+        if partner[i] == i:
+            continue
+        assert ((res.images[i] == x[i]) | (res.images[i] == x[partner[i]])).all()
+        share = float(from_partner[i].any(0).float().mean())
+        assert share <= 1 - float(lam[i]) + 1e-6  # pixels equal in both images are not counted as pasted
+    torch.testing.assert_close(res.labels, lam[:, None] * labels + (1 - lam[:, None]) * labels[partner])
+
+
+def _policy_by_hand(name: str, card: torch.Tensor) -> None:
+    x = card.expand(8, -1, -1, -1).contiguous()
+    res = run(name, x, seed=2)
+    p = res.draws[0].params
+    for i in range(8):
+        expected = x[i:i + 1]
+        for k in range(p["ops"].shape[1]):
+            op = OPS[int(p["ops"][i, k])]
+            if op.transform is None:
+                continue
+            m = torch.tensor([float(p["magnitude"][i, k]) / BINS * (float(p["sign"][i, k]) if op.signed else 1)])
+            t = REGISTRY[op.transform]
+            expected = t.kernel(expected, Step.default(op.transform).settings, op.params(m))
+        torch.testing.assert_close(res.images[i:i + 1], expected, atol=1e-5, rtol=0)
+    assert len({int(o) for o in p["ops"].flatten()}) > 2
+
+
+def ref_randaugment(card):
+    _policy_by_hand("randaugment", card)
+
+
+def ref_trivialaugment(card):
+    _policy_by_hand("trivialaugment", card)
+
+
+REFERENCES = {name[4:]: fn for name, fn in globals().items() if name.startswith("ref_")}
+
+
+def test_every_entry_has_a_reference():
+    assert sorted(REFERENCES) == sorted(REGISTRY)
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_matches_reference(name, card):
+    REFERENCES[name](card)
