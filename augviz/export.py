@@ -37,7 +37,7 @@ def to_code(pipeline: Pipeline, target: str, size: tuple[int, int] = (32, 32), n
         if not step.enabled:
             continue
         t = step.transform
-        code = t.to_code(target, step.settings, round(step.p, 4))
+        code = t.to_code(target, step.params, round(step.p, 4))
         if code is None:
             missing.append(f"# {step.name}: left out, {t.export_notes.get(target, f'no {target} counterpart')}")
         else:

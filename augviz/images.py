@@ -30,7 +30,7 @@ def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
     return ImageFont.load_default(size=size)
 
 
-def test_card(size: int = SAMPLE_SIZE) -> Image.Image:
+def colour_card(size: int = SAMPLE_SIZE) -> Image.Image:
     """Colour bars, a grid, a circle and corner marks: distortions and colour changes show at once."""
     im = Image.new("RGB", (size, size), (40, 40, 40))
     d = ImageDraw.Draw(im)
@@ -96,7 +96,7 @@ def scene(size: int = SAMPLE_SIZE) -> Image.Image:
 
 
 BUILTIN: dict[str, tuple[str, Callable[[], Image.Image]]] = {
-    "test_card": ("Test card", test_card),
+    "test_card": ("Test card", colour_card),
     "checkerboard": ("Checkerboard", checkerboard),
     "text": ("Text", text_sample),
     "scene": ("Landscape", scene),
@@ -139,12 +139,8 @@ def decode_upload(data: bytes, filename: str = "upload") -> Image.Image:
 def to_rgb(im: Image.Image) -> Image.Image:
     """Any PIL mode as 8-bit RGB, upright per its EXIF orientation; transparency composited on mid-grey."""
     im = ImageOps.exif_transpose(im) or im
-    if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        arr = np.asarray(im, dtype=np.float64)
-        hi = 65535.0 if im.mode.startswith("I;16") else max(float(arr.max()), 1.0)
-        if im.mode == "I" and arr.max() <= 65535 and arr.max() > 255:
-            hi = 65535.0
-        im = Image.fromarray((arr / hi * 255).clip(0, 255).astype(np.uint8), "L")
+    if im.mode.startswith("I") or im.mode == "F":
+        im = Image.fromarray(_to_8bit(np.asarray(im, dtype=np.float64), im.mode), "L")
     if im.mode == "P":
         im = im.convert("RGBA")
     if im.mode in ("RGBA", "LA", "PA", "La", "RGBa"):
@@ -152,6 +148,20 @@ def to_rgb(im: Image.Image) -> Image.Image:
         background = Image.new("RGBA", rgba.size, (128, 128, 128, 255))
         im = Image.alpha_composite(background, rgba)
     return im.convert("RGB")
+
+
+def _to_8bit(arr: np.ndarray, mode: str) -> np.ndarray:
+    """Wide grey levels to 0..255: 16-bit by its full scale; 32-bit int and float by the range they use."""
+    top = float(arr.max()) if arr.size else 0.0
+    if mode.startswith("I;16") or (mode == "I" and 255 < top <= 65535):
+        scale = 255 / 65535
+    elif mode == "F" and top <= 1.0:
+        scale = 255.0
+    elif top <= 255:
+        scale = 1.0
+    else:
+        scale = 255 / top
+    return (arr * scale).round().clip(0, 255).astype(np.uint8)
 
 
 def fit(im: Image.Image, side: int = PREVIEW_SIDE) -> Image.Image:

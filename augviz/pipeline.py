@@ -26,14 +26,13 @@ class Step:
     p: float = 1.0
     enabled: bool = True
 
+    def __post_init__(self) -> None:
+        # Every parameter is always present, so two steps that behave alike compare equal.
+        object.__setattr__(self, "params", {**self.transform.defaults(), **self.params})
+
     @property
     def transform(self) -> Transform:
         return REGISTRY[self.name]
-
-    @property
-    def settings(self) -> dict[str, Any]:
-        """Every parameter, defaults filled in."""
-        return {**self.transform.defaults(), **self.params}
 
     @classmethod
     def default(cls, name: str) -> Step:
@@ -99,7 +98,7 @@ class Pipeline:
                 continue
             sub = torch.Generator().manual_seed(s)
             applied = torch.rand(n, generator=sub) < step.p
-            t, cfg = step.transform, step.settings
+            t, cfg = step.transform, step.params
             params = t.sample(cfg, n, sub, pool_size) if isinstance(t, MixingTransform) else t.sample(cfg, n, sub)
             draws.append(Draw(i, step.name, applied, params))
         return draws
@@ -127,12 +126,12 @@ class Pipeline:
             if isinstance(t, MixingTransform):
                 src = out if pool is None else to_float(pool).to(out.device)
                 src_labels = result.labels if pool_labels is None else pool_labels
-                out, lam = t.mix(out, src, step.settings, d.params, d.applied)
+                out, lam = t.mix(out, src, step.params, d.params, d.applied)
                 result.mix_weights[d.step] = lam
                 if result.labels is not None and src_labels is not None:
                     result.labels = mix_labels(result.labels, src_labels, d.params["partner"], lam)
             else:
-                out = _apply_subset(t, out, step.settings, d)
+                out = _apply_subset(t, out, step.params, d)
             if trace:
                 result.stages.append(out)
             i += 1
@@ -145,7 +144,7 @@ class Pipeline:
         fill, value = "nearest", 0.0
         for d in draws:
             step = self.steps[d.step]
-            cfg = step.settings
+            cfg = step.params
             if "fill" in cfg:
                 fill, value = cfg["fill"], cfg["fill_value"]
             idx = d.applied.nonzero().squeeze(1)
@@ -174,7 +173,7 @@ def to_float(x: torch.Tensor) -> torch.Tensor:
 
 
 def _fill_key(step: Step) -> tuple[str, float] | None:
-    cfg = step.settings
+    cfg = step.params
     return (cfg["fill"], cfg["fill_value"]) if "fill" in cfg else None
 
 

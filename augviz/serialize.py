@@ -27,7 +27,7 @@ def to_dict(pipeline: Pipeline) -> dict[str, Any]:
         "seed": pipeline.seed,
         "steps": [
             {"transform": s.name, "enabled": s.enabled, "p": s.p,
-             "params": {k: list(v) if isinstance(v, tuple) else v for k, v in s.settings.items()}}
+             "params": {k: list(v) if isinstance(v, tuple) else v for k, v in s.params.items()}}
             for s in pipeline.steps
         ],
     }

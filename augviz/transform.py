@@ -41,8 +41,7 @@ class Transform:
     formula: ClassVar[str]  # LaTeX, shown in the UI to say what the step computes
     params: ClassVar[tuple[Param, ...]] = ()
     default_p: ClassVar[float] = 1.0
-    # Export: a format string per target library, filled with the step's settings (see augviz.export);
-    # None where the library has no counterpart, with the reason in ``export_notes``.
+    # Why a target library has no counterpart, for targets where ``to_code`` returns None (see augviz.export).
     export_notes: ClassVar[dict[str, str]] = {}
 
     def defaults(self) -> dict[str, Any]:

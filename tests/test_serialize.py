@@ -54,7 +54,7 @@ def test_wrong_documents_name_the_field(text, path, words):
 
 def test_missing_params_take_their_defaults():
     pipe = serialize.loads(doc(transform="rotation"))
-    assert pipe.steps[0].settings == REGISTRY["rotation"].defaults()
+    assert pipe.steps[0].params == REGISTRY["rotation"].defaults()
 
 
 @pytest.mark.parametrize("value", ["", "!!!", "eJwLyUxWAAAB", "A" * 9000])

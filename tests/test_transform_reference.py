@@ -15,7 +15,7 @@ from PIL import Image, ImageEnhance, ImageOps
 
 from augviz import REGISTRY, Pipeline, Step, images
 from augviz.functional.color import gray
-from augviz.transforms.policies import OPS, BINS
+from augviz.transforms.policies import BINS, OPS
 
 U8 = 1 / 255
 
@@ -138,7 +138,7 @@ def bilinear_border(img: np.ndarray, sx: float, sy: float) -> np.ndarray:
     """Textbook bilinear read with edge clamping, at pixel coordinates (sx, sy)."""
     h, w = img.shape[1:]
     sx, sy = min(max(sx, 0), w - 1), min(max(sy, 0), h - 1)
-    x0, y0 = int(math.floor(sx)), int(math.floor(sy))
+    x0, y0 = math.floor(sx), math.floor(sy)
     x1, y1 = min(x0 + 1, w - 1), min(y0 + 1, h - 1)
     fx, fy = sx - x0, sy - y0
     top = img[:, y0, x0] * (1 - fx) + img[:, y0, x1] * fx
@@ -150,7 +150,7 @@ def ref_elastic(card):
     small = card[..., :16, :20]
     res = run("elastic", small, alpha=(30.0, 30.0), sigma=(3.0, 3.0))
     t = REGISTRY["elastic"]
-    d = t.displacement(Step("elastic").settings, res.draws[0].params, 16, 20)[0].numpy()
+    d = t.displacement(Step("elastic").params, res.draws[0].params, 16, 20)[0].numpy()
     img = small[0].numpy()
     ref = np.zeros_like(img)
     for y in range(16):
@@ -324,7 +324,7 @@ def _policy_by_hand(name: str, card: torch.Tensor) -> None:
                 continue
             m = torch.tensor([float(p["magnitude"][i, k]) / BINS * (float(p["sign"][i, k]) if op.signed else 1)])
             t = REGISTRY[op.transform]
-            expected = t.kernel(expected, Step.default(op.transform).settings, op.params(m))
+            expected = t.kernel(expected, Step.default(op.transform).params, op.params(m))
         torch.testing.assert_close(res.images[i:i + 1], expected, atol=1e-5, rtol=0)
     assert len({int(o) for o in p["ops"].flatten()}) > 2
 

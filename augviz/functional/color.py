@@ -91,7 +91,7 @@ def gaussian_blur(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
 
 def sharpness(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
     """Blend with PIL's smoothing filter (centre 5, neighbours 1, /13); the 1-pixel border stays as it was."""
-    b, c, h, w = x.shape
+    c, h, w = x.shape[1:]
     if h < 3 or w < 3:
         return x
     k = torch.ones(3, 3, dtype=x.dtype, device=x.device)

@@ -10,7 +10,7 @@ import torch
 from augviz.functional import color
 from augviz.functional.noise import uniform_field
 from augviz.spec import FILL_PARAMS, flag, span
-from augviz.transform import GeometricTransform, Params, register, seeds, uniform
+from augviz.transform import GeometricTransform, register, seeds, uniform
 
 _CV2_BORDER = {"nearest": "cv2.BORDER_REPLICATE", "reflect": "cv2.BORDER_REFLECT", "constant": "cv2.BORDER_CONSTANT"}
 _KORNIA_PAD = {"nearest": "border", "reflect": "reflection", "constant": "zeros"}
@@ -291,4 +291,5 @@ class Elastic(GeometricTransform):
             return f"v2.RandomApply([v2.ElasticTransform(alpha={a}, sigma={s})], p={p})"
         if target == "albumentations":
             return f"A.ElasticTransform(alpha={a}, sigma={s}, {alb_fill(cfg)}, p={p})"
-        return f"K.RandomElasticTransform(alpha=({a / 32}, {a / 32}), sigma=({s}, {s}), p={p})  # kornia's alpha is relative"
+        note = "  # kornia's alpha is relative to the image size"
+        return f"K.RandomElasticTransform(alpha=({a / 32}, {a / 32}), sigma=({s}, {s}), p={p}){note}"

@@ -28,7 +28,10 @@ class MixingTransform(Transform):
     category = MIXING
 
     def sample(self, cfg: dict[str, Any], n: int, g: torch.Generator, pool_size: int | None = None) -> Params:
-        partner = torch.randperm(n, generator=g) if pool_size is None else torch.randint(0, pool_size, (n,), generator=g)
+        if pool_size is None:
+            partner = torch.randperm(n, generator=g)
+        else:
+            partner = torch.randint(0, pool_size, (n,), generator=g)
         return {"partner": partner, **self.sample_mix(cfg, n, g)}
 
     def sample_mix(self, cfg: dict[str, Any], n: int, g: torch.Generator) -> Params:
@@ -55,10 +58,12 @@ def mix_labels(labels: torch.Tensor, pool_labels: torch.Tensor, partner: torch.T
 class Mixup(MixingTransform):
     name = "mixup"
     label = "Mixup"
-    description = "Blend each image with a partner image; the labels are blended by the same weight (Zhang et al., 2018)."
-    formula = r"x' = \lambda x_i + (1-\lambda) x_j,\ y' = \lambda y_i + (1-\lambda) y_j,\quad \lambda \sim \mathrm{Beta}(\alpha, \alpha)"
+    description = "Blend each image with a partner; the labels blend by the same weight (Zhang et al., 2018)."
+    formula = (r"x' = \lambda x_i + (1-\lambda) x_j,\ y' = \lambda y_i + (1-\lambda) y_j,\quad "
+               r"\lambda \sim \mathrm{Beta}(\alpha, \alpha)")
     default_p = 0.5
-    params = (number("alpha", 0.05, 10.0, 0.4, "Beta(α, α): small α keeps λ near 0 or 1, α = 1 is uniform.", step=0.05),)
+    params = (number("alpha", 0.05, 10.0, 0.4, "Beta(α, α): small α keeps λ near 0 or 1, α = 1 is uniform.",
+                     step=0.05),)
 
     def sample_mix(self, cfg, n, g):
         return {"lam": beta(g, n, cfg["alpha"])}
@@ -84,7 +89,8 @@ class CutMix(MixingTransform):
     name = "cutmix"
     label = "CutMix"
     description = "Paste a box from a partner image; the labels mix by the area each image keeps (Yun et al., 2019)."
-    formula = r"x' = M \odot x_j + (1 - M) \odot x_i,\ \lambda = 1 - \tfrac{|M|}{HW},\quad \lambda_0 \sim \mathrm{Beta}(\alpha, \alpha)"
+    formula = (r"x' = M \odot x_j + (1 - M) \odot x_i,\ \lambda = 1 - \tfrac{|M|}{HW},\quad "
+               r"\lambda_0 \sim \mathrm{Beta}(\alpha, \alpha)")
     default_p = 0.5
     params = (number("alpha", 0.05, 10.0, 1.0, "Beta(α, α) for the area kept; α = 1 is uniform.", step=0.05),)
 

@@ -18,7 +18,8 @@ class GaussianNoise(_Noise):
     name = "gaussian_noise"
     label = "Gaussian noise"
     description = "Add independent normal noise to every pixel, as sensor noise does."
-    formula = r"x' = \mathrm{clip}(x + \sigma n),\quad n \sim \mathcal{N}(0, 1),\ \sigma \sim U(\sigma_{lo}, \sigma_{hi})"
+    formula = (r"x' = \mathrm{clip}(x + \sigma n),\quad n \sim \mathcal{N}(0, 1),\ "
+               r"\sigma \sim U(\sigma_{lo}, \sigma_{hi})")
     params = (span("sigma", 0.0, 0.5, (0.0, 0.05), "Standard deviation of the noise, on the 0–1 scale.", step=0.005),
               flag("per_channel", True, "Draw each colour channel separately (off: the same noise on every channel)."))
 
@@ -26,7 +27,7 @@ class GaussianNoise(_Noise):
         return {"sigma": uniform(g, n, cfg["sigma"]), "seed": seeds(g, n)}
 
     def kernel(self, x, cfg, params):
-        b, c, h, w = x.shape
+        c, h, w = x.shape[1:]
         z = normal_field(params["seed"], (c if cfg["per_channel"] else 1, h, w), x.device).to(x.dtype)
         return (x + params["sigma"].to(x.device, x.dtype).view(-1, 1, 1, 1) * z).clamp(0, 1)
 
@@ -54,7 +55,7 @@ class SaltAndPepper(_Noise):
                 "seed": seeds(g, n)}
 
     def kernel(self, x, cfg, params):
-        b, c, h, w = x.shape
+        h, w = x.shape[-2:]
         u = uniform_field(params["seed"], (1, h, w), x.device)
         amount = params["amount"].to(x.device).view(-1, 1, 1, 1)
         salt = u < amount * params["salt_ratio"].to(x.device).view(-1, 1, 1, 1)

@@ -27,7 +27,8 @@ class RandomErasing(Transform):
     category = OCCLUSION
     name = "random_erasing"
     label = "Random erasing / cutout"
-    description = "Blank out one box of random area and aspect ratio with a constant or with noise (Zhong et al., 2017)."
+    description = ("Blank out one box of random area and aspect ratio with a constant or with noise "
+                   "(Zhong et al., 2017).")
     formula = r"x'_{ij} = v \text{ for } (i,j) \in \text{box},\quad \text{area} \sim U(a_{lo}, a_{hi})\cdot HW"
     default_p = 0.5
     params = (span("area", 0.01, 0.9, (0.02, 0.33), "Box area as a fraction of the image."),
@@ -46,7 +47,7 @@ class RandomErasing(Transform):
         return {"top": top, "left": left, "bottom": top + bh, "right": left + bw, "seed": seeds(g, n)}
 
     def kernel(self, x, cfg, params):
-        b, c, h, w = x.shape
+        c, h, w = x.shape[1:]
         mask = box_mask(params["top"], params["left"], params["bottom"], params["right"], h, w, x.device)
         if cfg["fill"] == "noise":
             fill = uniform_field(params["seed"], (c, h, w), x.device).to(x.dtype)

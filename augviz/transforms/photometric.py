@@ -88,7 +88,8 @@ class Hue(_Photometric):
     name = "hue"
     label = "Hue"
     description = "Turn every colour round the colour wheel by a random fraction of a turn; greys stay grey."
-    formula = r"\begin{pmatrix}I'\\Q'\end{pmatrix} = R(2\pi h)\begin{pmatrix}I\\Q\end{pmatrix}\text{ in YIQ},\quad h \sim U(h_{lo}, h_{hi})"
+    formula = (r"\begin{pmatrix}I'\\Q'\end{pmatrix} = R(2\pi h)\begin{pmatrix}I\\Q\end{pmatrix}\text{ in YIQ},\quad "
+               r"h \sim U(h_{lo}, h_{hi})")
     params = (span("shift", -0.5, 0.5, (-0.05, 0.05), "Hue shift in turns of the colour wheel (0.5 is half a turn)."),)
 
     def sample(self, cfg, n, g):
@@ -122,7 +123,8 @@ class Grayscale(_Photometric):
         return color.gray(x).expand_as(x).clone()
 
     def to_code(self, target, cfg, p):
-        return {"torchvision": f"v2.RandomGrayscale(p={p})", "albumentations": f"A.ToGray(num_output_channels=3, p={p})",
+        return {"torchvision": f"v2.RandomGrayscale(p={p})",
+                "albumentations": f"A.ToGray(num_output_channels=3, p={p})",
                 "kornia": f"K.RandomGrayscale(p={p})"}[target]
 
 
@@ -155,7 +157,8 @@ class GaussianBlur(_Photometric):
     name = "gaussian_blur"
     label = "Gaussian blur"
     description = "Smooth with a Gaussian of random width (radius 3σ), mirrored at the borders."
-    formula = r"x' = G_\sigma * x,\quad G_\sigma(t) \propto e^{-t^2/2\sigma^2},\ \sigma \sim U(\sigma_{lo}, \sigma_{hi})"
+    formula = (r"x' = G_\sigma * x,\quad G_\sigma(t) \propto e^{-t^2/2\sigma^2},\ "
+               r"\sigma \sim U(\sigma_{lo}, \sigma_{hi})")
     params = (span("sigma", 0.1, 10.0, (0.1, 2.0), "Width of the Gaussian in pixels.", step=0.1),)
 
     def sample(self, cfg, n, g):
@@ -179,7 +182,8 @@ class Sharpness(_Factor):
     name = "sharpness"
     label = "Sharpness"
     description = "Blend with a smoothed copy: above 1 sharpens, below 1 softens (PIL's rule)."
-    formula = r"x' = \mathrm{clip}(s + f\,(x - s)),\quad s = \tfrac{1}{13}\begin{pmatrix}1&1&1\\1&5&1\\1&1&1\end{pmatrix} * x"
+    formula = (r"x' = \mathrm{clip}(s + f\,(x - s)),\quad "
+               r"s = \tfrac{1}{13}\begin{pmatrix}1&1&1\\1&5&1\\1&1&1\end{pmatrix} * x")
     params = (span("factor", 0.0, 5.0, (0.5, 2.0), "Sharpness factor drawn per image (1 leaves the image)."),)
     fn = staticmethod(color.sharpness)
 

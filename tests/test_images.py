@@ -1,0 +1,128 @@
+"""Uploads: every format and mode decodes to the right RGB picture; anything else is refused with a message."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from augviz import images
+from augviz.errors import ImageError
+
+RED = (200, 30, 30)
+
+
+def encode(im: Image.Image, fmt: str, **kw) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, format=fmt, **kw)
+    return buf.getvalue()
+
+
+def base(size=(40, 30)) -> Image.Image:
+    im = Image.new("RGB", size, RED)
+    im.paste((20, 200, 40), (0, 0, size[0] // 2, size[1]))  # left half green: orientation shows
+    return im
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP", "BMP", "GIF", "TIFF"])
+def test_each_format_decodes_to_rgb(fmt):
+    out = images.decode_upload(encode(base(), fmt), f"x.{fmt.lower()}")
+    assert out.mode == "RGB" and out.size == (40, 30)
+    left, right = np.asarray(out)[15, 5].astype(int), np.asarray(out)[15, 35].astype(int)
+    assert left[1] > 150 and right[0] > 150  # green on the left, red on the right
+
+
+@pytest.mark.parametrize("mode", ["L", "LA", "P", "RGBA", "CMYK", "I;16", "I", "F", "1"])
+def test_each_mode_is_converted(mode):
+    src = base()
+    if mode == "I;16":
+        arr = (np.asarray(src.convert("L"), dtype=np.uint16) * 257)
+        im = Image.fromarray(arr)
+    else:
+        im = src.convert(mode)
+    fmt = "TIFF" if mode in ("CMYK", "I;16", "I", "F") else "PNG"
+    out = images.decode_upload(encode(im, fmt), "m")
+    assert out.mode == "RGB" and out.size == src.size
+    expected = np.asarray(src.convert("L" if mode in ("L", "LA", "I;16", "I", "F", "1") else "RGB"), dtype=float)
+    got = np.asarray(out.convert("L" if expected.ndim == 2 else "RGB"), dtype=float)
+    tolerance = 130 if mode == "1" else (40 if mode == "P" else 3)
+    assert np.abs(got - expected).mean() < tolerance
+
+
+def test_transparency_is_composited_on_grey():
+    im = Image.new("RGBA", (4, 4), (255, 0, 0, 0))
+    out = images.decode_upload(encode(im, "PNG"))
+    assert np.asarray(out)[0, 0].tolist() == [128, 128, 128]
+
+
+def test_exif_orientation_is_honoured():
+    im = base((40, 30))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° clockwise to display
+    out = images.decode_upload(encode(im, "JPEG", exif=exif.tobytes()), "photo.jpg")
+    assert out.size == (30, 40)
+    assert np.asarray(out)[5, 15][1] > 150  # the green left half is now on top
+
+
+def test_gif_gives_its_first_frame():
+    frames = [Image.new("RGB", (8, 8), c) for c in ((255, 0, 0), (0, 0, 255))]
+    buf = io.BytesIO()
+    frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:])
+    out = images.decode_upload(buf.getvalue(), "anim.gif")
+    assert np.asarray(out)[0, 0][0] > 200
+
+
+@pytest.mark.parametrize(("data", "words"), [
+    (b"", "is empty"),
+    (b"hello, I am text", "not an image augviz can read"),
+    (b"<svg xmlns='http://www.w3.org/2000/svg'/>", "not an image augviz can read"),
+    (b"MZ\x90\x00" + bytes(200), "not an image augviz can read"),
+    (b"\x00" * (images.MAX_UPLOAD_BYTES + 1), "the limit is"),
+])
+def test_non_images_are_refused_with_a_message(data, words):
+    with pytest.raises(ImageError, match=words):
+        images.decode_upload(data, "f.png")
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP"])
+def test_truncated_files_are_refused(fmt):
+    noisy = Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8))
+    data = encode(noisy, fmt)
+    with pytest.raises(ImageError, match=r"damaged or truncated|not an image"):
+        images.decode_upload(data[: len(data) // 2], f"cut.{fmt.lower()}")
+
+
+def test_an_oversized_image_is_refused_before_decoding():
+    # A 20,000 × 20,000 PNG header over a tiny body: refused from its header, never decoded.
+    big = Image.new("L", (20000, 20000))
+    data = encode(big, "PNG")
+    with pytest.raises(ImageError, match=r"decompression bomb|megapixels"):
+        images.decode_upload(data, "huge.png")
+
+
+def test_a_moderately_large_image_beyond_the_pixel_limit_is_refused():
+    data = encode(Image.new("L", (8000, 6000)), "PNG")
+    with pytest.raises(ImageError, match="megapixels"):
+        images.decode_upload(data, "big.png")
+
+
+def test_fit_shrinks_to_the_preview_side_and_never_enlarges():
+    assert images.fit(Image.new("RGB", (1000, 500))).size == (256, 128)
+    assert images.fit(Image.new("RGB", (20, 10))).size == (20, 10)
+
+
+@pytest.mark.parametrize("name", sorted(images.BUILTIN))
+def test_builtin_samples_are_rgb_and_detailed(name):
+    im = images.builtin(name)
+    assert im.mode == "RGB" and im.size == (images.SAMPLE_SIZE, images.SAMPLE_SIZE)
+    assert np.asarray(im).std() > 30
+
+
+def test_grid_tiles_images_in_rows():
+    import torch
+
+    tiles = torch.rand(5, 3, 10, 12)
+    g = images.grid(tiles, columns=3, pad=2)
+    assert g.size == (3 * 12 + 2 * 2, 2 * 10 + 2)
