@@ -49,6 +49,10 @@ class Draw:
     applied: torch.Tensor
     params: Params
 
+    def select(self, index: torch.Tensor) -> Draw:
+        """The draw of the images at ``index`` only."""
+        return Draw(self.step, self.name, self.applied[index], take(self.params, index))
+
     def rows(self) -> list[dict[str, Any]]:
         """Per-image plain values, for captions and JSON; None for images the step skipped."""
         rows = to_plain(self.params)

@@ -10,7 +10,7 @@ import torch
 
 from augviz import REGISTRY, Pipeline, Step
 from augviz.pipeline import Draw
-from augviz.transform import CATEGORIES, MIXING, take
+from augviz.transform import CATEGORIES, MIXING
 
 NAMES = sorted(REGISTRY)
 
@@ -22,8 +22,7 @@ def one(name: str, p: float = 1.0, **params) -> Pipeline:
 
 def draws_for(draws: list[Draw], i: int) -> list[Draw]:
     """The draws of image ``i`` alone, as a batch of one."""
-    idx = torch.tensor([i])
-    return [Draw(d.step, d.name, d.applied[idx], take(d.params, idx)) for d in draws]
+    return [d.select(torch.tensor([i])) for d in draws]
 
 
 @pytest.mark.parametrize("name", NAMES)

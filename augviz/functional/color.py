@@ -19,28 +19,47 @@ def gray(x: torch.Tensor) -> torch.Tensor:
     """Luma, B×1×H×W (a 1-channel image is its own luma)."""
     if x.shape[1] == 1:
         return x
-    w = torch.tensor(_LUMA, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
-    return (x[:, :3] * w).sum(1, keepdim=True)
+    b, _, h, w = x.shape
+    weights = torch.tensor(_LUMA, device=x.device, dtype=x.dtype)
+    return (weights @ x[:, :3].reshape(b, 3, h * w)).view(b, 1, h, w)  # a matmul: one pass, vectorised
+
+
+def mean_luma(x: torch.Tensor) -> torch.Tensor:
+    """Mean luma per image, B×1×1×1, from the channel means (cheaper than averaging the luma image)."""
+    means = x.mean(dim=(2, 3))
+    if x.shape[1] == 1:
+        return means.view(-1, 1, 1, 1)
+    w = torch.tensor(_LUMA, device=x.device, dtype=x.dtype)
+    return (means[:, :3] @ w).view(-1, 1, 1, 1)
 
 
 def blend(a: torch.Tensor, b: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
     """``b + factor·(a − b)`` clamped to [0, 1]: factor 1 gives a, 0 gives b, above 1 pushes away from b."""
-    return (b + _col(factor, a) * (a - b)).clamp(0, 1)
+    return torch.lerp(b, a, _col(factor, a)).clamp_(0, 1)  # in place on the fresh result: one pass less
 
 
 def brightness(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
-    return (x * _col(factor, x)).clamp(0, 1)
+    return (x * _col(factor, x)).clamp_(0, 1)
 
 
 def contrast(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
-    mean = gray(x).mean(dim=(1, 2, 3), keepdim=True)
-    return blend(x, mean.expand_as(x), factor)
+    f = _col(factor, x)
+    return torch.addcmul((1 - f) * mean_luma(x), x, f).clamp_(0, 1)  # μ + f·(x − μ) in one pass
 
 
 def saturation(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
+    """``g + f·(x − g)`` with g the luma: linear in x, so one 3×3 matrix per image, ``f·I + (1 − f)·1·wᵀ``."""
     if x.shape[1] != 3:
         return x
-    return blend(x, gray(x).expand_as(x), factor)
+    f = factor.to(torch.float64).view(-1, 1, 1)
+    luma = torch.tensor(_LUMA, dtype=torch.float64).expand(3, 3)
+    return color_matrix(x, f * torch.eye(3, dtype=torch.float64) + (1 - f) * luma)
+
+
+def color_matrix(x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+    """Apply a B×3×3 colour matrix to each pixel of a 3-channel batch, clamped to [0, 1]."""
+    b, _, h, w = x.shape
+    return torch.bmm(m.to(x.device, x.dtype), x.reshape(b, 3, h * w)).reshape(b, 3, h, w).clamp_(0, 1)
 
 
 def hue(x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
@@ -57,9 +76,7 @@ def hue(x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
     rot = torch.zeros(len(shift), 3, 3, dtype=torch.float64)
     rot[:, 0, 0] = 1
     rot[:, 1, 1], rot[:, 1, 2], rot[:, 2, 1], rot[:, 2, 2] = c, -s, s, c
-    m = (torch.linalg.inv(to_yiq) @ rot @ to_yiq).to(x.device, x.dtype)
-    b, _, h, w = x.shape
-    return torch.bmm(m, x.reshape(b, 3, h * w)).reshape(b, 3, h, w).clamp(0, 1)
+    return color_matrix(x, torch.linalg.inv(to_yiq) @ rot @ to_yiq)
 
 
 def gamma(x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:

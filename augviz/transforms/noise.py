@@ -29,7 +29,7 @@ class GaussianNoise(_Noise):
     def kernel(self, x, cfg, params):
         c, h, w = x.shape[1:]
         z = normal_field(params["seed"], (c if cfg["per_channel"] else 1, h, w), x.device).to(x.dtype)
-        return (x + params["sigma"].to(x.device, x.dtype).view(-1, 1, 1, 1) * z).clamp(0, 1)
+        return torch.addcmul(x, z, params["sigma"].to(x.device, x.dtype).view(-1, 1, 1, 1)).clamp_(0, 1)
 
     def to_code(self, target, cfg, p):
         lo, hi = cfg["sigma"]
@@ -86,7 +86,7 @@ class Speckle(_Noise):
 
     def kernel(self, x, cfg, params):
         z = normal_field(params["seed"], tuple(x.shape[1:]), x.device).to(x.dtype)
-        return (x + params["sigma"].to(x.device, x.dtype).view(-1, 1, 1, 1) * x * z).clamp(0, 1)
+        return torch.addcmul(x, z.mul_(x), params["sigma"].to(x.device, x.dtype).view(-1, 1, 1, 1)).clamp_(0, 1)
 
     export_notes = {"torchvision": "no speckle noise", "albumentations": "no speckle noise in albumentations 2",
                     "kornia": "no speckle noise"}
