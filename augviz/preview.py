@@ -51,14 +51,28 @@ def format_value(value: object) -> str:
     return str(value)
 
 
-def describe(name: str, row: dict | None) -> str:
-    """One step's draw for one image, as text: ``rotation: angle=+7.3`` or ``flip: skipped``."""
+_HIDDEN = {"seed", "on", "gray", "flipped"}  # markers and seeds say nothing a person can read
+
+
+def describe(name: str, row: dict | None, keys: set[str] | None = None) -> str:
+    """One step's draw for one image, as text: ``rotation angle=+7.3`` or ``horizontal_flip skipped``.
+
+    ``keys`` limits the values shown (the preview passes those that vary between draws).
+    """
     if row is None:
-        return f"{name}: skipped"
-    shown = {k: v for k, v in row.items() if k not in ("seed", "on", "gray", "flipped")}
+        return f"{name} skipped"
+    shown = {k: v for k, v in row.items() if k not in _HIDDEN and (keys is None or k in keys)}
     if not shown:
-        return f"{name}: applied"
-    return f"{name}: " + ", ".join(f"{k}={format_value(v)}" for k, v in shown.items())
+        return f"{name} applied"
+    return f"{name} " + " ".join(f"{k}={format_value(v)}" for k, v in shown.items())
+
+
+def varying(rows: list[dict | None]) -> set[str] | None:
+    """The keys whose values differ between the images that a step applied to (None: too few to tell)."""
+    applied = [r for r in rows if r is not None]
+    if len(applied) < 2:
+        return None
+    return {k for k in applied[0] if any(r[k] != applied[0][k] for r in applied[1:])}
 
 
 def render(pipeline: Pipeline, image: torch.Tensor, n: int, pool: torch.Tensor | None = None) -> Preview:
@@ -72,7 +86,8 @@ def render(pipeline: Pipeline, image: torch.Tensor, n: int, pool: torch.Tensor |
     # Only the first draw is shown step by step: trace it alone (a batch of one replays exactly).
     first = pipeline.apply(batch[:1], [d.select(torch.tensor([0])) for d in draws], pool=pool, trace=True)
     rows = [d.rows() for d in result.draws]
-    captions = ["\n".join(describe(d.name, r[i]) for d, r in zip(result.draws, rows, strict=True))
+    keys = [varying(r) for r in rows]
+    captions = ["\n".join(describe(d.name, r[i], k) for d, r, k in zip(result.draws, rows, keys, strict=True))
                 for i in range(n)]
     strip = []
     for d, r, stage in zip(result.draws, rows, first.stages, strict=True):

@@ -1,0 +1,10 @@
+"""augviz: the entry point. `streamlit run app.py` serves every page from here."""
+
+import streamlit as st
+
+st.set_page_config(page_title="augviz", page_icon=":material/auto_awesome_mosaic:", layout="wide")
+
+pages = [
+    st.Page("pages/explore.py", title="Explore", icon=":material/photo_library:", default=True),
+]
+st.navigation(pages).run()

@@ -1,0 +1,50 @@
+"""Explore: build an augmentation pipeline and see random draws of it, step by step."""
+
+import streamlit as st
+
+from augviz import images
+from augviz.preview import render
+from augviz.ui import explore
+from augviz.ui.common import builtin_pool, md_escape, md_lines
+
+explore.init_state()
+for message in st.session_state["messages"]:
+    st.warning(md_escape(message))
+
+image = explore.image_source()
+explore.step_editor()
+pipeline = explore.current_pipeline()
+explore.sync_link(pipeline)
+
+st.title("Explore augmentations")
+n = st.session_state["n_draws"]
+preview = render(pipeline, image, n, pool=builtin_pool())
+
+original, grid = st.columns([1, 4])
+original.image(images.to_pil(image), caption="Original")
+original.caption(f"seed {pipeline.seed} · {sum(s.enabled for s in pipeline.steps)} steps on")
+tile = 128 if n > 8 else 192
+grid.image([images.to_pil(t) for t in preview.draws], caption=[md_lines(c) for c in preview.captions], width=tile)
+
+st.subheader("Step by step (draw 1)")
+if preview.strip:
+    frames, captions = [images.to_pil(image)], ["original"]
+    for k, frame in enumerate(preview.strip, 1):
+        frames.append(images.to_pil(frame.image))
+        captions.append(md_lines(f"{k}. {frame.label}\n{frame.caption}"))
+        if frame.partner is not None:
+            frames.append(images.to_pil(frame.partner))
+            captions.append(md_lines(f"mixed in with weight 1 − λ = {1 - frame.weight:.2f}"))
+    st.image(frames, caption=captions, width=160)
+else:
+    st.info("No step is on: add one in the sidebar.")
+
+with st.expander("What each step computes"):
+    for step in pipeline.steps:
+        t = step.transform
+        st.markdown(f"**{md_escape(t.label)}** ({t.category}, p = {step.p:g}): {md_escape(t.description)}")
+        st.latex(t.formula)
+
+st.subheader("Export and import")
+explore.export_panel(pipeline, preview.draws)
+explore.import_panel()
