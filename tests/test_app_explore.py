@@ -83,7 +83,7 @@ def test_a_good_json_import_replaces_the_pipeline(app):
 
 def test_steps_can_be_added_moved_and_removed(app):
     app.sidebar.selectbox(key="add_choice").set_value("invert")
-    [b for b in app.sidebar.button if b.label == "Add step"][0].click().run()
+    app.sidebar.button(key="add_step").click().run()
     assert expander_labels(app)[-1] == "5. Invert"
     app.sidebar.button(key="4.up").click().run()
     assert expander_labels(app)[3] == "4. Invert"
@@ -101,7 +101,7 @@ def test_switching_a_step_off_marks_it_and_changes_the_preview(app):
 
 def test_reroll_draws_new_images(app):
     before = grid_urls(app)
-    [b for b in app.sidebar.button if b.label == "Re-roll"][0].click().run()
+    app.sidebar.button(key="reroll").click().run()
     assert grid_urls(app) != before
 
 
@@ -130,7 +130,7 @@ def test_a_damaged_link_warns_and_shows_the_default():
 
 def test_mixing_steps_show_the_partner_and_the_weight(app):
     app.sidebar.selectbox(key="add_choice").set_value("mixup")
-    [b for b in app.sidebar.button if b.label == "Add step"][0].click().run()
+    app.sidebar.button(key="add_step").click().run()
     app.sidebar.slider(key="4.p").set_value(1.0).run()
     strip = [img.caption for img in app.get("image")[2].proto.imgs]
     assert any("mixed in with weight" in c for c in strip)

@@ -156,11 +156,11 @@ def step_editor() -> None:
     order = sorted(REGISTRY, key=lambda n: (CATEGORIES.index(REGISTRY[n].category), n))
     st.sidebar.selectbox("Add a step", order, key="add_choice",
                          format_func=lambda n: f"{REGISTRY[n].category}: {REGISTRY[n].label}")
-    st.sidebar.button("Add step", on_click=_add, disabled=len(state["uids"]) >= MAX_STEPS)
+    st.sidebar.button("Add step", key="add_step", on_click=_add, disabled=len(state["uids"]) >= MAX_STEPS)
     st.sidebar.header("Draws")
     st.sidebar.number_input("seed", 0, MAX_SEED, step=1, key="seed",
                             help="The same seed, pipeline and image always give the same draws.")
-    st.sidebar.button("Re-roll", on_click=_reroll, help="A new random seed: new draws.")
+    st.sidebar.button("Re-roll", key="reroll", on_click=_reroll, help="A new random seed: new draws.")
     st.sidebar.slider("number of draws", 1, 64, key="n_draws")
 
 
