@@ -151,8 +151,10 @@ class Pipeline:
             cfg = step.params
             if "fill" in cfg:
                 fill, value = cfg["fill"], cfg["fill_value"]
-            idx = d.applied.nonzero().squeeze(1)
-            if idx.numel():
+            if bool(d.applied.all()):
+                warp = warp.then(step.transform, cfg, d.params)
+            elif bool(d.applied.any()):
+                idx = d.applied.nonzero().squeeze(1)
                 warp = warp.then(step.transform, cfg, take(d.params, idx), idx)
             if stages is not None:
                 stages.append(resample(x, warp, fill, value))

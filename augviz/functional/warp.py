@@ -37,7 +37,6 @@ class Warp:
     def then(self, t: GeometricTransform, cfg: dict[str, Any], params: Params,
              index: torch.Tensor | None = None) -> Warp:
         """This chain followed by ``t`` on the images at ``index`` (all images when None)."""
-        sub = self.n if index is None else int(index.numel())
         m = t.matrix(cfg, params, self.height, self.width)
         if m is not None:
             op = ("matrix", _scatter(torch.eye(3, dtype=torch.float64, device=self.device).expand(self.n, 3, 3),
@@ -45,10 +44,10 @@ class Warp:
         else:
             d = t.displacement(cfg, params, self.height, self.width).to(self.device)
             op = ("field", _scatter(torch.zeros(self.n, self.height, self.width, 2, device=self.device), d, index))
-        moved = self.moved.clone()
         if index is None:
-            moved[:] = sub > 0
+            moved = torch.ones_like(self.moved)
         else:
+            moved = self.moved.clone()
             moved[index.to(self.device)] = True
         return Warp(self.n, self.height, self.width, self.device, [*self.ops, op], moved)
 
@@ -99,13 +98,14 @@ def _grid_sample(x: torch.Tensor, grid: torch.Tensor, fill: str, fill_value: flo
 
 
 def _affine_grid(theta: torch.Tensor, h: int, w: int) -> torch.Tensor:
-    """``F.affine_grid`` (align_corners=False) by broadcasting: an affine map is separable in x and y,
-    so the grid is an outer sum, several times cheaper than the batched matmul over every pixel."""
+    """``F.affine_grid`` (align_corners=False) by broadcasting: an affine map is separable in x and y, so the
+    grid is an outer sum, several times cheaper than the batched matmul over every pixel, and it comes out
+    contiguous in the B×H×W×2 layout ``grid_sample`` reads."""
     xs = (torch.arange(w, device=theta.device, dtype=theta.dtype) * 2 + 1) / w - 1
     ys = (torch.arange(h, device=theta.device, dtype=theta.dtype) * 2 + 1) / h - 1
-    along_x = theta[:, :, 0, None, None] * xs  # B×2×1×W
-    along_y = theta[:, :, 1, None, None] * ys[:, None] + theta[:, :, 2, None, None]  # B×2×H×1
-    return (along_x + along_y).permute(0, 2, 3, 1)
+    along_x = xs[None, None, :, None] * theta[:, None, None, :, 0]  # B×1×W×2
+    along_y = ys[None, :, None, None] * theta[:, None, None, :, 1] + theta[:, None, None, :, 2]  # B×H×1×2
+    return along_x + along_y
 
 
 def _scatter(base: torch.Tensor, values: torch.Tensor, index: torch.Tensor | None) -> torch.Tensor:
