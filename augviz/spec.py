@@ -32,6 +32,7 @@ class Param:
     choices: tuple[str, ...] = ()
     is_range: bool = False
     unit: str = ""
+    only_when: tuple[str, str] | None = None  # (other parameter, value): meaningful only then, so the UI hides it
 
     @property
     def label(self) -> str:
@@ -92,9 +93,9 @@ def int_span(name: str, low: int, high: int, default: tuple[int, int], help: str
 
 
 def number(name: str, low: float, high: float, default: float, help: str, step: float = 0.01,
-           unit: str = "") -> Param:
+           unit: str = "", only_when: tuple[str, str] | None = None) -> Param:
     """A fixed float setting."""
-    return Param(name, "float", default, help, low, high, step, unit=unit)
+    return Param(name, "float", default, help, low, high, step, unit=unit, only_when=only_when)
 
 
 def integer(name: str, low: int, high: int, default: int, help: str) -> Param:
@@ -116,5 +117,6 @@ FILL_PARAMS = (
     choice("fill", ("nearest", "reflect", "constant"), "nearest",
            "What fills pixels that come from outside the image: the nearest edge pixel (Keras' default), "
            "a mirror image, or a constant grey level."),
-    number("fill_value", 0.0, 1.0, 0.0, "The grey level used when fill is constant (0 black, 1 white)."),
+    number("fill_value", 0.0, 1.0, 0.0, "The grey level used when fill is constant (0 black, 1 white).",
+           only_when=("fill", "constant")),
 )

@@ -70,12 +70,16 @@ class Transform:
         """Apply the drawn values to every image of ``x`` (only images the step applies to reach here)."""
         raise NotImplementedError
 
+    # Transforms with nothing to set but p export from these templates; the others override ``to_code``.
+    code_templates: ClassVar[dict[str, str]] = {}
+
     def to_code(self, target: str, cfg: dict[str, Any], p: float) -> str | None:
         """This step as a constructor call in ``target`` (torchvision, albumentations, kornia); None if it has none.
 
         A trailing ``# comment`` says what the target cannot express exactly.
         """
-        return None
+        template = self.code_templates.get(target)
+        return None if template is None else template.format(p=p)
 
 
 class GeometricTransform(Transform):

@@ -134,3 +134,12 @@ def test_mixing_steps_show_the_partner_and_the_weight(app):
     app.sidebar.slider(key="4.p").set_value(1.0).run()
     strip = [img.caption for img in app.get("image")[2].proto.imgs]
     assert any("mixed in with weight" in c for c in strip)
+
+
+def test_fill_value_appears_only_for_a_constant_fill(app):
+    keys = {s.key for s in app.sidebar.slider}
+    assert "0.fill_value" not in keys
+    app.sidebar.selectbox(key="0.fill").set_value("constant").run()
+    app.sidebar.slider(key="0.fill_value").set_value(1.0).run()
+    assert not app.exception
+    assert share.decode_pipeline(app.query_params["p"]).steps[0].params["fill_value"] == 1.0

@@ -87,9 +87,8 @@ class HorizontalFlip(_Flip):
     formula = r"x' = -x"
     axis = 0
 
-    def to_code(self, target, cfg, p):
-        return {"torchvision": f"v2.RandomHorizontalFlip(p={p})", "albumentations": f"A.HorizontalFlip(p={p})",
-                "kornia": f"K.RandomHorizontalFlip(p={p})"}[target]
+    code_templates = {"torchvision": "v2.RandomHorizontalFlip(p={p})", "albumentations": "A.HorizontalFlip(p={p})",
+                      "kornia": "K.RandomHorizontalFlip(p={p})"}
 
 
 @register
@@ -100,9 +99,8 @@ class VerticalFlip(_Flip):
     formula = r"y' = -y"
     axis = 1
 
-    def to_code(self, target, cfg, p):
-        return {"torchvision": f"v2.RandomVerticalFlip(p={p})", "albumentations": f"A.VerticalFlip(p={p})",
-                "kornia": f"K.RandomVerticalFlip(p={p})"}[target]
+    code_templates = {"torchvision": "v2.RandomVerticalFlip(p={p})", "albumentations": "A.VerticalFlip(p={p})",
+                      "kornia": "K.RandomVerticalFlip(p={p})"}
 
 
 @register

@@ -34,7 +34,8 @@ class RandomErasing(Transform):
     params = (span("area", 0.01, 0.9, (0.02, 0.33), "Box area as a fraction of the image."),
               span("ratio", 0.1, 10.0, (0.3, 3.3), "Box aspect ratio, height over width (drawn log-uniform)."),
               choice("fill", ("constant", "noise"), "constant", "Fill the box with one grey level or with noise."),
-              number("value", 0.0, 1.0, 0.0, "The grey level used when fill is constant."))
+              number("value", 0.0, 1.0, 0.0, "The grey level used when fill is constant.",
+                     only_when=("fill", "constant")))
 
     def sample(self, cfg, n, g):
         area = uniform(g, n, cfg["area"])

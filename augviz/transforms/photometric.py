@@ -122,10 +122,9 @@ class Grayscale(_Photometric):
     def kernel(self, x, cfg, params):
         return color.gray(x).expand_as(x).clone()
 
-    def to_code(self, target, cfg, p):
-        return {"torchvision": f"v2.RandomGrayscale(p={p})",
-                "albumentations": f"A.ToGray(num_output_channels=3, p={p})",
-                "kornia": f"K.RandomGrayscale(p={p})"}[target]
+    code_templates = {"torchvision": "v2.RandomGrayscale(p={p})",
+                      "albumentations": "A.ToGray(num_output_channels=3, p={p})",
+                      "kornia": "K.RandomGrayscale(p={p})"}
 
 
 @register
@@ -263,9 +262,8 @@ class Equalize(_Fixed):
     default_p = 0.5
     fn = staticmethod(color.equalize)
 
-    def to_code(self, target, cfg, p):
-        return {"torchvision": f"v2.RandomEqualize(p={p})", "albumentations": f"A.Equalize(p={p})",
-                "kornia": f"K.RandomEqualize(p={p})"}[target]
+    code_templates = {"torchvision": "v2.RandomEqualize(p={p})", "albumentations": "A.Equalize(p={p})",
+                      "kornia": "K.RandomEqualize(p={p})"}
 
 
 @register
@@ -277,9 +275,8 @@ class AutoContrast(_Fixed):
     default_p = 0.5
     fn = staticmethod(color.autocontrast)
 
-    def to_code(self, target, cfg, p):
-        return {"torchvision": f"v2.RandomAutocontrast(p={p})", "albumentations": f"A.AutoContrast(p={p})",
-                "kornia": f"K.RandomAutoContrast(p={p})"}[target]
+    code_templates = {"torchvision": "v2.RandomAutocontrast(p={p})", "albumentations": "A.AutoContrast(p={p})",
+                      "kornia": "K.RandomAutoContrast(p={p})"}
 
 
 @register
@@ -291,6 +288,5 @@ class Invert(_Fixed):
     default_p = 0.5
     fn = staticmethod(lambda x: 1 - x)
 
-    def to_code(self, target, cfg, p):
-        return {"torchvision": f"v2.RandomInvert(p={p})", "albumentations": f"A.InvertImg(p={p})",
-                "kornia": f"K.RandomInvert(p={p})"}[target]
+    code_templates = {"torchvision": "v2.RandomInvert(p={p})", "albumentations": "A.InvertImg(p={p})",
+                      "kornia": "K.RandomInvert(p={p})"}

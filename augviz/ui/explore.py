@@ -71,7 +71,7 @@ def current_pipeline() -> Pipeline:
     steps = []
     for uid in state["uids"]:
         t = REGISTRY[state["names"][uid]]
-        params = {p.name: _from_widget(p, state[f"{uid}.{p.name}"]) for p in t.params}
+        params = {p.name: _from_widget(p, state[f"{uid}.{p.name}"]) for p in t.params if f"{uid}.{p.name}" in state}
         steps.append(Step(t.name, params, float(state[f"{uid}.p"]), bool(state[f"{uid}.enabled"])))
     return Pipeline(tuple(steps), int(state["seed"]))
 
@@ -99,7 +99,13 @@ def _from_widget(param: Param, value: Any) -> Any:
     return tuple(value) if param.is_range else value
 
 
-def _param_widget(param: Param, key: str) -> None:
+def _param_widget(param: Param, uid: int) -> None:
+    state = st.session_state
+    key = f"{uid}.{param.name}"
+    if param.only_when is not None and state.get(f"{uid}.{param.only_when[0]}") != param.only_when[1]:
+        return  # meaningless with the other setting as it is; the step uses its default
+    if key not in state:  # Streamlit drops the state of a widget that was hidden on the last run
+        state[key] = _widget_value(param, param.default)
     if param.kind == "bool":
         st.toggle(param.label, key=key, help=param.help)
     elif param.kind == "choice":
@@ -147,7 +153,7 @@ def step_editor() -> None:
             st.slider("probability p", 0.0, 1.0, step=0.05, key=f"{uid}.p",
                       help="The share of images this step applies to; the others pass through unchanged.")
             for param in t.params:
-                _param_widget(param, f"{uid}.{param.name}")
+                _param_widget(param, uid)
             up, down, remove = st.columns(3)
             up.button("↑", key=f"{uid}.up", on_click=_move, args=(uid, -1), help="Move up", disabled=i == 0)
             down.button("↓", key=f"{uid}.down", on_click=_move, args=(uid, 1), help="Move down",
