@@ -172,23 +172,30 @@ def step_editor() -> None:
 
 # ---- image source ------------------------------------------------------------------------------------------
 
+def _on_upload() -> None:
+    """Decode a new upload before the page runs, so the picture selector can switch to it."""
+    state = st.session_state
+    upload = state.get("upload_file")
+    if upload is None:
+        return
+    try:
+        state["upload_image"] = images.to_tensor(images.fit(images.decode_upload(upload.getvalue(), upload.name)))
+        state["upload_error"] = None
+        state["image"] = UPLOAD
+    except ImageError as e:
+        state["upload_error"] = str(e)
+
+
 def image_source() -> torch.Tensor:
-    """Sidebar: a built-in sample or an upload. Returns the picture as C×H×W float; a bad upload says why."""
+    """Sidebar: a built-in sample or an upload. Returns the picture as C×H×W float; a bad upload says why and
+    the picture shown before stays."""
     state = st.session_state
     st.sidebar.header("Image")
     labels = {**{k: v[0] for k, v in images.BUILTIN.items()}, UPLOAD: "Your upload"}
     st.sidebar.selectbox("picture", list(labels), key="image", format_func=labels.get)
-    upload = st.sidebar.file_uploader("Upload an image", type=list(images.EXTENSIONS), key="upload_file",
-                                      max_upload_size=images.MAX_UPLOAD_BYTES // 2**20,
-                                      help="PNG, JPEG, WEBP, BMP, GIF (first frame) or TIFF.")
-    if upload is not None and state.get("upload_id") != upload.file_id:
-        state["upload_id"] = upload.file_id
-        try:
-            state["upload_image"] = images.to_tensor(images.fit(images.decode_upload(upload.getvalue(), upload.name)))
-            state["image"] = UPLOAD
-            state["upload_error"] = None
-        except ImageError as e:
-            state["upload_error"] = str(e)
+    st.sidebar.file_uploader("Upload an image", type=list(images.EXTENSIONS), key="upload_file",
+                             on_change=_on_upload, max_upload_size=images.MAX_UPLOAD_BYTES // 2**20,
+                             help="PNG, JPEG, WEBP, BMP, GIF (first frame) or TIFF.")
     if state.get("upload_error"):
         st.sidebar.error(md_escape(state["upload_error"]))
     if state["image"] == UPLOAD:
@@ -215,21 +222,21 @@ def _import_pasted() -> None:
     _import(st.session_state["import_text"], "The pasted text")
 
 
+def _import_file() -> None:
+    file = st.session_state.get("import_file")
+    if file is not None:
+        _import(file.getvalue(), file.name)
+
+
 def import_panel() -> None:
     """Load a pipeline from a JSON file or pasted text; a wrong one gets a message naming the field, and the
-    pipeline on screen stays as it was."""
-    state = st.session_state
+    pipeline on screen stays as it was. Both load in callbacks, before the sidebar's widgets are drawn."""
     upload, paste = st.columns(2)
-    file = upload.file_uploader("Import a pipeline (JSON file)", type=["json"], key="import_file")
-    if file is not None and state.get("import_id") != file.file_id:
-        state["import_id"] = file.file_id
-        _import(file.getvalue(), file.name)
-        if state["import_error"] is None:
-            st.rerun()
+    upload.file_uploader("Import a pipeline (JSON file)", type=["json"], key="import_file", on_change=_import_file)
     paste.text_area("…or paste one", key="import_text", height=100)
     paste.button("Load pasted JSON", key="import_load", on_click=_import_pasted)
-    if state.get("import_error"):
-        st.error(md_escape(state["import_error"]))
+    if st.session_state.get("import_error"):
+        st.error(md_escape(st.session_state["import_error"]))
 
 
 def export_panel(pipeline: Pipeline, draws: torch.Tensor) -> None:
