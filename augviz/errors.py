@@ -14,3 +14,11 @@ class ConfigError(ValueError):
 
 class ImageError(ValueError):
     """An uploaded file cannot be used as an image; the message says why in plain words."""
+
+
+class DataError(ValueError):
+    """A dataset cannot be read, found or downloaded; the message says which file and why."""
+
+
+class StoreError(RuntimeError):
+    """The run database cannot be read or written (locked, read-only, missing); the message says which and why."""

@@ -1,0 +1,96 @@
+"""Small models for short runs: the seed article's CNN, a small ResNet, and an MLP. Inputs adapt to any
+channels and size; each model names its layers so gradient norms can be shown per layer."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def standardize(x: torch.Tensor) -> torch.Tensor:
+    """Pixels in [0, 1] to roughly zero mean and unit spread, so plain SGD and Adam start well."""
+    return (x - 0.5) / 0.25
+
+MODELS = ("seed_cnn", "resnet", "mlp")
+LABELS = {"seed_cnn": "Seed CNN (Conv32-Conv64-Conv64-Dense64)", "resnet": "Small ResNet", "mlp": "MLP (2×256)"}
+
+
+class SeedCNN(nn.Module):
+    """The seed article's Keras CNN: Conv 32 → pool → Conv 64 → pool → Conv 64 → Dense 64 → classes."""
+
+    def __init__(self, channels: int, size: int, classes: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, 32, 3)
+        self.conv2 = nn.Conv2d(32, 64, 3)
+        self.conv3 = nn.Conv2d(64, 64, 3)
+        side = ((size - 2) // 2 - 2) // 2 - 2  # 'valid' convolutions, as Keras' default
+        self.dense = nn.Linear(64 * side * side, 64)
+        self.out = nn.Linear(64, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.max_pool2d(torch.relu(self.conv1(standardize(x))), 2)
+        x = torch.max_pool2d(torch.relu(self.conv2(x)), 2)
+        x = torch.relu(self.conv3(x)).flatten(1)
+        return self.out(torch.relu(self.dense(x)))
+
+
+class Block(nn.Module):
+    def __init__(self, c_in: int, c_out: int, stride: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(c_out)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(c_out)
+        self.skip = (nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm2d(c_out))
+                     if stride != 1 or c_in != c_out else nn.Identity())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = torch.relu(self.bn1(self.conv1(x)))
+        return torch.relu(self.bn2(self.conv2(y)) + self.skip(x))
+
+
+class SmallResNet(nn.Module):
+    """A stem and three residual stages (16, 32, 64 channels), global average pooling, a linear head."""
+
+    def __init__(self, channels: int, size: int, classes: int) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(channels, 16, 3, 1, 1, bias=False), nn.BatchNorm2d(16), nn.ReLU())
+        self.stage1 = Block(16, 16, 1)
+        self.stage2 = Block(16, 32, 2)
+        self.stage3 = Block(32, 64, 2)
+        self.head = nn.Linear(64, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stage3(self.stage2(self.stage1(self.stem(standardize(x)))))
+        return self.head(x.mean(dim=(2, 3)))
+
+
+class MLP(nn.Module):
+    def __init__(self, channels: int, size: int, classes: int) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(channels * size * size, 256)
+        self.fc2 = nn.Linear(256, 256)
+        self.out = nn.Linear(256, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out(torch.relu(self.fc2(torch.relu(self.fc1(standardize(x).flatten(1))))))
+
+
+def build(name: str, channels: int, size: int, classes: int) -> nn.Module:
+    """A fresh model by name, shaped for the data, taking images in [0, 1]."""
+    kinds = {"seed_cnn": SeedCNN, "resnet": SmallResNet, "mlp": MLP}
+    if name not in kinds:
+        raise ValueError(f"unknown model {name!r} (known: {', '.join(MODELS)})")
+    if name == "seed_cnn" and size < 22:
+        raise ValueError(f"the seed CNN needs images of at least 22×22 pixels, got {size}×{size}")
+    return kinds[name](channels, size, classes)
+
+
+def layers(model: nn.Module) -> list[tuple[str, list[nn.Parameter]]]:
+    """The model's layers that hold parameters, in order, each with its parameters (weight, bias…)."""
+    out = []
+    for name, module in model.named_modules():
+        params = [p for p in module.parameters(recurse=False) if p.requires_grad]
+        if params:
+            out.append((name, params))
+    return out

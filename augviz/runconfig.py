@@ -1,0 +1,119 @@
+"""A run's configuration: one JSON document, validated field by field with messages that name the field."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from augviz import data, models, serialize
+from augviz.errors import ConfigError
+from augviz.pipeline import Pipeline
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that decides a training run. ``pipeline`` is a pipeline document, or None for no augmentation."""
+
+    dataset: str = "synthetic"
+    folder: str | None = None  # for dataset "folder": a path under the data folder
+    train_size: int = 5000
+    val_fraction: float = 0.1
+    model: str = "seed_cnn"
+    optimizer: str = "adam"
+    lr: float = 3e-3
+    batch_size: int = 64
+    epochs: int = 10
+    weight_decay: float = 0.0
+    pipeline: dict[str, Any] | None = None
+    seed: int = 0
+    device: str = "auto"
+    name: str = ""
+    group: str = ""  # runs launched together (an experiment) share a group
+    download: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)  # reserved for labs that add settings
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    def augmentation(self) -> Pipeline | None:
+        return None if self.pipeline is None else serialize.from_dict(self.pipeline)
+
+    def label(self) -> str:
+        aug = "no augmentation" if self.pipeline is None else "augmented"
+        return self.name or f"{self.model} on {self.dataset} ({self.train_size}), {aug}, seed {self.seed}"
+
+
+_RANGES: dict[str, tuple[float, float]] = {
+    "train_size": (1, 1_000_000), "val_fraction": (0.0, 0.5), "lr": (1e-6, 1e3), "batch_size": (1, 4096),
+    "epochs": (1, 200), "weight_decay": (0.0, 1.0), "seed": (0, 2**31 - 1),
+}
+_CHOICES: dict[str, tuple[str, ...]] = {"dataset": data.NAMES, "model": models.MODELS,
+                                        "optimizer": ("sgd", "adam"), "device": ("auto", "cpu", "cuda")}
+SYNTHETIC_SIZES = (250, 20_000)
+
+
+def from_dict(doc: Any) -> RunConfig:
+    """Validate a configuration document; ConfigError names the first bad field."""
+    if not isinstance(doc, dict):
+        raise ConfigError("", "a run configuration is a JSON object")
+    known = {f.name: f for f in fields(RunConfig)}
+    for key in doc:
+        if key not in known:
+            raise ConfigError(str(key)[:40], f"unknown field (allowed: {', '.join(known)})")
+    values: dict[str, Any] = {}
+    for name, value in doc.items():
+        default = known[name].default if known[name].default is not known[name].default_factory else None
+        values[name] = _check(name, value, default)
+    cfg = RunConfig(**values)
+    if cfg.dataset == "synthetic" and not SYNTHETIC_SIZES[0] <= cfg.train_size <= SYNTHETIC_SIZES[1]:
+        raise ConfigError("train_size", f"the built-in dataset offers {SYNTHETIC_SIZES[0]} to {SYNTHETIC_SIZES[1]} "
+                                        f"training images, got {cfg.train_size}")
+    if cfg.dataset == "folder" and not cfg.folder:
+        raise ConfigError("folder", "an image-folder dataset needs a folder under the data folder")
+    return cfg
+
+
+def _check(name: str, value: Any, default: Any) -> Any:
+    if name in _CHOICES:
+        if value not in _CHOICES[name]:
+            raise ConfigError(name, f"expected one of {', '.join(_CHOICES[name])}, got {str(value)[:40]!r}")
+        return value
+    if name in _RANGES:
+        lo, hi = _RANGES[name]
+        whole = isinstance(default, int) and not isinstance(default, bool)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or (whole and float(value) != int(value)):
+            raise ConfigError(name, f"expected a {'whole ' if whole else ''}number, got {str(value)[:40]!r}")
+        if not math.isfinite(value) or not lo <= value <= hi:
+            raise ConfigError(name, f"{value} is outside the allowed range [{lo:g}, {hi:g}]")
+        return int(value) if whole else float(value)
+    if name == "pipeline":
+        if value is None:
+            return None
+        try:
+            return serialize.to_dict(serialize.from_dict(value))
+        except ConfigError as e:
+            raise ConfigError(f"pipeline.{e.path}" if e.path else "pipeline", e.message) from None
+    if name in ("name", "group", "folder"):
+        if value is not None and not isinstance(value, str):
+            raise ConfigError(name, "expected text")
+        return (value or "")[:200] if name != "folder" else value
+    if name == "download":
+        if not isinstance(value, bool):
+            raise ConfigError(name, "expected true or false")
+        return value
+    if not isinstance(value, dict):
+        raise ConfigError(name, "expected an object")
+    return value
+
+
+def loads(text: str | bytes) -> RunConfig:
+    try:
+        doc = json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError("", f"not valid JSON ({e})") from None
+    return from_dict(doc)
