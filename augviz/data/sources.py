@@ -166,8 +166,9 @@ def read_cifar(source: Path) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, 
         raise DataError(f"{source.name} lacks {', '.join(missing)}")
     train = [parse_cifar(n, blobs[n]) for n in CIFAR_TRAIN]
     test = parse_cifar(CIFAR_TEST, blobs[CIFAR_TEST])
-    return (torch.from_numpy(np.concatenate([t[0] for t in train])), torch.from_numpy(np.concatenate([t[1] for t in train])),
-            torch.from_numpy(test[0].copy()), torch.from_numpy(test[1]))
+    x = torch.from_numpy(np.concatenate([t[0] for t in train]))
+    y = torch.from_numpy(np.concatenate([t[1] for t in train]))
+    return x, y, torch.from_numpy(test[0].copy()), torch.from_numpy(test[1])
 
 
 def _read_class_folders(root: Path, size: int, classes: list[str] | None = None

@@ -69,8 +69,8 @@ def _render(labels: torch.Tensor, g: torch.Generator) -> torch.Tensor:
     px = 2 / SIZE  # one pixel in image units
 
     # Background: a gradient between two random colours, at a random angle.
-    c0 = _hsv_to_rgb(torch.rand(n, generator=g), 0.6 * torch.rand(n, generator=g), 0.2 + 0.8 * torch.rand(n, generator=g))
-    c1 = _hsv_to_rgb(torch.rand(n, generator=g), 0.6 * torch.rand(n, generator=g), 0.2 + 0.8 * torch.rand(n, generator=g))
+    c0, c1 = (_hsv_to_rgb(torch.rand(n, generator=g), 0.6 * torch.rand(n, generator=g),
+                          0.2 + 0.8 * torch.rand(n, generator=g)) for _ in range(2))
     a = torch.rand(n, generator=g) * 2 * math.pi
     t = ((gx[None] * torch.cos(a)[:, None, None] + gy[None] * torch.sin(a)[:, None, None]) * 0.5 + 0.5).clamp(0, 1)
     img = c0[:, :, None, None] + (c1 - c0)[:, :, None, None] * t[:, None]
