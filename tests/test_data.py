@@ -1,0 +1,254 @@
+"""Datasets: the built-in generator, each real file format on small files made here, checked downloads from a
+loopback HTTP server, and the folder guard."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import http.server
+import io
+import struct
+import tarfile
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from augviz import data
+from augviz.data import sources, synthetic
+from augviz.errors import DataError
+
+# ---- the built-in dataset ----------------------------------------------------------------------------------
+
+
+def test_synthetic_is_deterministic_balanced_and_shaped():
+    x1, y1 = synthetic.generate(300, seed=4)
+    x2, y2 = synthetic.generate(300, seed=4)
+    x3, _ = synthetic.generate(300, seed=5)
+    assert torch.equal(x1, x2) and torch.equal(y1, y2)
+    assert not torch.equal(x1, x3)
+    assert x1.shape == (300, 3, 32, 32) and x1.dtype == torch.uint8
+    assert torch.bincount(y1, minlength=10).tolist() == [30] * 10
+
+
+def test_synthetic_images_vary_within_a_class():
+    x, y = synthetic.generate(200, seed=0)
+    circles = x[y == 0].float()
+    assert circles.std(0).mean() > 30  # pose, colour, background differ from image to image
+
+
+def test_the_test_set_is_fixed_whatever_the_training_seed():
+    a = data.load("synthetic", 250, 0.1, seed=1)
+    b = data.load("synthetic", 250, 0.1, seed=2)
+    assert torch.equal(a.test.x, b.test.x) and len(a.test) == synthetic.TEST_SIZE
+    assert not torch.equal(a.train.x, b.train.x)
+
+
+def test_validation_is_a_seeded_disjoint_fraction():
+    ds = data.load("synthetic", 1000, 0.2, seed=3)
+    assert len(ds.val) == 200 and len(ds.train) == 800
+    again = data.load("synthetic", 1000, 0.2, seed=3)
+    assert torch.equal(ds.val.x, again.val.x)
+    train_rows = {bytes(r) for r in ds.train.x.reshape(800, -1).numpy()}
+    assert not any(bytes(r) in train_rows for r in ds.val.x.reshape(200, -1).numpy())
+
+
+# ---- IDX (MNIST, Fashion-MNIST) ----------------------------------------------------------------------------
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    return header + array.astype(np.uint8).tobytes()
+
+
+def write_idx_dataset(folder: Path, n_train: int = 12, n_test: int = 5) -> dict[str, bytes]:
+    rng = np.random.default_rng(0)
+    files = {
+        "train-images-idx3-ubyte.gz": gzip.compress(idx_bytes(rng.integers(0, 255, (n_train, 28, 28)))),
+        "train-labels-idx1-ubyte.gz": gzip.compress(idx_bytes(np.arange(n_train) % 10)),
+        "t10k-images-idx3-ubyte.gz": gzip.compress(idx_bytes(rng.integers(0, 255, (n_test, 28, 28)))),
+        "t10k-labels-idx1-ubyte.gz": gzip.compress(idx_bytes(np.arange(n_test) % 10)),
+    }
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, blob in files.items():
+        (folder / name).write_bytes(blob)
+    return files
+
+
+def test_idx_files_are_read(tmp_path):
+    write_idx_dataset(tmp_path / "mnist")
+    ds = data.load("mnist", val_fraction=0.25, root=tmp_path)
+    assert ds.train.x.shape[1:] == (1, 28, 28) and len(ds.train) + len(ds.val) == 12 and len(ds.test) == 5
+    assert ds.classes[3] == "3"
+
+
+@pytest.mark.parametrize(("blob", "words"), [
+    (gzip.compress(idx_bytes(np.zeros((4, 28, 28))))[:30], "cannot be read"),
+    (gzip.compress(b"\x00\x00\x0d\x03" + bytes(12)), "not an IDX file"),
+    (gzip.compress(idx_bytes(np.zeros((4, 28, 28)))[:-5]), "header promises"),
+])
+def test_damaged_idx_files_are_refused(tmp_path, blob, words):
+    write_idx_dataset(tmp_path / "mnist")
+    (tmp_path / "mnist" / "train-images-idx3-ubyte.gz").write_bytes(blob)
+    with pytest.raises(DataError, match=words):
+        data.load("mnist", root=tmp_path)
+
+
+def test_a_missing_dataset_says_what_is_missing(tmp_path):
+    with pytest.raises(DataError, match="lacks train-images"):
+        data.load("fashion_mnist", root=tmp_path)
+
+
+# ---- CIFAR-10 binary ---------------------------------------------------------------------------------------
+
+
+def cifar_batch(n: int, seed: int) -> bytes:
+    rng = np.random.default_rng(seed)
+    records = np.concatenate([np.arange(n)[:, None] % 10, rng.integers(0, 255, (n, 3072))], axis=1)
+    return records.astype(np.uint8).tobytes()
+
+
+def write_cifar_archive(path: Path, per_batch: int = 4) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(path, "w:gz") as tar:
+        for name, seed in [*((f"data_batch_{i}.bin", i) for i in range(1, 6)), ("test_batch.bin", 9)]:
+            blob = cifar_batch(per_batch, seed)
+            info = tarfile.TarInfo(f"cifar-10-batches-bin/{name}")
+            info.size = len(blob)
+            tar.addfile(info, io.BytesIO(blob))
+
+
+def test_cifar_binary_archive_is_read_without_extracting(tmp_path):
+    write_cifar_archive(tmp_path / "cifar10" / "cifar-10-binary.tar.gz")
+    ds = data.load("cifar10", val_fraction=0.1, root=tmp_path)
+    assert len(ds.train) + len(ds.val) == 20 and len(ds.test) == 4
+    assert ds.train.x.shape[1:] == (3, 32, 32) and ds.classes[0] == "airplane"
+    assert not (tmp_path / "cifar10" / "cifar-10-batches-bin").exists()
+    raw = cifar_batch(4, 1)
+    first = np.frombuffer(raw, np.uint8)[1:3073].reshape(3, 32, 32)
+    assert any(np.array_equal(first, img) for img in np.concatenate([ds.train.x.numpy(), ds.val.x.numpy()]))
+
+
+def test_a_truncated_cifar_batch_is_refused(tmp_path):
+    folder = tmp_path / "cifar10" / "cifar-10-batches-bin"
+    folder.mkdir(parents=True)
+    for i in range(1, 6):
+        (folder / f"data_batch_{i}.bin").write_bytes(cifar_batch(3, i))
+    (folder / "test_batch.bin").write_bytes(cifar_batch(3, 9)[:-100])
+    with pytest.raises(DataError, match="not a whole number of 3073-byte records"):
+        data.load("cifar10", root=tmp_path)
+
+
+# ---- image folders -----------------------------------------------------------------------------------------
+
+
+def save(path: Path, im: Image.Image, fmt: str = "PNG") -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    im.save(path, format=fmt)
+
+
+@pytest.mark.parametrize("layout", ["flat", "split"])
+def test_image_folders_in_every_mode(tmp_path, layout):
+    base = Image.new("RGB", (40, 30), (200, 30, 30))
+    modes = {"L": "png", "LA": "png", "P": "png", "RGBA": "png", "CMYK": "jpg", "RGB": "bmp"}
+    root = tmp_path / "pics"
+    for split in (["train", "test"] if layout == "split" else [""]):
+        for cls in ("cats", "dogs"):
+            for mode, ext in modes.items():
+                save(root / split / cls / f"{mode}.{ext}", base.convert(mode), "JPEG" if ext == "jpg" else None)
+            arr16 = (np.asarray(base.convert("L"), dtype=np.uint16) * 257)
+            save(root / split / cls / "deep.tif", Image.fromarray(arr16), "TIFF")
+            (root / split / cls / "notes.txt").write_text("not an image")
+    ds = data.load("folder", folder="pics", val_fraction=0.0, root=tmp_path)
+    assert ds.classes == ("cats", "dogs")
+    assert ds.train.x.shape[1:] == (3, 32, 32)
+    total = len(ds.train) + len(ds.val) + len(ds.test)
+    assert total == (2 if layout == "split" else 1) * 2 * (len(modes) + 1)
+
+
+@pytest.mark.parametrize("path", ["../outside", "/etc", "pics/../../x"])
+def test_a_folder_outside_the_data_root_is_refused(tmp_path, path):
+    (tmp_path / "root").mkdir()
+    with pytest.raises(DataError, match="outside the data folder"):
+        data.load("folder", folder=path, root=tmp_path / "root")
+
+
+# ---- downloads ---------------------------------------------------------------------------------------------
+
+
+class _Handler(http.server.SimpleHTTPRequestHandler):
+    cut: set[str] = set()
+
+    def log_message(self, *args):  # keep the test output clean
+        pass
+
+    def do_GET(self):
+        name = self.path.lstrip("/")
+        if name in self.cut:  # promise the whole file, send half, hang up: a broken connection
+            blob = (Path(self.directory) / name).read_bytes()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(blob)))
+            self.end_headers()
+            self.wfile.write(blob[: len(blob) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        super().do_GET()
+
+
+@pytest.fixture
+def server(tmp_path):
+    served = tmp_path / "served"
+    served.mkdir()
+    handler = type("H", (_Handler,), {"cut": set()})
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), lambda *a: handler(*a, directory=str(served)))
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield served, f"http://127.0.0.1:{httpd.server_address[1]}/", handler
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join()
+
+
+def md5(blob: bytes) -> str:
+    return hashlib.md5(blob, usedforsecurity=False).hexdigest()
+
+
+def test_mnist_downloads_from_its_addresses_with_checksums_and_progress(tmp_path, server, monkeypatch):
+    served, base, _ = server
+    files = write_idx_dataset(served)
+    remotes = tuple(sources.Remote(n, base + n, md5(b)) for n, b in files.items())
+    monkeypatch.setitem(data._REMOTES, "mnist", remotes)
+    seen: list[tuple[int, int | None]] = []
+    ds = data.load("mnist", download=True, root=tmp_path / "root", progress=lambda d, t: seen.append((d, t)))
+    assert len(ds.test) == 5
+    assert seen and seen[-1][0] == seen[-1][1]  # the progress bar reaches the end
+    assert sorted(p.name for p in (tmp_path / "root" / "mnist").iterdir()) == sorted(files)
+
+
+def test_a_checksum_mismatch_keeps_no_file(tmp_path, server):
+    served, base, _ = server
+    (served / "f.gz").write_bytes(b"payload")
+    with pytest.raises(DataError, match="checksum mismatch"):
+        sources.download(sources.Remote("f.gz", base + "f.gz", "0" * 32), tmp_path / "dl")
+    assert list((tmp_path / "dl").iterdir()) == []
+
+
+def test_a_truncated_download_keeps_no_file(tmp_path, server):
+    served, base, handler = server
+    blob = bytes(range(256)) * 400
+    (served / "big.gz").write_bytes(blob)
+    handler.cut.add("big.gz")
+    with pytest.raises(DataError):
+        sources.download(sources.Remote("big.gz", base + "big.gz", md5(blob)), tmp_path / "dl")
+    assert list((tmp_path / "dl").iterdir()) == []
+
+
+def test_an_unreachable_address_is_a_clear_error(tmp_path):
+    with pytest.raises(DataError, match="download from"):
+        sources.download(sources.Remote("x", "http://127.0.0.1:9/x", "0" * 32), tmp_path, timeout=2)
