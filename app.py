@@ -6,5 +6,7 @@ st.set_page_config(page_title="augviz", page_icon=":material/auto_awesome_mosaic
 
 pages = [
     st.Page("pages/explore.py", title="Explore", icon=":material/photo_library:", default=True),
+    st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+    st.Page("pages/runs.py", title="Runs", icon=":material/stacked_line_chart:"),
 ]
 st.navigation(pages).run()

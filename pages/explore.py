@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from augviz import images
+from augviz import images, serialize
 from augviz.preview import render
 from augviz.ui import explore
 from augviz.ui.common import builtin_pool, md_escape, md_lines
@@ -15,6 +15,7 @@ image = explore.image_source()
 explore.step_editor()
 pipeline = explore.current_pipeline()
 explore.sync_link(pipeline)
+st.session_state["pipeline_doc"] = serialize.to_dict(pipeline)  # for the Train page
 
 st.title("Explore augmentations")
 n = st.session_state["n_draws"]

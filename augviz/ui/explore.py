@@ -50,6 +50,9 @@ def init_state() -> None:
     """First run of a session: take the pipeline and image from the link, or start from the seed article's."""
     state = st.session_state
     if "uids" in state:
+        if any(f"{uid}.enabled" not in state for uid in state["uids"]):
+            # Streamlit forgets a page's widget values while another page is shown: rebuild them.
+            load_pipeline(serialize.from_dict(state["pipeline_doc"]))
         return
     state["messages"] = []
     pipeline = SEED_PIPELINE
