@@ -1,0 +1,139 @@
+"""The Train and Runs pages in AppTest, with real worker processes behind them."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from augviz import experiment, worker
+from augviz.runconfig import RunConfig
+from augviz.store import Run, Store, pid_alive
+
+APP = str(Path(__file__).parents[1] / "app.py")
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("AUGVIZ_HOME", str(tmp_path))
+    monkeypatch.setenv("AUGVIZ_MAX_RUNS", "1")
+    yield tmp_path
+    store = Store(tmp_path / "runs.sqlite")
+    for run in store.runs():
+        if run.pid and run.pid != os.getpid() and pid_alive(run.pid):
+            os.kill(run.pid, signal.SIGKILL)
+    for proc in worker._children:
+        proc.wait(timeout=30)
+    worker.reap_children()
+
+
+def page(name: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.run()
+    at.switch_page(f"pages/{name}.py").run()
+    assert not at.exception
+    return at
+
+
+def small_run(at: AppTest) -> None:
+    at.sidebar.slider(key="t_size").set_value(250)
+    at.sidebar.slider(key="t_epochs").set_value(2).run()
+
+
+def wait_until(at: AppTest, store: Store, done, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not done(store.runs()):
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(1)
+        at.run()  # run_every never fires in AppTest: poll by rerunning
+        assert not at.exception
+
+
+def test_the_train_page_launches_a_run_and_draws_its_charts(home):
+    at = page("train")
+    assert "No runs yet" in at.info[0].value
+    small_run(at)
+    at.sidebar.button(key="t_start").click().run()
+    store = Store(home / "runs.sqlite")
+    assert len(store.runs()) == 1
+    wait_until(at, store, lambda runs: runs[0].ended_)
+    run = store.runs()[0]
+    assert run.status == "finished", run.error
+    assert run.config.pipeline is not None  # augmented with the Explore pipeline by default
+    assert len(at.get("plotly_chart")) == 3  # loss, accuracy, gradient norms
+    assert "test accuracy" in at.get("progress")[0].proto.text
+
+
+def test_the_run_configuration_is_shown_as_json(home):
+    at = page("train")
+    small_run(at)
+    doc = json.loads(at.code[0].value)
+    assert doc["train_size"] == 250 and doc["epochs"] == 2 and doc["dataset"] == "synthetic"
+
+
+def test_a_running_run_can_be_stopped_from_the_page(home):
+    at = page("train")
+    at.sidebar.slider(key="t_epochs").set_value(50).run()
+    at.sidebar.button(key="t_start").click().run()
+    store = Store(home / "runs.sqlite")
+    wait_until(at, store, lambda runs: store.step_count(runs[0].id) > 3)
+    at.button(key=f"stop-{store.runs()[0].id}").click().run()
+    wait_until(at, store, lambda runs: runs[0].ended_)
+    assert store.runs()[0].status == "stopped"
+
+
+def test_the_experiment_runs_both_arms_and_states_the_difference(home):
+    at = page("train")
+    small_run(at)
+    at.slider(key="x_seeds").set_value(1).run()
+    at.button(key="x_go").click().run()
+    store = Store(home / "runs.sqlite")
+    runs = store.runs()
+    assert len(runs) == 2 and {r.config.pipeline is None for r in runs} == {True, False}
+    wait_until(at, store, lambda rs: all(r.ended_ for r in rs), timeout=180)
+    text = " ".join(m.value for m in at.markdown)
+    assert "250 training images: augmentation" in text and "mean ± sd over 1 seed" in text
+
+
+def test_the_runs_page_sees_cli_runs_and_compares_them(home):
+    config = home / "run.json"
+    config.write_text(json.dumps({"train_size": 250, "epochs": 1}))
+    for seed in (0, 1):
+        doc = {"train_size": 250, "epochs": 1, "seed": seed, "name": f"cli seed {seed}"}
+        config.write_text(json.dumps(doc))
+        out = subprocess.run([sys.executable, "-m", "augviz", "train", "--config", str(config)],
+                             capture_output=True, text=True, timeout=120, env={**os.environ})
+        assert out.returncode == 0, out.stderr
+    at = page("runs")
+    picker = at.multiselect(key="r_pick")
+    assert len(picker.value) == 2
+    table = at.dataframe[0].value
+    assert list(table["label"]) == ["cli seed 1", "cli seed 0"]
+    assert "seed" in table.columns  # the configuration field that differs
+    assert len(at.get("plotly_chart")) == 2
+    at.checkbox(key="r_sure").check().run()
+    at.button(key="r_delete").click().run()
+    assert Store(home / "runs.sqlite").runs() == []
+
+
+def test_experiment_comparison_pairs_by_seed_and_reports_spread():
+    base = RunConfig(train_size=500)
+    plan = experiment.plan(base, {"version": 1, "steps": []}, seeds=3, sizes=[500, 1000])
+    assert len(plan) == 12 and len({c.group for c in plan}) == 1
+    accs = {(500, 0, False): 0.50, (500, 0, True): 0.55, (500, 1, False): 0.52, (500, 1, True): 0.56,
+            (500, 2, False): 0.49, (500, 2, True): 0.52}
+    runs = [Run(i, c, c.label(), c.group, "finished", None, 0, 0, 0, None, False, 1, [], [], None,
+                accs.get((c.train_size, c.seed, c.pipeline is not None)), 0.0, 1.0, 1.0)
+            for i, c in enumerate(plan)]
+    runs = [r for r in runs if r.test_acc is not None]
+    (c,) = experiment.compare(runs)
+    assert c.differences == pytest.approx([0.05, 0.04, 0.03])
+    assert c.mean == pytest.approx(0.04) and c.spread == pytest.approx(0.01)
+    assert "augmentation helped" in c.sentence() and "+4.0 ± 1.0 points" in c.sentence()

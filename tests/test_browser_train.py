@@ -1,0 +1,44 @@
+"""A real browser on the Train page: start a run, watch the live chart grow, stop the run."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+
+from augviz.store import Store, pid_alive
+from tests.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, streamlit_server
+
+playwright = pytest.importorskip("playwright.sync_api")
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed")]
+
+POINTS = "() => { const p = document.querySelector('.js-plotly-plot'); return p && p.data ? p.data[0].x.length : 0 }"
+
+
+def test_a_run_started_in_the_browser_draws_live_and_stops(tmp_path):
+    ARTIFACTS.mkdir(exist_ok=True)
+    env = {"AUGVIZ_HOME": str(tmp_path), "AUGVIZ_MAX_RUNS": "1"}
+    try:
+        with streamlit_server(env) as url, playwright.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_page(viewport={"width": 1400, "height": 1200})
+                page.goto(f"{url}/train")
+                page.get_by_role("button", name="Start run").click()
+                page.wait_for_function(f"({POINTS})() > 3", timeout=90_000)
+                first = page.evaluate(POINTS)
+                page.wait_for_function(f"({POINTS})() > {first}", timeout=30_000)  # it grows without a click
+                page.screenshot(path=ARTIFACTS / "train-live.png")
+                page.get_by_role("button", name="Stop").click()
+                page.get_by_text("stopped").first.wait_for(timeout=30_000)
+                page.screenshot(path=ARTIFACTS / "train-stopped.png")
+            finally:
+                browser.close()
+        (run,) = Store(tmp_path / "runs.sqlite").runs()
+        assert run.status == "stopped"
+    finally:
+        for run in Store(tmp_path / "runs.sqlite").runs():
+            if run.pid and pid_alive(run.pid):
+                os.kill(run.pid, signal.SIGKILL)
