@@ -44,7 +44,8 @@ CREATE TABLE IF NOT EXISTS runs (
     test_acc REAL,
     test_loss REAL,
     images_per_s REAL,
-    wall_s REAL
+    wall_s REAL,
+    note TEXT
 );
 CREATE TABLE IF NOT EXISTS steps (
     run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
@@ -85,6 +86,7 @@ class Run:
     test_loss: float | None
     images_per_s: float | None
     wall_s: float | None
+    note: str | None = None  # what a running run is doing before its first step (a download)
 
     @property
     def ended_(self) -> bool:
@@ -117,6 +119,9 @@ class Store:
             path.parent.mkdir(parents=True, exist_ok=True)
             with self._db() as db:
                 db.executescript(_SCHEMA)
+                columns = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
+                if "note" not in columns:  # a database made before notes existed
+                    db.execute("ALTER TABLE runs ADD COLUMN note TEXT")
         except (OSError, sqlite3.Error) as e:
             raise StoreError(f"the run database at {path} cannot be opened ({e})") from None
 
@@ -200,6 +205,10 @@ class Store:
                        "WHERE id = ? AND status IN ('queued', 'running')",
                        (status, error, time.time(), *values, run_id))
 
+    def set_note(self, run_id: int, note: str | None) -> None:
+        with self._db() as db:
+            db.execute("UPDATE runs SET note = ? WHERE id = ?", (note, run_id))
+
     def request_stop(self, run_id: int) -> None:
         with self._db() as db:
             db.execute("UPDATE runs SET stop_requested = 1 WHERE id = ?", (run_id,))
@@ -265,7 +274,8 @@ def _run(row: dict[str, Any]) -> Run:
     return Run(row["id"], from_dict(json.loads(row["config"])), row["label"], row["grp"], row["status"],
                row["error"], row["created"], row["started"], row["ended"], row["pid"], bool(row["stop_requested"]),
                row["total_steps"], json.loads(row["layers"] or "[]"), json.loads(row["classes"] or "[]"),
-               row["diverged_step"], row["test_acc"], row["test_loss"], row["images_per_s"], row["wall_s"])
+               row["diverged_step"], row["test_acc"], row["test_loss"], row["images_per_s"], row["wall_s"],
+               row["note"])
 
 
 class StoreSink:

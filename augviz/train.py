@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from augviz import data, models
+from augviz.data.sources import Progress
 from augviz.runconfig import RunConfig
 
 
@@ -101,11 +102,14 @@ def evaluate(model: torch.nn.Module, split: data.Split, device: torch.device, ba
 
 
 def train(cfg: RunConfig, sink: Sink, should_stop: Callable[[], bool] = lambda: False,
-          dataset: data.Dataset | None = None, max_steps: int | None = None) -> Summary:
-    """Train ``cfg``'s model on its dataset, reporting every step and epoch to ``sink``."""
+          dataset: data.Dataset | None = None, max_steps: int | None = None,
+          progress: Progress | None = None) -> Summary:
+    """Train ``cfg``'s model on its dataset, reporting every step and epoch to ``sink`` (and a dataset
+    download, if the configuration asks for one, to ``progress``)."""
     device = pick_device(cfg.device)
     torch.manual_seed(cfg.seed)
-    ds = dataset or data.load(cfg.dataset, cfg.train_size, cfg.val_fraction, cfg.seed, cfg.folder, cfg.download)
+    ds = dataset or data.load(cfg.dataset, cfg.train_size, cfg.val_fraction, cfg.seed, cfg.folder, cfg.download,
+                              progress=progress)
     channels, size, _ = ds.shape
     model = models.build(cfg.model, channels, size, len(ds.classes)).to(device)
     named = models.layers(model)

@@ -84,14 +84,23 @@ def execute(store: Store, run_id: int, cfg: RunConfig, echo: Sink | None = None)
             last["at"], last["stop"] = time.monotonic(), store.stop_requested(run_id)
         return last["stop"]
 
+    shown = {"at": 0.0}
+
+    def downloading(name: str, done: int, total: int | None) -> None:
+        if time.monotonic() - shown["at"] > 0.5 or done == total:  # a progress bar, not a write per chunk
+            shown["at"] = time.monotonic()
+            share = f" {100 * done / total:.0f}%" if total else f" {done / 2**20:.1f} MB"
+            store.set_note(run_id, f"downloading {name}{share}")
+
     try:
-        s = train(cfg, target, should_stop)
+        s = train(cfg, target, should_stop, progress=downloading)
     except Exception as e:  # the run failed; record why, keep what it wrote
         sink.flush()
         traceback.print_exc()
         store.finish(run_id, "failed", f"{type(e).__name__}: {e}")
         return "failed"
     sink.flush()
+    store.set_note(run_id, None)
     error = f"the loss stopped being finite at step {s.diverged_step}" if s.status == "diverged" else None
     store.finish(run_id, s.status, error, diverged_step=s.diverged_step, test_acc=s.test_acc,
                  test_loss=s.test_loss, images_per_s=s.images_per_s, wall_s=s.wall_s)

@@ -11,6 +11,7 @@ if store is not None and cfg is not None:
     with st.expander("Run configuration (JSON)"):
         st.code(cfg.to_json(), language="json")
         st.download_button("Download run.json", cfg.to_json(), "run.json", "application/json", on_click="ignore")
+    train.dataset_browser(cfg)
     if st.sidebar.button("Start run", type="primary", key="t_start"):
         train.launch(store, [cfg])
     runs = store.runs()

@@ -7,6 +7,8 @@ import torch
 
 from augviz import images
 
+pytest_plugins = ["tests.loopback"]  # the loopback HTTP server fixture for download tests
+
 
 @pytest.fixture
 def batch() -> torch.Tensor:

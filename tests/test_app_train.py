@@ -137,3 +137,18 @@ def test_experiment_comparison_pairs_by_seed_and_reports_spread():
     assert c.differences == pytest.approx([0.05, 0.04, 0.03])
     assert c.mean == pytest.approx(0.04) and c.spread == pytest.approx(0.01)
     assert "augmentation helped" in c.sentence() and "+4.0 ± 1.0 points" in c.sentence()
+
+
+def test_the_dataset_browser_shows_each_class_and_the_pipeline(home):
+    at = page("train")
+    small_run(at)
+    grids = at.get("image")
+    assert len(grids) == 2  # the training images, and the same through the pipeline
+    assert "10 classes" in at.caption[0].value
+
+
+def test_a_missing_dataset_is_explained_not_raised(home):
+    at = page("train")
+    at.sidebar.selectbox(key="t_dataset").set_value("cifar10").run()
+    assert not at.exception
+    assert "CIFAR" in at.warning[0].value

@@ -121,3 +121,20 @@ def test_a_diverging_run_is_recorded_as_diverged(store):
     run = wait_for(lambda: store.get(run_id).ended_ and store.get(run_id), what="the run to end")
     assert run.status == "diverged" and run.diverged_step is not None
     assert "stopped being finite at step" in run.error
+
+
+def test_a_download_shows_its_progress_on_the_run(store, tmp_path, server, monkeypatch):
+    from augviz import data
+    from augviz.data import sources
+    from tests.test_data import md5, write_idx_dataset
+
+    served, base, _ = server
+    files = write_idx_dataset(served, n_train=40, n_test=10)
+    monkeypatch.setitem(data._REMOTES, "mnist", tuple(sources.Remote(n, base + n, md5(b)) for n, b in files.items()))
+    notes: list[str | None] = []
+    monkeypatch.setattr(store, "set_note", lambda run_id, note: notes.append(note))
+    cfg = RunConfig(dataset="mnist", download=True, train_size=40, epochs=1, batch_size=16)
+    run_id = store.create(cfg, status="running", pid=os.getpid())
+    assert worker.execute(store, run_id, cfg) == "finished"
+    assert any(n and n.startswith("downloading t10k-labels") and n.endswith("100%") for n in notes)
+    assert notes[-1] is None  # cleared once training starts

@@ -56,6 +56,12 @@ class Dataset:
         return int(c), int(h), int(w)
 
 
+def per_class(split: Split, k: int) -> torch.Tensor:
+    """Up to ``k`` images of each class, class by class (uint8), for a dataset browser."""
+    picks = [split.x[(split.y == c).nonzero().squeeze(1)[:k]] for c in split.y.unique(sorted=True).tolist()]
+    return torch.cat(picks) if picks else split.x[:0]
+
+
 def resolve_folder(path: str, root: Path | None = None) -> Path:
     """A user-given folder, which must lie inside the data root (no ``..`` or absolute escapes)."""
     root = (root or data_root()).resolve()

@@ -25,7 +25,7 @@ from PIL import Image, UnidentifiedImageError
 from augviz.errors import DataError
 from augviz.images import EXTENSIONS, to_rgb
 
-Progress = Callable[[int, int | None], None]  # bytes so far, total (None when the server does not say)
+Progress = Callable[[str, int, int | None], None]  # file, bytes so far, total (None: the server did not say)
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ def download(remote: Remote, folder: Path, progress: Progress | None = None, tim
                 h.update(chunk)
                 done += len(chunk)
                 if progress:
-                    progress(done, total)
+                    progress(remote.filename, done, total)
         if total is not None and done != total:
             raise DataError(f"{remote.filename}: the download stopped after {done} of {total} bytes")
         if h.hexdigest() != remote.md5:

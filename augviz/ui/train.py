@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import streamlit as st
+import torch
 
-from augviz import charts, data, experiment, models, serialize, worker
-from augviz.errors import ConfigError, StoreError
+from augviz import charts, data, experiment, images, models, serialize, worker
+from augviz.errors import ConfigError, DataError, StoreError
 from augviz.preview import SEED_PIPELINE
 from augviz.runconfig import RunConfig, from_dict
 from augviz.store import Run, Store
@@ -73,6 +74,32 @@ def config_form() -> RunConfig | None:
         return None
 
 
+@st.cache_data(show_spinner="Loading the dataset…", max_entries=4)
+def _browse(name: str, folder: str | None, size: int, seed: int, per: int) -> tuple[torch.Tensor, tuple[str, ...]]:
+    ds = data.load(name, size, 0.0, seed, folder)
+    return data.per_class(ds.train, per), ds.classes
+
+
+def dataset_browser(cfg: RunConfig) -> None:
+    """A grid of training images per class, and the same images through the run's pipeline."""
+    with st.expander("Dataset browser"):
+        per = 8
+        try:
+            x, classes = _browse(cfg.dataset, cfg.folder, cfg.train_size, cfg.seed, per)
+        except (DataError, OSError) as e:
+            st.warning(md_escape(str(e)))
+            return
+        st.caption(md_escape(f"{len(classes)} classes, one row each: {', '.join(classes)}"))
+        left, right = st.columns(2)
+        left.image(images.grid(x.float() / 255, columns=per), caption="training images", width="stretch")
+        pipeline = cfg.augmentation()
+        if pipeline is not None:
+            out = pipeline(x, torch.Generator().manual_seed(cfg.seed))
+            right.image(images.grid(out, columns=per), caption="the same through the pipeline", width="stretch")
+        else:
+            right.info("No augmentation in this configuration.")
+
+
 def launch(store_: Store, configs: list[RunConfig]) -> list[int]:
     ids = [worker.launch(store_, c) for c in configs]
     st.session_state["run_id"] = ids[0]
@@ -85,9 +112,18 @@ def _status_line(store_: Store, run: Run) -> str:
         return f"queued (position {pos})" if pos else "queued"
     if run.status in ("failed", "diverged", "interrupted") and run.error:
         return f"{run.status}: {run.error}"
+    if run.status == "running" and run.note:
+        return run.note
     if run.status == "finished" and run.test_acc is not None:
         return f"finished: test accuracy {100 * run.test_acc:.1f}% in {run.wall_s:.1f} s ({run.images_per_s:.0f} img/s)"
     return run.status
+
+
+def _fraction(run: Run, done: int, total: int) -> float:
+    """The progress bar's fill: steps done, or the download's share while the data is fetched."""
+    if run.note and run.note.endswith("%"):
+        return float(run.note.rsplit(" ", 1)[1].rstrip("%")) / 100
+    return min(1.0, done / total) if total else 0.0
 
 
 def run_panel(store_: Store, run_id: int) -> None:
@@ -108,7 +144,7 @@ def run_panel(store_: Store, run_id: int) -> None:
         st.markdown(f"**Run #{now.id}**: {md_escape(now.label)}")
         done = store_.step_count(now.id)
         total = now.total_steps or 0
-        st.progress(min(1.0, done / total) if total else 0.0, text=md_escape(_status_line(store_, now)))
+        st.progress(_fraction(now, done, total), text=md_escape(_status_line(store_, now)))
         if not now.ended_:
             st.button("Stop", key=f"stop-{now.id}", on_click=store_.request_stop, args=(now.id,))
         if done:
