@@ -8,5 +8,6 @@ pages = [
     st.Page("pages/explore.py", title="Explore", icon=":material/photo_library:", default=True),
     st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
     st.Page("pages/runs.py", title="Runs", icon=":material/stacked_line_chart:"),
+    st.Page("pages/gradients.py", title="Gradients", icon=":material/stacked_bar_chart:"),
 ]
 st.navigation(pages).run()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from augviz.errors import ConfigError, DataError, StoreError
 from augviz.store import Store, default_store
-from augviz.train import EpochMetrics, StepMetrics
+from augviz.train import DetailMetrics, EpochMetrics, StepMetrics
 
 
 class Printer:
@@ -33,6 +33,9 @@ class Printer:
         val = f"  val loss {m.val_loss:.4f}  val acc {m.val_acc:.3f}" if m.val_acc is not None else ""
         print(f"epoch {m.epoch}: train loss {m.train_loss:.4f}  train acc {m.train_acc:.3f}{val}"
               f"  ({m.images_per_s:.0f} images/s)", flush=True)
+
+    def detail(self, m: DetailMetrics) -> None:
+        pass  # histograms are for the app's charts, not the terminal
 
 
 def _store(args: argparse.Namespace) -> Store:

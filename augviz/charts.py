@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import math
+from itertools import pairwise
+
 import plotly.graph_objects as go
 
 from augviz.experiment import Comparison
+from augviz.gradlab import Analysis
 from augviz.store import Run, Store
+from augviz.train import HIST_EDGES
 
 MAX_POINTS = 400  # per series: enough to see the curve, light enough to redraw every second
 
@@ -83,3 +88,54 @@ def arms(store: Store, runs: list[Run]) -> go.Figure:
                         line={"dash": "solid" if arm.startswith("with ") else "dot"})
     fig.update_yaxes(range=[0, 1])
     return _layout(fig, "Validation accuracy, mean over seeds", "accuracy", x="epoch")
+
+
+def init_gradients(analysis: Analysis) -> go.Figure:
+    """Gradient norm per layer at initialisation, input layer first, on a log axis."""
+    layers = analysis.layers
+    fig = go.Figure(go.Scatter(x=list(range(1, len(layers) + 1)), y=[max(s.grad_norm, 1e-30) for s in layers],
+                               mode="lines+markers", name="gradient norm"))
+    return _layout(fig, "Gradient norm per layer at initialisation", "L2 norm (log)", log=True, x="layer")
+
+
+def init_activations(analysis: Analysis) -> go.Figure:
+    """Activation mean and spread per layer, and the share of saturated or dead units."""
+    rows = [s for s in analysis.layers if s.act_mean == s.act_mean]  # the output layer has none
+    xs = list(range(1, len(rows) + 1))
+    fig = go.Figure()
+    fig.add_scatter(x=xs, y=[s.act_mean for s in rows], mode="lines+markers", name="mean",
+                    error_y={"type": "data", "array": [s.act_std for s in rows]})
+    shares = [s.saturated if s.saturated is not None else s.dead for s in rows]
+    kind = "saturated" if rows and rows[0].saturated is not None else "dead"
+    fig.add_bar(x=xs, y=shares, name=f"share {kind}", opacity=0.35, yaxis="y2")
+    fig.update_layout(yaxis2={"overlaying": "y", "side": "right", "range": [0, 1], "title": f"share {kind}"})
+    return _layout(fig, "Activations per layer (mean ± sd)", "activation", x="layer")
+
+
+def heatmap(store: Store, run: Run) -> go.Figure:
+    """Layers × steps, colour = log10 of the gradient norm."""
+    steps = store.steps(run.id, MAX_POINTS)
+    z = [[math.log10(max(s[4][k], 1e-30)) for s in steps] for k in range(len(run.layers))]
+    fig = go.Figure(go.Heatmap(z=z, x=[s[0] for s in steps], y=run.layers, colorscale="Viridis",
+                               colorbar={"title": "log10 norm"}))
+    return _layout(fig, "Gradient norm, layer × step (log colour)", "layer")
+
+
+def histogram(run: Run, step: int, histograms: list[list[int]], layers: list[int]) -> go.Figure:
+    """Histogram of log10 |gradient| for the chosen layers at one recorded step."""
+    centres = [(a + b) / 2 for a, b in pairwise(HIST_EDGES)]
+    fig = go.Figure()
+    for k in layers:
+        fig.add_bar(x=centres, y=histograms[k], name=run.layers[k], opacity=0.6)
+    fig.update_layout(barmode="overlay")
+    return _layout(fig, f"Gradient values at step {step}", "weights", x="log10 |gradient|")
+
+
+def update_ratios(store: Store, run: Run) -> go.Figure:
+    """‖Δw‖ / ‖w‖ per layer against step: around 1e-3 is healthy, far below learns nothing, far above thrashes."""
+    details = store.details(run.id)
+    fig = go.Figure()
+    for k, name in enumerate(run.layers):
+        fig.add_scatter(x=[d[0] for d in details], y=[max(d[2][k], 1e-30) for d in details], mode="lines",
+                        name=name)
+    return _layout(fig, "Update-to-weight ratio per layer", "‖Δw‖ / ‖w‖ (log)", log=True)

@@ -11,8 +11,10 @@ def standardize(x: torch.Tensor) -> torch.Tensor:
     """Pixels in [0, 1] to roughly zero mean and unit spread, so plain SGD and Adam start well."""
     return (x - 0.5) / 0.25
 
-MODELS = ("seed_cnn", "resnet", "mlp")
-LABELS = {"seed_cnn": "Seed CNN (Conv32-Conv64-Conv64-Dense64)", "resnet": "Small ResNet", "mlp": "MLP (2×256)"}
+MODELS = ("seed_cnn", "resnet", "mlp", "deepnet")
+TRAIN_MODELS = MODELS[:3]  # the Train page's; "deepnet" is the gradient lab's, built from a NetSpec
+LABELS = {"seed_cnn": "Seed CNN (Conv32-Conv64-Conv64-Dense64)", "resnet": "Small ResNet", "mlp": "MLP (2×256)",
+          "deepnet": "Deep plain net (gradient lab)"}
 
 
 class SeedCNN(nn.Module):
@@ -76,8 +78,12 @@ class MLP(nn.Module):
         return self.out(torch.relu(self.fc2(torch.relu(self.fc1(standardize(x).flatten(1))))))
 
 
-def build(name: str, channels: int, size: int, classes: int) -> nn.Module:
-    """A fresh model by name, shaped for the data, taking images in [0, 1]."""
+def build(name: str, channels: int, size: int, classes: int, net: dict | None = None) -> nn.Module:
+    """A fresh model by name, shaped for the data, taking images in [0, 1] (``net``: the deep net's spec)."""
+    if name == "deepnet":
+        from augviz.gradlab import DeepNet, spec_from_dict
+
+        return DeepNet(spec_from_dict(net or {}), channels, size, classes)
     kinds = {"seed_cnn": SeedCNN, "resnet": SmallResNet, "mlp": MLP}
     if name not in kinds:
         raise ValueError(f"unknown model {name!r} (known: {', '.join(MODELS)})")
@@ -88,6 +94,8 @@ def build(name: str, channels: int, size: int, classes: int) -> nn.Module:
 
 def layers(model: nn.Module) -> list[tuple[str, list[nn.Parameter]]]:
     """The model's layers that hold parameters, in order, each with its parameters (weight, bias…)."""
+    if hasattr(model, "layer_groups"):
+        return model.layer_groups()
     out = []
     for name, module in model.named_modules():
         params = [p for p in module.parameters(recurse=False) if p.requires_grad]

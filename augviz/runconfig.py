@@ -26,6 +26,8 @@ class RunConfig:
     batch_size: int = 64
     epochs: int = 10
     weight_decay: float = 0.0
+    clip_norm: float | None = None  # clip the total gradient norm to this before each step
+    net: dict[str, Any] | None = None  # model "deepnet": the gradient lab's network spec
     pipeline: dict[str, Any] | None = None
     seed: int = 0
     device: str = "auto"
@@ -73,6 +75,8 @@ def from_dict(doc: Any) -> RunConfig:
     if cfg.dataset == "synthetic" and not SYNTHETIC_SIZES[0] <= cfg.train_size <= SYNTHETIC_SIZES[1]:
         raise ConfigError("train_size", f"the built-in dataset offers {SYNTHETIC_SIZES[0]} to {SYNTHETIC_SIZES[1]} "
                                         f"training images, got {cfg.train_size}")
+    if cfg.model == "deepnet" and cfg.net is None:
+        raise ConfigError("net", "the deep net needs its network spec")
     if cfg.dataset == "folder" and not cfg.folder:
         raise ConfigError("folder", "an image-folder dataset needs a folder under the data folder")
     return cfg
@@ -91,6 +95,18 @@ def _check(name: str, value: Any, default: Any) -> Any:
         if not math.isfinite(value) or not lo <= value <= hi:
             raise ConfigError(name, f"{value} is outside the allowed range [{lo:g}, {hi:g}]")
         return int(value) if whole else float(value)
+    if name == "clip_norm":
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1e6:
+            raise ConfigError(name, f"expected a positive number or null, got {str(value)[:40]!r}")
+        return float(value)
+    if name == "net":
+        if value is None:
+            return None
+        from augviz.gradlab import spec_from_dict
+
+        return spec_from_dict(value, "net").to_dict()
     if name == "pipeline":
         if value is None:
             return None

@@ -19,7 +19,7 @@ from typing import Any
 
 from augviz.errors import StoreError
 from augviz.runconfig import RunConfig, from_dict
-from augviz.train import EpochMetrics, StepMetrics
+from augviz.train import DetailMetrics, EpochMetrics, StepMetrics
 
 STATUSES = ("queued", "running", "finished", "stopped", "failed", "diverged", "interrupted")
 ENDED = ("finished", "stopped", "failed", "diverged", "interrupted")
@@ -54,6 +54,13 @@ CREATE TABLE IF NOT EXISTS steps (
     loss REAL NOT NULL,
     grad_total REAL NOT NULL,
     grads TEXT NOT NULL,
+    PRIMARY KEY (run_id, step)
+);
+CREATE TABLE IF NOT EXISTS details (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    step INTEGER NOT NULL,
+    histograms TEXT NOT NULL,
+    update_ratios TEXT NOT NULL,
     PRIMARY KEY (run_id, step)
 );
 CREATE TABLE IF NOT EXISTS epochs (
@@ -250,6 +257,18 @@ class Store:
             db.execute("INSERT OR IGNORE INTO epochs VALUES (?, ?, ?, ?, ?, ?, ?)",
                        (run_id, m.epoch, m.train_loss, m.train_acc, m.val_loss, m.val_acc, m.images_per_s))
 
+    def add_detail(self, run_id: int, m: DetailMetrics) -> None:
+        with self._db() as db:
+            db.execute("INSERT OR IGNORE INTO details VALUES (?, ?, ?, ?)",
+                       (run_id, m.step, json.dumps(m.histograms), json.dumps(m.update_ratios)))
+
+    def details(self, run_id: int) -> list[tuple[int, list[list[int]], list[float]]]:
+        """(step, per-layer histograms, per-layer update ratios) for the steps that recorded them."""
+        with self._db() as db:
+            rows = db.execute("SELECT step, histograms, update_ratios FROM details WHERE run_id = ? ORDER BY step",
+                              (run_id,)).fetchall()
+        return [(s, json.loads(h), json.loads(u)) for s, h, u in rows]
+
     def steps(self, run_id: int, limit: int | None = None) -> list[tuple[int, int, float, float, list[float]]]:
         """(step, epoch, loss, total grad norm, per-layer norms), thinned evenly to at most ``limit`` rows."""
         with self._db() as db:
@@ -297,6 +316,9 @@ class StoreSink:
     def epoch(self, m: EpochMetrics) -> None:
         self.flush()
         self.store.add_epoch(self.run_id, m)
+
+    def detail(self, m: DetailMetrics) -> None:
+        self.store.add_detail(self.run_id, m)
 
     def flush(self) -> None:
         if self.pending:

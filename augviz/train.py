@@ -40,6 +40,19 @@ class StepMetrics:
 
 
 @dataclass
+class DetailMetrics:
+    """What the gradient lab shows beyond norms, every few steps: per layer a histogram of log10 |gradient|
+    over ``HIST_EDGES`` and the update-to-weight ratio ‖Δw‖ / ‖w‖ of that step."""
+
+    step: int
+    histograms: list[list[int]]
+    update_ratios: list[float]
+
+
+HIST_EDGES = [-12 + 0.5 * k for k in range(31)]  # log10 |g| from 1e-12 to 1e3, half a decade per bin
+
+
+@dataclass
 class EpochMetrics:
     epoch: int
     train_loss: float
@@ -65,6 +78,7 @@ class Sink(Protocol):
     def started(self, layer_names: list[str], total_steps: int, classes: tuple[str, ...]) -> None: ...
     def step(self, m: StepMetrics) -> None: ...
     def epoch(self, m: EpochMetrics) -> None: ...
+    def detail(self, m: DetailMetrics) -> None: ...
 
 
 def pick_device(name: str) -> torch.device:
@@ -83,6 +97,17 @@ def layer_grad_norms(groups: list[list[torch.nn.Parameter]]) -> torch.Tensor:
     sizes = torch.tensor([len(g) for g in groups], device=sq.device)
     owner = torch.repeat_interleave(torch.arange(len(groups), device=sq.device), sizes)
     return torch.zeros(len(groups), device=sq.device, dtype=sq.dtype).index_add_(0, owner, sq).sqrt()
+
+
+def gradient_histograms(groups: list[list[torch.nn.Parameter]]) -> list[list[int]]:
+    """Per layer, counts of log10 |gradient| in the bins of ``HIST_EDGES`` (exact zeros fall in the first)."""
+    edges = torch.tensor(HIST_EDGES)
+    out = []
+    for params in groups:
+        g = torch.cat([p.grad.detach().flatten().float().cpu() for p in params if p.grad is not None])
+        logs = torch.log10(g.abs().clamp_min(10 ** HIST_EDGES[0]))
+        out.append(torch.histogram(logs.clamp(HIST_EDGES[0], HIST_EDGES[-1]), edges).hist.long().tolist())
+    return out
 
 
 @torch.no_grad()
@@ -111,7 +136,7 @@ def train(cfg: RunConfig, sink: Sink, should_stop: Callable[[], bool] = lambda: 
     ds = dataset or data.load(cfg.dataset, cfg.train_size, cfg.val_fraction, cfg.seed, cfg.folder, cfg.download,
                               progress=progress)
     channels, size, _ = ds.shape
-    model = models.build(cfg.model, channels, size, len(ds.classes)).to(device)
+    model = models.build(cfg.model, channels, size, len(ds.classes), cfg.net).to(device)
     named = models.layers(model)
     groups = [params for _, params in named]
     if cfg.optimizer == "sgd":
@@ -127,6 +152,8 @@ def train(cfg: RunConfig, sink: Sink, should_stop: Callable[[], bool] = lambda: 
     steps_per_epoch = math.ceil(n / cfg.batch_size)
     total = steps_per_epoch * cfg.epochs if max_steps is None else min(max_steps, steps_per_epoch * cfg.epochs)
     sink.started([name for name, _ in named], total, ds.classes)
+    detail_every = max(1, total // 100) if cfg.model == "deepnet" else 0  # the lab's extra views
+    weights = [params[0] for params in groups]
 
     start, step, seen, status, diverged_at = time.perf_counter(), 0, 0, "finished", None
     for epoch in range(1, cfg.epochs + 1):
@@ -148,13 +175,21 @@ def train(cfg: RunConfig, sink: Sink, should_stop: Callable[[], bool] = lambda: 
             loss = F.cross_entropy(logits, targets)
             opt.zero_grad(set_to_none=True)
             loss.backward()
-            norms = layer_grad_norms(groups)
+            if cfg.clip_norm is not None:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_norm, foreach=True)
+            norms = layer_grad_norms(groups)  # after clipping: what the optimizer is given
             stats = torch.cat([loss.detach().reshape(1), norms]).tolist()  # the one transfer of this step
             step += 1
             if not all(math.isfinite(v) for v in stats[:1]):
                 status, diverged_at = "diverged", step
                 break
+            detailed = detail_every and (step % detail_every == 0 or step == 1)
+            before = [w.detach().clone() for w in weights] if detailed else []
             opt.step()
+            if detailed:
+                ratios = [float((w.detach() - b).norm() / b.norm().clamp_min(1e-12)) for w, b in zip(weights, before,
+                                                                                                  strict=True)]
+                sink.detail(DetailMetrics(step, gradient_histograms(groups), ratios))
             sink.step(StepMetrics(step, epoch, stats[0], stats[1:], math.sqrt(sum(v * v for v in stats[1:]))))
             epoch_loss += stats[0] * len(idx)
             epoch_correct += float((logits.argmax(1) == targets.argmax(1)).sum())

@@ -15,7 +15,7 @@ import torch
 from augviz.data import home
 from augviz.runconfig import RunConfig
 from augviz.store import Store, StoreSink
-from augviz.train import EpochMetrics, Sink, StepMetrics, train
+from augviz.train import DetailMetrics, EpochMetrics, Sink, StepMetrics, train
 
 _children: list[subprocess.Popen] = []
 
@@ -124,3 +124,7 @@ class _Tee:
     def epoch(self, m: EpochMetrics) -> None:
         self.a.epoch(m)
         self.b.epoch(m)
+
+    def detail(self, m: DetailMetrics) -> None:
+        self.a.detail(m)
+        self.b.detail(m)

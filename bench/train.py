@@ -36,6 +36,7 @@ class Quiet:
     def started(self, *a): pass
     def step(self, m): pass
     def epoch(self, m): self.rate = m.images_per_s
+    def detail(self, m): pass
 
 
 def bare_epoch(ds: data.Dataset, cfg: RunConfig, device: torch.device) -> float:

@@ -5,7 +5,9 @@ import streamlit as st
 from augviz import images, serialize
 from augviz.preview import render
 from augviz.ui import explore
-from augviz.ui.common import builtin_pool, md_escape, md_lines
+from augviz.ui.common import builtin_pool, md_escape, md_lines, through_app
+
+through_app()
 
 explore.init_state()
 for message in st.session_state["messages"]:

@@ -3,7 +3,9 @@
 import streamlit as st
 
 from augviz import charts, report, worker
-from augviz.ui import train
+from augviz.ui import common, train
+
+common.through_app()
 
 st.title("Runs")
 store = train.store()

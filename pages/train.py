@@ -2,7 +2,9 @@
 
 import streamlit as st
 
-from augviz.ui import train
+from augviz.ui import common, train
+
+common.through_app()
 
 st.title("Train")
 store = train.store()

@@ -20,7 +20,7 @@ from augviz.train import layer_grad_norms, train
 class Recorder:
     def __init__(self) -> None:
         self.layers: list[str] = []
-        self.steps, self.epochs = [], []
+        self.steps, self.epochs, self.details = [], [], []
 
     def started(self, layer_names, total_steps, classes):
         self.layers, self.total = layer_names, total_steps
@@ -30,6 +30,9 @@ class Recorder:
 
     def epoch(self, m):
         self.epochs.append(m)
+
+    def detail(self, m):
+        self.details.append(m)
 
 
 @pytest.fixture(scope="module")

@@ -32,3 +32,17 @@ def builtin_tensor(name: str) -> torch.Tensor:
 def builtin_pool() -> torch.Tensor:
     """Every built-in sample, the partners mixing steps draw from in the preview."""
     return torch.stack([builtin_tensor(n) for n in images.BUILTIN])
+
+
+def through_app() -> None:
+    """Make sure a page runs inside ``app.py``'s navigation.
+
+    Streamlit treats an app with a ``pages/`` folder as an old-style multipage app until its entry point first
+    calls ``st.navigation``; a deep link opened first after the server starts would run the page file alone,
+    without the app's layout and page names. Turn that mode off and run again, through ``app.py``.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()

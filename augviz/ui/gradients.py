@@ -1,0 +1,151 @@
+"""Widgets of the Gradients page: the network builder, the presets, the analysis at initialisation, the run."""
+
+from __future__ import annotations
+
+import streamlit as st
+import torch
+
+from augviz import charts, data, gradlab, worker
+from augviz.errors import DataError
+from augviz.gradlab import PRESETS, NetSpec
+from augviz.runconfig import RunConfig
+from augviz.store import Store
+from augviz.ui.common import md_escape
+from augviz.ui.train import LRS, POLL_S, _status_line
+
+WIDTHS = (16, 32, 64, 128, 256)
+STDS = (0.001, 0.01, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0)
+CLIPS = (0.1, 0.5, 1.0, 2.0, 5.0, 10.0)
+ANALYSIS_BATCH = 128
+
+
+def _apply_preset(name: str) -> None:
+    """Set every control to the preset's values (a callback: runs before the widgets are drawn)."""
+    p = PRESETS[name]
+    state = st.session_state
+    for field in ("kind", "depth", "width", "activation", "init", "init_std", "batchnorm", "residual"):
+        state[f"g_{field}"] = getattr(p.net, field)
+    state["g_opt"], state["g_lr"] = p.optimizer, p.lr
+    state["g_clip_on"] = p.clip is not None
+    state["g_clip"] = p.clip if p.clip is not None else 1.0
+    state["g_preset"] = name
+
+
+def init_state() -> None:
+    if "g_depth" not in st.session_state:
+        _apply_preset("vanishing")
+
+
+def presets() -> None:
+    """One button per preset, and what to look for in the current one."""
+    cols = st.columns(3)
+    for k, (name, p) in enumerate(PRESETS.items()):
+        cols[k % 3].button(p.label, key=f"g_p_{name}", on_click=_apply_preset, args=(name,), width="stretch")
+    current = st.session_state.get("g_preset")
+    if current:
+        st.info(f"**{md_escape(PRESETS[current].label)}.** {md_escape(PRESETS[current].look_for)}")
+
+
+def _forget_preset() -> None:
+    st.session_state["g_preset"] = None
+
+
+def builder() -> tuple[NetSpec, str, float, float | None, str]:
+    """Sidebar: the network, its training settings and the dataset. Returns (net, optimizer, lr, clip, dataset)."""
+    sb = st.sidebar
+    sb.header("Network")
+    kw = {"on_change": _forget_preset}
+    kind = sb.radio("kind", gradlab.KINDS, horizontal=True, key="g_kind", format_func=str.upper, **kw)
+    depth = sb.slider("depth (weight layers)", 2, 50, key="g_depth", **kw)
+    width = sb.select_slider("width", WIDTHS, key="g_width", **kw)
+    act = sb.selectbox("activation", gradlab.ACTIVATIONS, key="g_activation", **kw)
+    init = sb.selectbox("initialisation", gradlab.INITS, key="g_init", **kw,
+                        format_func={"default": "PyTorch default", "xavier": "Xavier/Glorot", "kaiming": "Kaiming/He",
+                                     "normal": "normal (σ below)", "orthogonal": "orthogonal"}.get)
+    std = sb.select_slider("σ of the normal init", STDS, key="g_init_std", disabled=init != "normal", **kw)
+    bn = sb.toggle("batch norm", key="g_batchnorm", **kw)
+    res = sb.toggle("residual connections", key="g_residual", **kw)
+    sb.header("Training")
+    opt = sb.radio("optimizer", ("sgd", "adam"), horizontal=True, key="g_opt", **kw)
+    lr = sb.select_slider("learning rate", LRS, key="g_lr", format_func=lambda v: f"{v:g}", **kw)
+    clip_on = sb.toggle("clip the total gradient norm", key="g_clip_on", **kw)
+    clip = sb.select_slider("clip at", CLIPS, key="g_clip", disabled=not clip_on, **kw)
+    dataset = sb.selectbox("dataset", [n for n in data.NAMES if n != "folder"], key="g_dataset",
+                           format_func=data.LABELS.get)
+    sb.number_input("seed", 0, 2**31 - 1, 0, key="g_seed")
+    net = NetSpec(kind, depth, width, act, init, float(std), bn, res)
+    return net, opt, float(lr), float(clip) if clip_on else None, dataset
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _batch(dataset: str) -> tuple[torch.Tensor, torch.Tensor]:
+    ds = data.load(dataset, None if dataset != "synthetic" else 1000, 0.0, 0)
+    return ds.train.x[:ANALYSIS_BATCH].float() / 255, ds.train.y[:ANALYSIS_BATCH]
+
+
+def at_initialisation(net: NetSpec, dataset: str, seed: int) -> None:
+    """One forward and backward pass of a fresh network on one batch: gradients and activations per layer."""
+    try:
+        x, y = _batch(dataset)
+    except (DataError, OSError) as e:
+        st.warning(md_escape(str(e)))
+        return
+    torch.manual_seed(seed)
+    model = gradlab.DeepNet(net, x.shape[1], x.shape[-1], 10)
+    analysis = gradlab.analyze(model, x, y)
+    ratio = analysis.ratio
+    verdict = "vanishing" if ratio < 1e-3 else "exploding" if ratio > 1e3 else "within a healthy range"
+    st.metric("first-layer / last-layer gradient norm", f"{ratio:.2e}", help="Below 1e-3 the gradient vanishes "
+              "before it reaches the input; above 1e3 it explodes.", delta=verdict, delta_color="off")
+    left, right = st.columns(2)
+    left.plotly_chart(charts.init_gradients(analysis), key="g_init_grad")
+    right.plotly_chart(charts.init_activations(analysis), key="g_init_act")
+
+
+def launch(store: Store, net: NetSpec, opt: str, lr: float, clip: float | None, dataset: str) -> None:
+    cfg = RunConfig(dataset=dataset, train_size=2000 if dataset == "synthetic" else 5000, model="deepnet",
+                    net=net.to_dict(), optimizer=opt, lr=lr, clip_norm=clip, epochs=st.session_state["g_epochs"],
+                    batch_size=64, seed=int(st.session_state["g_seed"]),
+                    name=f"gradient lab: {net.depth}-layer {net.activation} {net.kind}, {net.init} init"
+                         f"{', BN' if net.batchnorm else ''}{', residual' if net.residual else ''}"
+                         f"{f', clip {clip:g}' if clip else ''}")
+    st.session_state["g_run"] = worker.launch(store, cfg)
+
+
+def run_panel(store: Store, run_id: int) -> None:
+    run = store.get(run_id)
+    if run is None:
+        return
+
+    @st.fragment(run_every=None if run.ended_ else POLL_S)
+    def live() -> None:
+        worker.reap_children()
+        store.reap()
+        now = store.get(run_id)
+        if now is None:
+            return
+        done = store.step_count(now.id)
+        st.progress(min(1.0, done / now.total_steps) if now.total_steps else 0.0,
+                    text=md_escape(f"run #{now.id}: {_status_line(store, now)}"))
+        if not now.ended_:
+            st.button("Stop", key=f"g_stop_{now.id}", on_click=store.request_stop, args=(now.id,))
+        if done:
+            st.plotly_chart(charts.grad_norms(store, now), key=f"g_norms_{now.id}")
+            st.plotly_chart(charts.heatmap(store, now), key=f"g_heat_{now.id}")
+            details = store.details(now.id)
+            if details:
+                steps = [d[0] for d in details]
+                at = st.select_slider("histogram at step", steps, value=steps[-1], key=f"g_hstep_{now.id}")
+                hist = next(d[1] for d in details if d[0] == at)
+                n = len(now.layers)
+                show = sorted({0, n // 2, n - 1})
+                left, right = st.columns(2)
+                left.plotly_chart(charts.histogram(now, at, hist, show), key=f"g_hist_{now.id}")
+                right.plotly_chart(charts.update_ratios(store, now), key=f"g_upd_{now.id}")
+            left, right = st.columns(2)
+            left.plotly_chart(charts.loss(store, [now]), key=f"g_loss_{now.id}")
+            right.plotly_chart(charts.accuracy(store, [now]), key=f"g_acc_{now.id}")
+        if now.ended_ and not run.ended_:
+            st.rerun()
+
+    live()

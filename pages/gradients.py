@@ -1,0 +1,25 @@
+"""Gradients: cause vanishing and exploding gradients, see them layer by layer, and fix them."""
+
+import streamlit as st
+
+from augviz.ui import common, gradients, train
+
+common.through_app()
+
+st.title("Vanishing and exploding gradients")
+gradients.init_state()
+gradients.presets()
+net, opt, lr, clip, dataset = gradients.builder()
+st.subheader("At initialisation: one forward and backward pass")
+gradients.at_initialisation(net, dataset, int(st.session_state["g_seed"]))
+
+st.subheader("During training")
+store = train.store()
+if store is not None:
+    st.slider("epochs", 1, 10, 2, key="g_epochs")
+    if st.button("Train this network", type="primary", key="g_train"):
+        gradients.launch(store, net, opt, lr, clip, dataset)
+    if "g_run" in st.session_state:
+        gradients.run_panel(store, st.session_state["g_run"])
+    else:
+        st.caption("The run is stored like any other: compare it with others on the Runs page.")
