@@ -45,4 +45,8 @@ def through_app() -> None:
 
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
-        st.rerun()
+        # Once per session: a rerun drops the widget event that started this run, and AppTest puts the old
+        # mode back before every run, so rerunning each time would swallow every click there.
+        if not st.session_state.get("_through_app"):
+            st.session_state["_through_app"] = True
+            st.rerun()
