@@ -120,8 +120,10 @@ def pid_alive(pid: int | None) -> bool:
 class Store:
     """The database at ``path``; every method opens a short connection, so it is safe across processes."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, timeout: float | None = None) -> None:
         self.path = path
+        # How long to wait for another writer's lock before saying the database is locked.
+        self.timeout = timeout if timeout is not None else float(os.environ.get("AUGVIZ_DB_TIMEOUT", "30"))
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             with self._db() as db:
@@ -135,16 +137,17 @@ class Store:
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
         try:
-            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            db = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
         except sqlite3.Error as e:
             raise StoreError(f"the run database at {self.path} cannot be opened ({e})") from None
         try:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA foreign_keys=ON")
-            db.execute("PRAGMA busy_timeout=30000")
+            db.execute(f"PRAGMA busy_timeout={int(self.timeout * 1000)}")
             yield db
         except sqlite3.OperationalError as e:
-            raise StoreError(f"the run database at {self.path} refused a change ({e})") from None
+            hint = " (another process holds it; try again)" if "locked" in str(e) else ""
+            raise StoreError(f"the run database at {self.path} refused the operation: {e}{hint}") from None
         finally:
             db.close()
 

@@ -11,7 +11,7 @@ st.title("Runs")
 store = train.store()
 if store is not None:
     worker.reap_children()
-    store.reap()
+    train.guarded(store.reap)
     runs = store.runs()
     if not runs:
         st.info("No runs stored yet: start one on the Train page or with `python -m augviz train`.")
@@ -31,6 +31,7 @@ if store is not None:
             with st.expander("Delete these runs"):
                 sure = st.checkbox("Yes, delete the selected runs that have ended, with their metrics", key="r_sure")
                 if st.button("Delete", disabled=not sure, key="r_delete"):
-                    store.delete([r.id for r in chosen if r.ended_])
+                    train.guarded(store.delete, [r.id for r in chosen if r.ended_])
                     st.session_state.pop("r_pick", None)
                     st.rerun()
+    train.store_error()

@@ -11,7 +11,7 @@ from augviz.gradlab import PRESETS, NetSpec
 from augviz.runconfig import RunConfig
 from augviz.store import Store
 from augviz.ui.common import md_escape
-from augviz.ui.train import LRS, POLL_S, _status_line
+from augviz.ui.train import LRS, POLL_S, _status_line, guarded, store_error
 
 WIDTHS = (16, 32, 64, 128, 256)
 STDS = (0.001, 0.01, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0)
@@ -109,7 +109,10 @@ def launch(store: Store, net: NetSpec, opt: str, lr: float, clip: float | None, 
                     name=f"gradient lab: {net.depth}-layer {net.activation} {net.kind}, {net.init} init"
                          f"{', BN' if net.batchnorm else ''}{', residual' if net.residual else ''}"
                          f"{f', clip {clip:g}' if clip else ''}")
-    st.session_state["g_run"] = worker.launch(store, cfg)
+    run_id = guarded(worker.launch, store, cfg)
+    if run_id is not None:
+        st.session_state["g_run"] = run_id
+    store_error()
 
 
 def run_panel(store: Store, run_id: int) -> None:
@@ -120,7 +123,9 @@ def run_panel(store: Store, run_id: int) -> None:
     @st.fragment(run_every=None if run.ended_ else POLL_S)
     def live() -> None:
         worker.reap_children()
-        store.reap()
+        if guarded(store.reap) is None:
+            store_error()
+            return
         now = store.get(run_id)
         if now is None:
             return
@@ -128,7 +133,8 @@ def run_panel(store: Store, run_id: int) -> None:
         st.progress(min(1.0, done / now.total_steps) if now.total_steps else 0.0,
                     text=md_escape(f"run #{now.id}: {_status_line(store, now)}"))
         if not now.ended_:
-            st.button("Stop", key=f"g_stop_{now.id}", on_click=store.request_stop, args=(now.id,))
+            st.button("Stop", key=f"g_stop_{now.id}", on_click=guarded, args=(store.request_stop, now.id))
+            store_error()
         if done:
             st.plotly_chart(charts.grad_norms(store, now), key=f"g_norms_{now.id}")
             st.plotly_chart(charts.heatmap(store, now), key=f"g_heat_{now.id}")

@@ -100,9 +100,27 @@ def dataset_browser(cfg: RunConfig) -> None:
             right.info("No augmentation in this configuration.")
 
 
+def guarded(fn, *args):
+    """Call a store operation from a button; a database error becomes a message on the page, not a traceback."""
+    try:
+        return fn(*args)
+    except StoreError as e:
+        st.session_state["store_error"] = str(e)
+        return None
+
+
+def store_error() -> None:
+    """Show (once) the last database error a button ran into."""
+    message = st.session_state.pop("store_error", None)
+    if message:
+        st.error(md_escape(message))
+
+
 def launch(store_: Store, configs: list[RunConfig]) -> list[int]:
-    ids = [worker.launch(store_, c) for c in configs]
-    st.session_state["run_id"] = ids[0]
+    ids = [i for c in configs if (i := guarded(worker.launch, store_, c)) is not None]
+    if ids:
+        st.session_state["run_id"] = ids[0]
+    store_error()
     return ids
 
 
@@ -137,7 +155,9 @@ def run_panel(store_: Store, run_id: int) -> None:
     @st.fragment(run_every=None if run.ended_ else POLL_S)
     def live() -> None:
         worker.reap_children()
-        store_.reap()
+        if guarded(store_.reap) is None:
+            store_error()
+            return
         now = store_.get(run_id)
         if now is None:
             return
@@ -146,7 +166,8 @@ def run_panel(store_: Store, run_id: int) -> None:
         total = now.total_steps or 0
         st.progress(_fraction(now, done, total), text=md_escape(_status_line(store_, now)))
         if not now.ended_:
-            st.button("Stop", key=f"stop-{now.id}", on_click=store_.request_stop, args=(now.id,))
+            st.button("Stop", key=f"stop-{now.id}", on_click=guarded, args=(store_.request_stop, now.id))
+            store_error()
         if done:
             left, right = st.columns(2)
             left.plotly_chart(charts.loss(store_, [now]), key=f"loss-{now.id}")

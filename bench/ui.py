@@ -1,0 +1,138 @@
+"""Responsiveness in a real browser (Debian's Chromium driven by Playwright) against a real server.
+
+1. Explore: time from releasing a slider to the new preview being drawn, p50 and p90 over 30 moves.
+   Target: p50 at most 250 ms.
+2. Train: how often the live charts redraw while a run goes. Target: at least once a second.
+3. Server memory (RSS of the Streamlit process) after 1 and after 10 minutes of live charts.
+   Target: within 10 % of each other.
+
+Usage: python -m bench.ui [--minutes 10] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+from bench.common import machine, write_json
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, streamlit_server
+
+TILES = "[data-testid='stImage'] img"
+POINTS = "() => { const p = document.querySelector('.js-plotly-plot'); return p && p.data ? p.data[0].x.length : 0 }"
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def slider_latency(page, url: str, moves: int) -> list[float]:
+    """Press an arrow key on the rotation slider, then wait for the first tile's image to change."""
+    page.goto(url)
+    page.locator(TILES).nth(16).wait_for(timeout=60_000)
+    page.get_by_test_id("stSidebar").get_by_text("1. Rotation").click()
+    thumb = page.get_by_test_id("stSidebar").get_by_role("slider").nth(2)  # the range's high end
+    thumb.focus()
+    times = []
+    for k in range(moves):
+        src = page.locator(TILES).nth(1).get_attribute("src")
+        start = time.perf_counter()
+        thumb.press("ArrowLeft" if k % 2 else "ArrowRight")  # a key press is a release: the value is sent
+        page.wait_for_function("([sel, s]) => { const i = document.querySelectorAll(sel)[1];"
+                               " return i && i.src !== s && i.complete }", arg=[TILES, src], timeout=30_000)
+        times.append(time.perf_counter() - start)
+        page.wait_for_timeout(150)
+    return times
+
+
+def chart_updates(page, url: str, seconds: float, server_pid: int, minutes: float) -> dict:
+    """Start a long run; count chart redraws per second; sample server memory at 1 minute and at the end."""
+    sidebar = page.get_by_test_id("stSidebar")
+    sidebar.get_by_role("slider").nth(0).focus()
+    sidebar.get_by_role("slider").nth(0).press("End")  # training images: 20,000
+    page.wait_for_timeout(1500)
+    epochs = sidebar.get_by_role("slider").nth(4)
+    epochs.focus()
+    epochs.press("End")  # 50 epochs: the run outlasts the soak
+    page.wait_for_timeout(1500)
+    page.get_by_role("button", name="Start run").click()
+    page.wait_for_function(f"({POINTS})() > 2", timeout=120_000)
+    page.evaluate("""() => { window.__redraws = 0; const p = document.querySelector('.js-plotly-plot');
+                     new MutationObserver(() => window.__redraws++).observe(p.parentElement,
+                     {subtree: true, childList: true, attributes: true}); }""")
+    start = time.perf_counter()
+    counts, last = [], page.evaluate(POINTS)
+    while time.perf_counter() - start < seconds:
+        page.wait_for_timeout(1000)
+        now = page.evaluate(POINTS)
+        counts.append(now != last)
+        last = now
+    updated_share = sum(counts) / len(counts)
+    mem_1min = rss_mb(server_pid) if minutes >= 1 else None
+    deadline = start + minutes * 60
+    while time.perf_counter() < deadline:
+        page.wait_for_timeout(5000)
+    return {"seconds_watched": seconds, "share_of_seconds_with_new_points": updated_share,
+            "rss_mb_after_1_min": mem_1min, "rss_mb_at_end": rss_mb(server_pid), "minutes": minutes}
+
+
+def server_pid(url: str) -> int:
+    """The pid of the Streamlit process listening on ``url``'s port (from /proc, no extra dependency)."""
+    port = int(url.rsplit(":", 1)[1])
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            parts = line.split()
+            if int(parts[1].rsplit(":", 1)[1], 16) == port and parts[3] == "0A":  # LISTEN
+                inodes.add(parts[9])
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            for fd in (proc / "fd").iterdir():
+                if fd.readlink().name.startswith("socket:[") and fd.readlink().name[8:-1] in inodes:
+                    return int(proc.name)
+        except OSError:
+            continue
+    raise RuntimeError(f"no process listens on port {port}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--minutes", type=float, default=10.0, help="how long the live charts run")
+    parser.add_argument("--moves", type=int, default=30)
+    parser.add_argument("--json", help="write the figures to this file")
+    args = parser.parse_args()
+    print("machine:", ", ".join(f"{k} {v}" for k, v in machine().items()))
+    with tempfile.TemporaryDirectory() as home:
+        env = {"AUGVIZ_HOME": home, "AUGVIZ_MAX_RUNS": "1"}
+        with streamlit_server(env) as url, sync_playwright() as p:
+            pid = server_pid(url)
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            times = slider_latency(page, url, args.moves)
+            live = chart_updates(page, url, 60, pid, args.minutes)
+            browser.close()
+    p50, p90 = statistics.median(times) * 1000, statistics.quantiles(times, n=10)[8] * 1000
+    growth = (live["rss_mb_at_end"] / live["rss_mb_after_1_min"] - 1) if live["rss_mb_after_1_min"] else None
+    print(f"\nslider release → new preview drawn, {len(times)} moves: p50 {p50:.0f} ms, p90 {p90:.0f} ms")
+    print(f"live charts: new points in {100 * live['share_of_seconds_with_new_points']:.0f} % of "
+          f"{live['seconds_watched']:.0f} one-second windows")
+    if growth is not None:
+        print(f"server memory: {live['rss_mb_after_1_min']:.0f} MB after 1 min, {live['rss_mb_at_end']:.0f} MB after "
+              f"{live['minutes']:g} min ({100 * growth:+.1f} %)")
+    targets = {"slider p50 ≤ 250 ms": p50 <= 250,
+               "charts update at least once a second": live["share_of_seconds_with_new_points"] >= 0.95,
+               "memory within 10 %": growth is not None and abs(growth) <= 0.10}
+    print("\ntargets:")
+    for label, ok in targets.items():
+        print(f"  {'met ' if ok else 'MISS'}  {label}")
+    write_json(args.json, {"slider_ms": [t * 1000 for t in times], "p50_ms": p50, "p90_ms": p90, "live": live,
+                           "targets": targets})

@@ -1,0 +1,130 @@
+"""Faults a shared server meets: a locked or unusable database, a server killed mid-run, ten sessions at once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from augviz import worker
+from augviz.errors import StoreError
+from augviz.runconfig import RunConfig
+from augviz.store import Store, pid_alive
+
+APP = str(Path(__file__).parents[1] / "app.py")
+TINY = RunConfig(train_size=250, epochs=1, batch_size=64)
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("AUGVIZ_HOME", str(tmp_path))
+    monkeypatch.setenv("AUGVIZ_MAX_RUNS", "1")
+    yield tmp_path
+    db = tmp_path / "runs.sqlite"
+    if db.exists():
+        for run in Store(db).runs():
+            if run.pid and run.pid != os.getpid() and pid_alive(run.pid):
+                os.kill(run.pid, signal.SIGKILL)
+    for proc in worker._children:
+        proc.wait(timeout=60)
+    worker.reap_children()
+
+
+def test_a_locked_database_is_a_clear_error_and_loses_nothing(home):
+    store = Store(home / "runs.sqlite", timeout=0.3)
+    first = store.create(TINY)
+    blocker = sqlite3.connect(home / "runs.sqlite", isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(StoreError, match="locked"):
+            store.create(TINY)
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    second = store.create(TINY)
+    assert [r.id for r in store.runs()] == [first, second]
+
+
+def test_a_database_that_cannot_be_created_is_a_clear_error(tmp_path):
+    (tmp_path / "file").write_text("not a folder")
+    with pytest.raises(StoreError, match="cannot be opened"):
+        Store(tmp_path / "file" / "runs.sqlite")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes through read-only permissions")
+def test_a_read_only_database_is_a_clear_error(tmp_path):
+    store = Store(tmp_path / "runs.sqlite")
+    store.create(TINY)
+    (tmp_path / "runs.sqlite").chmod(0o444)
+    tmp_path.chmod(0o555)
+    try:
+        with pytest.raises(StoreError, match=r"readonly|read-only"):
+            Store(tmp_path / "runs.sqlite").create(TINY)
+    finally:
+        tmp_path.chmod(0o755)
+
+
+def test_the_train_page_shows_a_locked_database_and_keeps_working(home, monkeypatch):
+    monkeypatch.setenv("AUGVIZ_DB_TIMEOUT", "0.3")
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.run()
+    at.switch_page("pages/train.py").run()
+    blocker = sqlite3.connect(home / "runs.sqlite", isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    try:
+        at.sidebar.button(key="t_start").click().run()
+        assert not at.exception
+        assert "locked" in at.error[0].value
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    at.sidebar.slider(key="t_size").set_value(250)
+    at.sidebar.slider(key="t_epochs").set_value(1).run()
+    at.sidebar.button(key="t_start").click().run()
+    assert not at.exception and len(Store(home / "runs.sqlite").runs()) == 1
+
+
+def test_a_database_in_an_unusable_place_is_shown_on_the_pages(tmp_path, monkeypatch):
+    (tmp_path / "file").write_text("not a folder")
+    monkeypatch.setenv("AUGVIZ_HOME", str(tmp_path / "file"))
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.run()
+    for page in ("train", "runs", "gradients"):
+        at.switch_page(f"pages/{page}.py").run()
+        assert not at.exception, page
+        assert "cannot be opened" in at.error[0].value, page
+
+
+def test_ten_sessions_launching_at_once_each_get_their_run_with_every_metric_once(home):
+    sessions = []
+    for _ in range(10):
+        at = AppTest.from_file(APP, default_timeout=30)
+        at.run()
+        at.switch_page("pages/train.py").run()
+        at.sidebar.slider(key="t_size").set_value(250)
+        at.sidebar.slider(key="t_epochs").set_value(2).run()
+        sessions.append(at)
+    for at in sessions:
+        at.sidebar.button(key="t_start").click().run()
+        assert not at.exception
+    store = Store(home / "runs.sqlite")
+    runs = store.runs()
+    assert len(runs) == 10
+    assert sum(r.status == "running" for r in store.runs()) <= 1
+    deadline = time.monotonic() + 300
+    while not all(r.ended_ for r in store.runs()):
+        assert time.monotonic() < deadline, "runs did not all end"
+        assert sum(r.status == "running" for r in store.runs()) <= 1  # the limit holds throughout
+        time.sleep(0.5)
+    for r in store.runs():
+        assert r.status == "finished", r.error
+        assert [s[0] for s in store.steps(r.id)] == list(range(1, r.total_steps + 1))
+        assert [e[0] for e in store.epochs(r.id)] == [1, 2]
+    with sqlite3.connect(home / "runs.sqlite") as db:
+        total = db.execute("SELECT COUNT(*), COUNT(DISTINCT run_id || '-' || step) FROM steps").fetchone()
+    assert total[0] == total[1] == sum(r.total_steps for r in store.runs())
