@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import sqlite3
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -56,17 +60,28 @@ def test_a_database_that_cannot_be_created_is_a_clear_error(tmp_path):
         Store(tmp_path / "file" / "runs.sqlite")
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes through read-only permissions")
-def test_a_read_only_database_is_a_clear_error(tmp_path):
-    store = Store(tmp_path / "runs.sqlite")
-    store.create(TINY)
-    (tmp_path / "runs.sqlite").chmod(0o444)
-    tmp_path.chmod(0o555)
+def test_a_read_only_database_is_a_clear_error():
+    """Read-only for real: the file and its folder allow no writing to the user who tries."""
+    folder = Path(tempfile.mkdtemp(prefix="augviz-ro-"))
     try:
-        with pytest.raises(StoreError, match=r"readonly|read-only"):
-            Store(tmp_path / "runs.sqlite").create(TINY)
+        Store(folder / "runs.sqlite").create(TINY)
+        (folder / "runs.sqlite").chmod(0o444)
+        folder.chmod(0o555)
+        # As root (CI), import everything first, then become the unprivileged user ``nobody``: root writes
+        # through read-only permissions, and nobody cannot reach the interpreter's own files under /root.
+        probe = ("import os, sys; from pathlib import Path; from augviz.store import Store\n"
+                 "from augviz.runconfig import RunConfig; from augviz.errors import StoreError\n"
+                 "if os.geteuid() == 0:\n    os.setgid(65534); os.setuid(65534)\n"
+                 "try:\n    Store(Path(sys.argv[1])).create(RunConfig())\n"
+                 "except StoreError as e:\n    print(e); sys.exit(3)\n")
+        out = subprocess.run([sys.executable, "-c", probe, str(folder / "runs.sqlite")], capture_output=True,
+                             text=True, timeout=120, cwd=Path(APP).parent)
+        assert out.returncode == 3, out.stderr
+        assert "readonly" in out.stdout or "read-only" in out.stdout or "cannot be opened" in out.stdout
+        assert len(Store(folder / "runs.sqlite").runs()) == 1  # nothing lost
     finally:
-        tmp_path.chmod(0o755)
+        folder.chmod(0o755)
+        shutil.rmtree(folder)
 
 
 def test_the_train_page_shows_a_locked_database_and_keeps_working(home, monkeypatch):
