@@ -186,6 +186,15 @@ def to_pil(x: torch.Tensor) -> Image.Image:
     return Image.fromarray(arr[..., 0] if arr.shape[2] == 1 else arr)
 
 
+def thumbnail(x: torch.Tensor, width: int) -> Image.Image:
+    """C×H×W float tensor → PIL image at most ``width`` pixels wide: what a page shows at that width, so the
+    server encodes and the browser fetches no more pixels than are drawn."""
+    im = to_pil(x)
+    if im.width <= width:
+        return im
+    return im.resize((width, max(1, round(im.height * width / im.width))), Image.Resampling.BILINEAR)
+
+
 def grid(images: torch.Tensor, columns: int, pad: int = 2, background: float = 1.0) -> Image.Image:
     """Tile B×C×H×W images into one picture, ``columns`` wide, with ``pad`` pixels between tiles."""
     b, c, h, w = images.shape

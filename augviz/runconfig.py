@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from augviz import data, models, serialize
@@ -34,7 +34,6 @@ class RunConfig:
     name: str = ""
     group: str = ""  # runs launched together (an experiment) share a group
     download: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)  # reserved for labs that add settings
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -69,8 +68,7 @@ def from_dict(doc: Any) -> RunConfig:
             raise ConfigError(str(key)[:40], f"unknown field (allowed: {', '.join(known)})")
     values: dict[str, Any] = {}
     for name, value in doc.items():
-        default = known[name].default if known[name].default is not known[name].default_factory else None
-        values[name] = _check(name, value, default)
+        values[name] = _check(name, value, known[name].default)
     cfg = RunConfig(**values)
     if cfg.dataset == "synthetic" and not SYNTHETIC_SIZES[0] <= cfg.train_size <= SYNTHETIC_SIZES[1]:
         raise ConfigError("train_size", f"the built-in dataset offers {SYNTHETIC_SIZES[0]} to {SYNTHETIC_SIZES[1]} "
@@ -118,12 +116,8 @@ def _check(name: str, value: Any, default: Any) -> Any:
         if value is not None and not isinstance(value, str):
             raise ConfigError(name, "expected text")
         return (value or "")[:200] if name != "folder" else value
-    if name == "download":
-        if not isinstance(value, bool):
-            raise ConfigError(name, "expected true or false")
-        return value
-    if not isinstance(value, dict):
-        raise ConfigError(name, "expected an object")
+    if not isinstance(value, bool):  # download, the one flag
+        raise ConfigError(name, "expected true or false")
     return value
 
 

@@ -8,6 +8,7 @@ from augviz.ui import explore
 from augviz.ui.common import builtin_pool, md_escape, md_lines, through_app
 
 through_app()
+STRIP = 160  # pixels per picture in the step-by-step strip
 
 explore.init_state()
 for message in st.session_state["messages"]:
@@ -21,24 +22,26 @@ st.session_state["pipeline_doc"] = serialize.to_dict(pipeline)  # for the Train 
 
 st.title("Explore augmentations")
 n = st.session_state["n_draws"]
+tile = 128 if n > 8 else 192
+# Draws at the picture's own size: blur, noise and elastic settings are in pixels of the picture.
 preview = render(pipeline, image, n, pool=builtin_pool())
 
 original, grid = st.columns([1, 4])
 original.image(images.to_pil(image), caption="Original")
 original.caption(f"seed {pipeline.seed} · {sum(s.enabled for s in pipeline.steps)} steps on")
-tile = 128 if n > 8 else 192
-grid.image([images.to_pil(t) for t in preview.draws], caption=[md_lines(c) for c in preview.captions], width=tile)
+grid.image([images.thumbnail(t, tile) for t in preview.draws], caption=[md_lines(c) for c in preview.captions],
+           width=tile)
 
 st.subheader("Step by step (draw 1)")
 if preview.strip:
-    frames, captions = [images.to_pil(image)], ["original"]
+    frames, captions = [images.thumbnail(image, STRIP)], ["original"]
     for k, frame in enumerate(preview.strip, 1):
-        frames.append(images.to_pil(frame.image))
+        frames.append(images.thumbnail(frame.image, STRIP))
         captions.append(md_lines(f"{k}. {frame.label}\n{frame.caption}"))
         if frame.partner is not None:
-            frames.append(images.to_pil(frame.partner))
+            frames.append(images.thumbnail(frame.partner, STRIP))
             captions.append(md_lines(f"mixed in with weight 1 − λ = {1 - frame.weight:.2f}"))
-    st.image(frames, caption=captions, width=160)
+    st.image(frames, caption=captions, width=STRIP)
 else:
     st.info("No step is on: add one in the sidebar.")
 

@@ -137,3 +137,17 @@ def test_any_run_configuration_loads_or_names_its_fault(doc):
         assert e.message
         return
     assert runconfig.from_dict(json.loads(cfg.to_json())) == cfg
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(st.sampled_from(["p", "img", "seed", "x"]), st.text(max_size=60), max_size=3))
+def test_any_query_string_renders_the_explore_page(query):
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(Path(__file__).parents[1] / "app.py"), default_timeout=30)
+    at.query_params.update(query)
+    at.run()
+    assert not at.exception
+    assert len(at.get("image")) >= 2  # the original and the draws are there whatever the link said

@@ -11,7 +11,7 @@ from augviz.gradlab import PRESETS, NetSpec
 from augviz.runconfig import RunConfig
 from augviz.store import Store
 from augviz.ui.common import md_escape
-from augviz.ui.train import LRS, POLL_S, _status_line, guarded, store_error
+from augviz.ui.train import LRS, POLL_S, guarded, status_line, store_error
 
 WIDTHS = (16, 32, 64, 128, 256)
 STDS = (0.001, 0.01, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0)
@@ -131,7 +131,7 @@ def run_panel(store: Store, run_id: int) -> None:
             return
         done = store.step_count(now.id)
         st.progress(min(1.0, done / now.total_steps) if now.total_steps else 0.0,
-                    text=md_escape(f"run #{now.id}: {_status_line(store, now)}"))
+                    text=md_escape(f"run #{now.id}: {status_line(store, now)}"))
         if not now.ended_:
             st.button("Stop", key=f"g_stop_{now.id}", on_click=guarded, args=(store.request_stop, now.id))
             store_error()

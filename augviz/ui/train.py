@@ -124,7 +124,7 @@ def launch(store_: Store, configs: list[RunConfig]) -> list[int]:
     return ids
 
 
-def _status_line(store_: Store, run: Run) -> str:
+def status_line(store_: Store, run: Run) -> str:
     if run.status == "queued":
         pos = store_.queue_position(run.id)
         return f"queued (position {pos})" if pos else "queued"
@@ -164,7 +164,7 @@ def run_panel(store_: Store, run_id: int) -> None:
         st.markdown(f"**Run #{now.id}**: {md_escape(now.label)}")
         done = store_.step_count(now.id)
         total = now.total_steps or 0
-        st.progress(_fraction(now, done, total), text=md_escape(_status_line(store_, now)))
+        st.progress(_fraction(now, done, total), text=md_escape(status_line(store_, now)))
         if not now.ended_:
             st.button("Stop", key=f"stop-{now.id}", on_click=guarded, args=(store_.request_stop, now.id))
             store_error()
