@@ -12,6 +12,7 @@ from typing import Any
 import torch
 
 from augviz import transforms as _register_all  # noqa: F401  (fills the registry)
+from augviz.functional import scratch
 from augviz.functional.warp import Warp, resample
 from augviz.transform import REGISTRY, GeometricTransform, Params, Transform, take, to_plain
 from augviz.transforms.mixing import MixingTransform, mix_labels
@@ -115,7 +116,7 @@ class Pipeline:
         Mixing steps take partners from ``pool`` (default: the batch itself, as it stands at that step).
         With ``trace``, ``stages`` holds the images after each enabled step.
         """
-        out = to_float(x)
+        out = _float_input(x)
         result = Result(out, labels, draws)
         i = 0
         while i < len(draws):
@@ -140,6 +141,9 @@ class Pipeline:
                 result.stages.append(out)
             i += 1
         result.images = out
+        if x.dtype == torch.uint8:  # the float input lives in a reused buffer: nothing returned may alias it
+            result.images = _detach_scratch(result.images)
+            result.stages = [_detach_scratch(t) for t in result.stages]
         return result
 
     def _warp(self, x: torch.Tensor, draws: list[Draw], stages: list[torch.Tensor] | None) -> torch.Tensor:
@@ -174,8 +178,19 @@ class Pipeline:
 
 
 def to_float(x: torch.Tensor) -> torch.Tensor:
-    """uint8 0..255 becomes float 0..1; float passes through."""
+    """uint8 0..255 becomes float 0..1 (a new tensor); float passes through."""
     return x.float().div_(255) if x.dtype == torch.uint8 else x
+
+
+def _float_input(x: torch.Tensor) -> torch.Tensor:
+    """Like ``to_float``, but a uint8 batch is converted into this thread's reused input buffer."""
+    if x.dtype != torch.uint8:
+        return x
+    return torch.div(x, 255, out=scratch.buffer("input", tuple(x.shape), torch.float32, x.device))
+
+
+def _detach_scratch(t: torch.Tensor) -> torch.Tensor:
+    return t.clone() if scratch.holds("input", t) else t
 
 
 def _fill_key(step: Step) -> tuple[str, float] | None:

@@ -92,3 +92,18 @@ def test_runs_on_uint8_batches_as_the_training_loop_feeds_them():
     x = torch.randint(0, 256, (16, 3, 32, 32), dtype=torch.uint8)
     out = SEED_PIPELINE(x, torch.Generator().manual_seed(0))
     assert out.dtype == torch.float32 and out.shape == x.shape
+
+
+def test_results_never_alias_the_reused_buffers():
+    # uint8 batches are converted into a per-thread buffer reused by the next call; what a call returns must
+    # survive the next call, also when no step changed anything.
+    a = torch.randint(0, 256, (8, 3, 16, 16), dtype=torch.uint8)
+    b = torch.randint(0, 256, (8, 3, 16, 16), dtype=torch.uint8)
+    for pipe in (Pipeline((Step("rotation", p=0.0),)), SEED_PIPELINE, Pipeline((Step("invert", p=0.0),))):
+        first = pipe.run(a, trace=True)
+        kept = first.images.clone()
+        stages = [s.clone() for s in first.stages]
+        pipe.run(b, trace=True)
+        assert torch.equal(first.images, kept)
+        assert all(torch.equal(s, k) for s, k in zip(first.stages, stages, strict=True))
+    assert torch.equal(Pipeline((Step("rotation", p=0.0),))(a), a.float() / 255)

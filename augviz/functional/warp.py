@@ -14,6 +14,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from augviz.functional import scratch
 from augviz.transform import GeometricTransform, Params
 
 _PADDING = {"constant": "zeros", "nearest": "border", "reflect": "reflection"}
@@ -51,8 +52,10 @@ class Warp:
             moved[index.to(self.device)] = True
         return Warp(self.n, self.height, self.width, self.device, [*self.ops, op], moved)
 
-    def grid(self) -> torch.Tensor:
-        """Sampling grid (B×H×W×2, normalised to [-1, 1] as ``grid_sample`` wants) for the output pixels."""
+    def grid(self, reuse: bool = False) -> torch.Tensor:
+        """Sampling grid (B×H×W×2, normalised to [-1, 1] as ``grid_sample`` wants) for the output pixels.
+
+        With ``reuse`` an affine grid lands in a per-thread scratch buffer, overwritten by the next call."""
         h, w = self.height, self.width
         scale = torch.tensor([[2.0 / w, 0, 0], [0, 2.0 / h, 0], [0, 0, 1]], dtype=torch.float64, device=self.device)
         if all(kind == "matrix" for kind, _ in self.ops):
@@ -61,7 +64,7 @@ class Warp:
                 forward = m @ forward
             inv = scale @ torch.linalg.inv(forward) @ torch.linalg.inv(scale)
             if torch.all(inv[:, 2, :2] == 0):
-                return _affine_grid((inv[:, :2, :] / inv[:, 2:3, 2:3]).float(), h, w)
+                return _affine_grid((inv[:, :2, :] / inv[:, 2:3, 2:3]).float(), h, w, reuse)
             return _apply_matrix(inv, _pixel_grid(h, w, self.device, normalised=True))
         # Walk back from the output: matrices pile up until a field needs the points themselves.
         points = _pixel_grid(h, w, self.device, normalised=False).expand(self.n, h, w, 2)
@@ -81,7 +84,7 @@ def resample(x: torch.Tensor, warp: Warp, fill: str = "nearest", fill_value: flo
     """Draw ``x`` through ``warp`` with bilinear interpolation; images the warp leaves alone come back untouched."""
     if not warp.ops or warp.moved is None or not bool(warp.moved.any()):
         return x
-    grid = warp.grid().to(x.dtype)
+    grid = warp.grid(reuse=True).to(x.dtype)  # consumed right here, so a scratch buffer serves
     if not bool(warp.moved.all()):
         idx = warp.moved.nonzero().squeeze(1)
         out = x.clone()
@@ -97,15 +100,21 @@ def _grid_sample(x: torch.Tensor, grid: torch.Tensor, fill: str, fill_value: flo
     return F.grid_sample(x, grid, "bilinear", _PADDING[fill], align_corners=False)
 
 
-def _affine_grid(theta: torch.Tensor, h: int, w: int) -> torch.Tensor:
+def _affine_grid(theta: torch.Tensor, h: int, w: int, reuse: bool = False) -> torch.Tensor:
     """``F.affine_grid`` (align_corners=False) by broadcasting: an affine map is separable in x and y, so the
     grid is an outer sum, several times cheaper than the batched matmul over every pixel, and it comes out
-    contiguous in the B×H×W×2 layout ``grid_sample`` reads."""
+    contiguous in the B×H×W×2 layout ``grid_sample`` reads. With ``reuse`` it is written into this thread's
+    scratch buffer, valid until the next call."""
     xs = (torch.arange(w, device=theta.device, dtype=theta.dtype) * 2 + 1) / w - 1
     ys = (torch.arange(h, device=theta.device, dtype=theta.dtype) * 2 + 1) / h - 1
-    along_x = xs[None, None, :, None] * theta[:, None, None, :, 0]  # B×1×W×2
-    along_y = ys[None, :, None, None] * theta[:, None, None, :, 1] + theta[:, None, None, :, 2]  # B×H×1×2
-    return along_x + along_y
+    shape = (theta.shape[0], h, w, 2)
+    out = scratch.buffer("grid", shape, theta.dtype, theta.device) if reuse else \
+        torch.empty(shape, dtype=theta.dtype, device=theta.device)
+    for k in range(2):  # x then y, each written straight into its interleaved plane of the grid
+        along_x = xs[None, None, :] * theta[:, k, 0, None, None]  # B×1×W
+        along_y = ys[None, :, None] * theta[:, k, 1, None, None] + theta[:, k, 2, None, None]  # B×H×1
+        torch.add(along_x, along_y, out=out[..., k])
+    return out
 
 
 def _scatter(base: torch.Tensor, values: torch.Tensor, index: torch.Tensor | None) -> torch.Tensor:
