@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from augviz import data, models
 from augviz.data.sources import Progress
 from augviz.runconfig import RunConfig
+from augviz.transform import MIXING
 
 
 class Diverged(RuntimeError):
@@ -89,14 +90,19 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def layer_grad_norms(groups: list[list[torch.nn.Parameter]]) -> torch.Tensor:
+def layer_owner(groups: list[list[torch.nn.Parameter]], device: torch.device) -> torch.Tensor:
+    """For each parameter in order, the index of its layer (computed once per run)."""
+    return torch.repeat_interleave(torch.arange(len(groups), device=device),
+                                   torch.tensor([len(g) for g in groups], device=device))
+
+
+def layer_grad_norms(groups: list[list[torch.nn.Parameter]], owner: torch.Tensor | None = None) -> torch.Tensor:
     """L2 norm of the gradient of each layer (all its parameters together), as one tensor on the device."""
     flat = [p for g in groups for p in g]
     grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in flat]
-    sq = torch.stack(torch._foreach_norm(grads)) ** 2
-    sizes = torch.tensor([len(g) for g in groups], device=sq.device)
-    owner = torch.repeat_interleave(torch.arange(len(groups), device=sq.device), sizes)
-    return torch.zeros(len(groups), device=sq.device, dtype=sq.dtype).index_add_(0, owner, sq).sqrt()
+    sq = torch.stack(torch._foreach_norm(grads)).square_()
+    owner = layer_owner(groups, sq.device) if owner is None else owner
+    return torch.zeros(len(groups), device=sq.device, dtype=sq.dtype).index_add_(0, owner, sq).sqrt_()
 
 
 def gradient_histograms(groups: list[list[torch.nn.Parameter]]) -> list[list[int]]:
@@ -145,6 +151,7 @@ def train(cfg: RunConfig, sink: Sink, should_stop: Callable[[], bool] = lambda: 
     else:
         opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     pipeline = cfg.augmentation()
+    mixing = pipeline is not None and any(s.enabled and s.transform.category == MIXING for s in pipeline.steps)
     aug_gen = torch.Generator().manual_seed(cfg.seed + 1)
     order_gen = torch.Generator().manual_seed(cfg.seed + 2)
     train_x, train_y = ds.train.x.to(device), ds.train.y.to(device)
@@ -154,6 +161,7 @@ def train(cfg: RunConfig, sink: Sink, should_stop: Callable[[], bool] = lambda: 
     sink.started([name for name, _ in named], total, ds.classes)
     detail_every = max(1, total // 100) if cfg.model == "deepnet" else 0  # the lab's extra views
     weights = [params[0] for params in groups]
+    owner = layer_owner(groups, device)
 
     start, step, seen, status, diverged_at = time.perf_counter(), 0, 0, "finished", None
     for epoch in range(1, cfg.epochs + 1):
@@ -165,10 +173,11 @@ def train(cfg: RunConfig, sink: Sink, should_stop: Callable[[], bool] = lambda: 
                 break
             idx = order[i:i + cfg.batch_size]
             x, y = train_x[idx], train_y[idx]
-            targets = F.one_hot(y, classes).float()
+            targets: torch.Tensor = y  # class indices, unless a mixing step needs soft labels
             if pipeline is not None:
-                result = pipeline.run(x, aug_gen, labels=targets)
-                x, targets = result.images, result.labels
+                result = pipeline.run(x, aug_gen, labels=F.one_hot(y, classes).float() if mixing else None)
+                x = result.images
+                targets = result.labels if mixing else y
             else:
                 x = x.float().div_(255)
             logits = model(x)
@@ -177,7 +186,7 @@ def train(cfg: RunConfig, sink: Sink, should_stop: Callable[[], bool] = lambda: 
             loss.backward()
             if cfg.clip_norm is not None:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_norm, foreach=True)
-            norms = layer_grad_norms(groups)  # after clipping: what the optimizer is given
+            norms = layer_grad_norms(groups, owner)  # after clipping: what the optimizer is given
             stats = torch.cat([loss.detach().reshape(1), norms]).tolist()  # the one transfer of this step
             step += 1
             if not all(math.isfinite(v) for v in stats[:1]):
@@ -192,7 +201,7 @@ def train(cfg: RunConfig, sink: Sink, should_stop: Callable[[], bool] = lambda: 
                 sink.detail(DetailMetrics(step, gradient_histograms(groups), ratios))
             sink.step(StepMetrics(step, epoch, stats[0], stats[1:], math.sqrt(sum(v * v for v in stats[1:]))))
             epoch_loss += stats[0] * len(idx)
-            epoch_correct += float((logits.argmax(1) == targets.argmax(1)).sum())
+            epoch_correct += float((logits.argmax(1) == (targets.argmax(1) if mixing else y)).sum())
             epoch_seen += len(idx)
             seen += len(idx)
         if epoch_seen:
