@@ -165,7 +165,8 @@ def train(cfg: RunConfig, sink: Sink, should_stop: Callable[[], bool] = lambda: 
 
     start, step, seen, status, diverged_at = time.perf_counter(), 0, 0, "finished", None
     for epoch in range(1, cfg.epochs + 1):
-        epoch_start, epoch_loss, epoch_correct, epoch_seen = time.perf_counter(), 0.0, 0.0, 0
+        epoch_start, epoch_loss, epoch_seen = time.perf_counter(), 0.0, 0
+        epoch_correct = torch.zeros((), device=device, dtype=torch.long)
         order = torch.randperm(n, generator=order_gen).to(device)
         for i in range(0, n, cfg.batch_size):
             if step >= total or should_stop():
@@ -201,12 +202,13 @@ def train(cfg: RunConfig, sink: Sink, should_stop: Callable[[], bool] = lambda: 
                 sink.detail(DetailMetrics(step, gradient_histograms(groups), ratios))
             sink.step(StepMetrics(step, epoch, stats[0], stats[1:], math.sqrt(sum(v * v for v in stats[1:]))))
             epoch_loss += stats[0] * len(idx)
-            epoch_correct += float((logits.argmax(1) == (targets.argmax(1) if mixing else y)).sum())
+            # Summed on the device and read once per epoch: no extra synchronisation per step.
+            epoch_correct += (logits.detach().argmax(1) == (targets.argmax(1) if mixing else y)).sum()
             epoch_seen += len(idx)
             seen += len(idx)
         if epoch_seen:
             val_loss, val_acc = evaluate(model, ds.val, device) if len(ds.val) else (None, None)
-            sink.epoch(EpochMetrics(epoch, epoch_loss / epoch_seen, epoch_correct / epoch_seen, val_loss, val_acc,
+            sink.epoch(EpochMetrics(epoch, epoch_loss / epoch_seen, int(epoch_correct) / epoch_seen, val_loss, val_acc,
                                     epoch_seen / (time.perf_counter() - epoch_start)))
         if status != "finished" or step >= total:
             break
