@@ -84,7 +84,7 @@ def test_a_running_run_can_be_stopped_from_the_page(home):
     at.sidebar.button(key="t_start").click().run()
     store = Store(home / "runs.sqlite")
     wait_until(at, store, lambda runs: store.step_count(runs[0].id) > 3)
-    at.button(key=f"stop-{store.runs()[0].id}").click().run()
+    at.button(key=f"t-stop-{store.runs()[0].id}").click().run()
     wait_until(at, store, lambda runs: runs[0].ended_)
     assert store.runs()[0].status == "stopped"
 

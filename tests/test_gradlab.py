@@ -155,3 +155,28 @@ def test_the_page_renders_and_a_preset_changes_the_controls_and_the_chart(tmp_pa
     assert 0.1 <= float(at.metric[0].value) <= 10
     assert at.get("plotly_chart")[0].proto.spec != chart
     assert "He initialisation" in at.info[0].value
+
+
+def test_a_run_from_the_page_draws_the_lab_charts(tmp_path, monkeypatch):
+    import time
+
+    from augviz import worker
+
+    monkeypatch.setenv("AUGVIZ_HOME", str(tmp_path))
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.run()
+    at.switch_page("pages/gradients.py").run()
+    at.slider(key="g_epochs").set_value(1).run()
+    at.button(key="g_train").click().run()
+    deadline = time.monotonic() + 180
+    while "finished" not in (at.get("progress")[0].proto.text if at.get("progress") else ""):
+        assert time.monotonic() < deadline, "the run did not finish"
+        time.sleep(1)
+        at.run()
+        assert not at.exception
+    for proc in worker._children:
+        proc.wait(timeout=30)
+    worker.reap_children()
+    # At initialisation 2 charts; the run adds norms, heatmap, histogram, update ratios, loss and accuracy.
+    assert len(at.get("plotly_chart")) == 8
+    assert at.select_slider(key=next(k.key for k in at.select_slider if k.key.startswith("g_hstep_"))).value

@@ -9,9 +9,10 @@ from augviz import charts, data, gradlab, worker
 from augviz.errors import DataError
 from augviz.gradlab import PRESETS, NetSpec
 from augviz.runconfig import RunConfig
-from augviz.store import Store
+from augviz.store import Run, Store
+from augviz.ui import train as train_ui
 from augviz.ui.common import md_escape
-from augviz.ui.train import LRS, POLL_S, guarded, status_line, store_error
+from augviz.ui.train import LRS, guarded, store_error
 
 WIDTHS = (16, 32, 64, 128, 256)
 STDS = (0.001, 0.01, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0)
@@ -116,42 +117,22 @@ def launch(store: Store, net: NetSpec, opt: str, lr: float, clip: float | None, 
 
 
 def run_panel(store: Store, run_id: int) -> None:
-    run = store.get(run_id)
-    if run is None:
-        return
+    """The run panel with the lab's charts: norms, heatmap, histogram at a chosen step, update ratios."""
+    train_ui.run_panel(store, run_id, _lab_charts, key="g")
 
-    @st.fragment(run_every=None if run.ended_ else POLL_S)
-    def live() -> None:
-        worker.reap_children()
-        if guarded(store.reap) is None:
-            store_error()
-            return
-        now = store.get(run_id)
-        if now is None:
-            return
-        done = store.step_count(now.id)
-        st.progress(min(1.0, done / now.total_steps) if now.total_steps else 0.0,
-                    text=md_escape(f"run #{now.id}: {status_line(store, now)}"))
-        if not now.ended_:
-            st.button("Stop", key=f"g_stop_{now.id}", on_click=guarded, args=(store.request_stop, now.id))
-            store_error()
-        if done:
-            st.plotly_chart(charts.grad_norms(store, now), key=f"g_norms_{now.id}")
-            st.plotly_chart(charts.heatmap(store, now), key=f"g_heat_{now.id}")
-            details = store.details(now.id)
-            if details:
-                steps = [d[0] for d in details]
-                at = st.select_slider("histogram at step", steps, value=steps[-1], key=f"g_hstep_{now.id}")
-                hist = next(d[1] for d in details if d[0] == at)
-                n = len(now.layers)
-                show = sorted({0, n // 2, n - 1})
-                left, right = st.columns(2)
-                left.plotly_chart(charts.histogram(now, at, hist, show), key=f"g_hist_{now.id}")
-                right.plotly_chart(charts.update_ratios(store, now), key=f"g_upd_{now.id}")
-            left, right = st.columns(2)
-            left.plotly_chart(charts.loss(store, [now]), key=f"g_loss_{now.id}")
-            right.plotly_chart(charts.accuracy(store, [now]), key=f"g_acc_{now.id}")
-        if now.ended_ and not run.ended_:
-            st.rerun()
 
-    live()
+def _lab_charts(store: Store, run: Run) -> None:
+    st.plotly_chart(charts.grad_norms(store, run), key=f"g_norms_{run.id}")
+    st.plotly_chart(charts.heatmap(store, run), key=f"g_heat_{run.id}")
+    details = store.details(run.id)
+    if details:
+        steps = [d[0] for d in details]
+        at = st.select_slider("histogram at step", steps, value=steps[-1], key=f"g_hstep_{run.id}")
+        hist = next(d[1] for d in details if d[0] == at)
+        n = len(run.layers)
+        left, right = st.columns(2)
+        left.plotly_chart(charts.histogram(run, at, hist, sorted({0, n // 2, n - 1})), key=f"g_hist_{run.id}")
+        right.plotly_chart(charts.update_ratios(store, run), key=f"g_upd_{run.id}")
+    left, right = st.columns(2)
+    left.plotly_chart(charts.loss(store, [run]), key=f"g_loss_{run.id}")
+    right.plotly_chart(charts.accuracy(store, [run]), key=f"g_acc_{run.id}")

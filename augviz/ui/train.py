@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import streamlit as st
@@ -144,9 +145,10 @@ def _fraction(run: Run, done: int, total: int) -> float:
     return min(1.0, done / total) if total else 0.0
 
 
-def run_panel(store_: Store, run_id: int) -> None:
-    """Progress, stop button and live charts of one run; redraws every second while the run is going and stops
-    polling when it ends."""
+def run_panel(store_: Store, run_id: int, draw: Callable[[Store, Run], None] | None = None,
+              key: str = "t") -> None:
+    """Progress, stop button and live charts of one run (``draw`` adds a page's own charts; the default draws
+    loss, accuracy and gradient norms). Redraws every second while the run goes; stops polling when it ends."""
     run = store_.get(run_id)
     if run is None:
         st.info("That run was deleted.")
@@ -163,20 +165,23 @@ def run_panel(store_: Store, run_id: int) -> None:
             return
         st.markdown(f"**Run #{now.id}**: {md_escape(now.label)}")
         done = store_.step_count(now.id)
-        total = now.total_steps or 0
-        st.progress(_fraction(now, done, total), text=md_escape(status_line(store_, now)))
+        st.progress(_fraction(now, done, now.total_steps or 0), text=md_escape(status_line(store_, now)))
         if not now.ended_:
-            st.button("Stop", key=f"stop-{now.id}", on_click=guarded, args=(store_.request_stop, now.id))
+            st.button("Stop", key=f"{key}-stop-{now.id}", on_click=guarded, args=(store_.request_stop, now.id))
             store_error()
         if done:
-            left, right = st.columns(2)
-            left.plotly_chart(charts.loss(store_, [now]), key=f"loss-{now.id}")
-            right.plotly_chart(charts.accuracy(store_, [now]), key=f"acc-{now.id}")
-            st.plotly_chart(charts.grad_norms(store_, now), key=f"grad-{now.id}")
+            (draw or _standard_charts)(store_, now)
         if now.ended_ and not run.ended_:
             st.rerun()  # the whole page once more, so the fragment stops polling
 
     live()
+
+
+def _standard_charts(store_: Store, run: Run) -> None:
+    left, right = st.columns(2)
+    left.plotly_chart(charts.loss(store_, [run]), key=f"loss-{run.id}")
+    right.plotly_chart(charts.accuracy(store_, [run]), key=f"acc-{run.id}")
+    st.plotly_chart(charts.grad_norms(store_, run), key=f"grad-{run.id}")
 
 
 def experiment_panel(store_: Store, base: RunConfig) -> None:
