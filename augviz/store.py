@@ -96,7 +96,8 @@ class Run:
     note: str | None = None  # what a running run is doing before its first step (a download)
 
     @property
-    def ended_(self) -> bool:
+    def is_over(self) -> bool:
+        """Whether the run has reached an end status (it will not change again)."""
         return self.status in ENDED
 
 

@@ -17,7 +17,7 @@ if store is not None:
         st.info("No runs stored yet: start one on the Train page or with `python -m augviz train`.")
     else:
         by_id = {r.id: r for r in runs}
-        ended = [r.id for r in runs if r.ended_]
+        ended = [r.id for r in runs if r.is_over]
         picked = st.multiselect("runs to compare", list(reversed(list(by_id))), default=list(reversed(ended))[:2],
                                 format_func=lambda i: f"#{i} {by_id[i].status}: {by_id[i].label}", key="r_pick")
         chosen = [by_id[i] for i in picked]
@@ -31,7 +31,7 @@ if store is not None:
             with st.expander("Delete these runs"):
                 sure = st.checkbox("Yes, delete the selected runs that have ended, with their metrics", key="r_sure")
                 if st.button("Delete", disabled=not sure, key="r_delete"):
-                    train.guarded(store.delete, [r.id for r in chosen if r.ended_])
+                    train.guarded(store.delete, [r.id for r in chosen if r.is_over])
                     st.session_state.pop("r_pick", None)
                     st.rerun()
     train.store_error()

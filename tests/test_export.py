@@ -30,11 +30,10 @@ def run_code(code: str, target: str, size=(32, 40)):
 
 
 @pytest.mark.parametrize("name", sorted(REGISTRY))
-@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("target", [t for t in TARGETS if t != "augviz"])
 def test_every_entry_exports_or_says_why_not(name, target):
     step = Step.default(name)
-    code = step.transform.to_code(target, step.params, step.p) if target != "augviz" else "augviz"
-    assert code is not None or target in step.transform.export_notes
+    assert step.transform.to_code(target, step.params, step.p) is not None or target in step.transform.export_notes
 
 
 @pytest.mark.parametrize("name", sorted(REGISTRY))

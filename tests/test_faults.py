@@ -132,7 +132,7 @@ def test_ten_sessions_launching_at_once_each_get_their_run_with_every_metric_onc
     assert len(runs) == 10
     assert sum(r.status == "running" for r in store.runs()) <= 1
     deadline = time.monotonic() + 300
-    while not all(r.ended_ for r in store.runs()):
+    while not all(r.is_over for r in store.runs()):
         assert time.monotonic() < deadline, "runs did not all end"
         assert sum(r.status == "running" for r in store.runs()) <= 1  # the limit holds throughout
         time.sleep(0.5)

@@ -161,10 +161,14 @@ def ref_elastic(card):
     torch.testing.assert_close(run("elastic", small, alpha=(0.0, 0.0)).images, small, atol=1e-5, rtol=0)
 
 
+def against_enhancer(name: str, enhancer, factor: float, card: torch.Tensor, tolerance: float) -> None:
+    """A factor transform at a fixed factor against PIL's ImageEnhance class of the same name."""
+    res = run(name, card, factor=(factor, factor))
+    torch.testing.assert_close(res.images, from_pil(enhancer(pil(card)).enhance(factor)), atol=tolerance, rtol=0)
+
+
 def ref_brightness(card):
-    res = run("brightness", card, factor=(1.5, 1.5))
-    torch.testing.assert_close(res.images, from_pil(ImageEnhance.Brightness(pil(card)).enhance(1.5)),
-                               atol=U8, rtol=0)
+    against_enhancer("brightness", ImageEnhance.Brightness, 1.5, card, U8)
 
 
 def ref_contrast(card):
@@ -175,9 +179,7 @@ def ref_contrast(card):
 
 
 def ref_saturation(card):
-    res = run("saturation", card, factor=(0.3, 0.3))
-    torch.testing.assert_close(res.images, from_pil(ImageEnhance.Color(pil(card)).enhance(0.3)),
-                               atol=2 * U8, rtol=0)
+    against_enhancer("saturation", ImageEnhance.Color, 0.3, card, 2 * U8)
 
 
 def ref_hue(card):
@@ -220,9 +222,7 @@ def ref_gaussian_blur(card):
 
 
 def ref_sharpness(card):
-    res = run("sharpness", card, factor=(1.8, 1.8))
-    torch.testing.assert_close(res.images, from_pil(ImageEnhance.Sharpness(pil(card)).enhance(1.8)),
-                               atol=2 * U8, rtol=0)
+    against_enhancer("sharpness", ImageEnhance.Sharpness, 1.8, card, 2 * U8)
 
 
 def ref_posterize(card):

@@ -53,7 +53,7 @@ def test_runs_queue_behind_the_limit_then_finish_with_every_step_stored(store):
     assert store.queue_position(second) == 1
     store.request_stop(first)
     wait_for(lambda: store.get(first).status == "stopped", what="the first run to stop")
-    done = wait_for(lambda: store.get(second).ended_ and store.get(second), what="the second run to end")
+    done = wait_for(lambda: store.get(second).is_over and store.get(second), what="the second run to end")
     assert done.status == "finished", done.error
     assert store.step_count(second) == done.total_steps  # every step, once
     steps = [s[0] for s in store.steps(second)]
@@ -68,7 +68,7 @@ def test_a_queued_run_can_be_stopped_before_it_starts(store):
     store.request_stop(second)
     assert store.get(second).status == "stopped"
     store.request_stop(first)
-    wait_for(lambda: store.get(first).ended_, what="the first run to end")
+    wait_for(lambda: store.get(first).is_over, what="the first run to end")
     assert store.step_count(second) == 0
 
 
@@ -118,7 +118,7 @@ def test_the_cli_rejects_a_bad_configuration_with_the_field(tmp_path):
 
 def test_a_diverging_run_is_recorded_as_diverged(store):
     run_id = worker.launch(store, RunConfig(train_size=250, epochs=2, optimizer="sgd", lr=1e3, batch_size=32))
-    run = wait_for(lambda: store.get(run_id).ended_ and store.get(run_id), what="the run to end")
+    run = wait_for(lambda: store.get(run_id).is_over and store.get(run_id), what="the run to end")
     assert run.status == "diverged" and run.diverged_step is not None
     assert "stopped being finite at step" in run.error
 

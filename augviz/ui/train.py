@@ -57,7 +57,7 @@ def config_form() -> RunConfig | None:
     doc["train_size"] = sb.slider("training images", 250, 20_000, 5000, 250, key="t_size",
                                   help="Augmentation matters most when this is small.")
     doc["val_fraction"] = sb.slider("validation fraction", 0.0, 0.5, 0.1, 0.05, key="t_val")
-    doc["model"] = sb.selectbox("model", models.MODELS, format_func=models.LABELS.get, key="t_model")
+    doc["model"] = sb.selectbox("model", models.TRAIN_MODELS, format_func=models.LABELS.get, key="t_model")
     doc["optimizer"] = sb.radio("optimizer", ("adam", "sgd"), horizontal=True, key="t_opt",
                                 format_func={"adam": "Adam", "sgd": "SGD + momentum"}.get)
     doc["lr"] = sb.select_slider("learning rate", LRS, 3e-3, key="t_lr", format_func=lambda v: f"{v:g}")
@@ -154,7 +154,7 @@ def run_panel(store_: Store, run_id: int, draw: Callable[[Store, Run], None] | N
         st.info("That run was deleted.")
         return
 
-    @st.fragment(run_every=None if run.ended_ else POLL_S)
+    @st.fragment(run_every=None if run.is_over else POLL_S)
     def live() -> None:
         worker.reap_children()
         if guarded(store_.reap) is None:
@@ -166,12 +166,12 @@ def run_panel(store_: Store, run_id: int, draw: Callable[[Store, Run], None] | N
         st.markdown(f"**Run #{now.id}**: {md_escape(now.label)}")
         done = store_.step_count(now.id)
         st.progress(_fraction(now, done, now.total_steps or 0), text=md_escape(status_line(store_, now)))
-        if not now.ended_:
+        if not now.is_over:
             st.button("Stop", key=f"{key}-stop-{now.id}", on_click=guarded, args=(store_.request_stop, now.id))
             store_error()
         if done:
             (draw or _standard_charts)(store_, now)
-        if now.ended_ and not run.ended_:
+        if now.is_over and not run.is_over:
             st.rerun()  # the whole page once more, so the fragment stops polling
 
     live()
