@@ -118,6 +118,9 @@ class Pipeline:
         """
         out = _float_input(x)
         result = Result(out, labels, draws)
+        # Kernels may work in place on a batch that no caller can see: never the caller's own tensors, and
+        # never when traced, since every stage is kept.
+        theirs = [t.untyped_storage().data_ptr() for t in (x, pool) if t is not None]
         i = 0
         while i < len(draws):
             step = self.steps[draws[i].step]
@@ -136,7 +139,8 @@ class Pipeline:
                 if result.labels is not None and src_labels is not None:
                     result.labels = mix_labels(result.labels, src_labels, d.params["partner"], lam)
             else:
-                out = _apply_subset(t, out, step.params, d)
+                owned = not trace and out.untyped_storage().data_ptr() not in theirs
+                out = _apply_subset(t, out, step.params, d, owned)
             if trace:
                 result.stages.append(out)
             i += 1
@@ -219,15 +223,17 @@ def _geometric_run(steps: tuple[Step, ...], draws: list[Draw], start: int) -> in
     return j
 
 
-def _apply_subset(t: Transform, x: torch.Tensor, cfg: dict[str, Any], d: Draw) -> torch.Tensor:
-    """Run the kernel on the images the step applies to; the others pass through untouched."""
+def _apply_subset(t: Transform, x: torch.Tensor, cfg: dict[str, Any], d: Draw, owned: bool) -> torch.Tensor:
+    """Run the kernel on the images the step applies to; the others pass through untouched.
+
+    ``owned`` says that ``x`` is the pipeline's own, so it may be overwritten."""
     applied = d.applied
     if not bool(applied.any()):
         return x
     if bool(applied.all()):
-        return t.kernel(x, cfg, d.params)
+        return t.kernel_(x, cfg, d.params) if owned else t.kernel(x, cfg, d.params)
     idx = applied.nonzero().squeeze(1)
-    out = x.clone()
+    out = x if owned else x.clone()
     dev_idx = idx.to(x.device)
-    out[dev_idx] = t.kernel(x[dev_idx], cfg, take(d.params, idx))
+    out[dev_idx] = t.kernel_(x[dev_idx], cfg, take(d.params, idx))  # x[idx] is a copy: free to overwrite
     return out

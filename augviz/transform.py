@@ -70,6 +70,13 @@ class Transform:
         """Apply the drawn values to every image of ``x`` (only images the step applies to reach here)."""
         raise NotImplementedError
 
+    def kernel_(self, x: torch.Tensor, cfg: dict[str, Any], params: Params) -> torch.Tensor:
+        """``kernel`` that may overwrite ``x`` and return it: the pipeline calls it on batches it owns.
+
+        Transforms that can work in place override it: a batch-sized result that is not allocated afresh
+        saves the page faults of new memory, which cost a CPU as much as the arithmetic."""
+        return self.kernel(x, cfg, params)
+
     # Transforms with nothing to set but p export from these templates; the others override ``to_code``.
     code_templates: ClassVar[dict[str, str]] = {}
 

@@ -13,6 +13,7 @@ from augviz.pipeline import Draw
 from augviz.transform import CATEGORIES, MIXING
 
 NAMES = sorted(REGISTRY)
+KERNEL_NAMES = [n for n in NAMES if REGISTRY[n].category != MIXING]  # mixing steps mix in the pipeline instead
 
 
 def one(name: str, p: float = 1.0, **params) -> Pipeline:
@@ -69,11 +70,22 @@ def test_batch_equals_images_one_by_one(name, batch):
         torch.testing.assert_close(alone[0], together[i], atol=2e-5, rtol=0)
 
 
+@pytest.mark.parametrize("trace", [False, True])
 @pytest.mark.parametrize("name", NAMES)
-def test_input_is_not_modified(name, batch):
+def test_input_is_not_modified(name, batch, trace):
     before = batch.clone()
-    one(name).run(batch, trace=True)
+    one(name).run(batch, trace=trace)
     assert torch.equal(batch, before)
+
+
+@pytest.mark.parametrize("name", KERNEL_NAMES)
+def test_the_in_place_kernel_matches_the_pure_one(name, batch):
+    t = REGISTRY[name]
+    step = Step.default(name)
+    params = one(name).sample(len(batch), torch.Generator().manual_seed(4))[0].params
+    pure = t.kernel(batch, step.params, params)
+    own = batch.clone()
+    torch.testing.assert_close(t.kernel_(own, step.params, params), pure, atol=1e-6, rtol=0)
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -7,6 +7,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from augviz.functional import scratch
+
 _LUMA = (0.299, 0.587, 0.114)  # ITU-R 601, as PIL's convert("L") uses
 
 
@@ -33,36 +35,48 @@ def mean_luma(x: torch.Tensor) -> torch.Tensor:
     return (means[:, :3] @ w).view(-1, 1, 1, 1)
 
 
-def blend(a: torch.Tensor, b: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
+def blend(a: torch.Tensor, b: torch.Tensor, factor: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
     """``b + factor·(a − b)`` clamped to [0, 1]: factor 1 gives a, 0 gives b, above 1 pushes away from b."""
-    return torch.lerp(b, a, _col(factor, a)).clamp_(0, 1)  # in place on the fresh result: one pass less
+    return torch.lerp(b, a, _col(factor, a), out=out).clamp_(0, 1)  # clamped in place: one pass less
 
 
-def brightness(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
-    return (x * _col(factor, x)).clamp_(0, 1)
+def brightness(x: torch.Tensor, factor: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+    """``clip(f·x)``; ``out`` (which may be ``x``) receives the result."""
+    return torch.mul(x, _col(factor, x), out=out).clamp_(0, 1)
 
 
-def contrast(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
+def contrast(x: torch.Tensor, factor: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+    """``clip(μ + f·(x − μ))`` with μ the image's mean luma; ``out`` as in ``brightness``."""
     f = _col(factor, x)
-    return torch.addcmul((1 - f) * mean_luma(x), x, f).clamp_(0, 1)  # μ + f·(x − μ) in one pass
+    offset = (1 - f) * mean_luma(x)  # before ``out``, which may be x, is written
+    # f·x + (1 − f)·μ as two in-place passes: a fused addcmul with two per-image operands takes torch's
+    # scalar (unvectorised) loop and is several times slower.
+    return torch.mul(x, f, out=out).add_(offset).clamp_(0, 1)
 
 
-def saturation(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
-    """``g + f·(x − g)`` with g the luma: linear in x, so one 3×3 matrix per image, ``f·I + (1 − f)·1·wᵀ``."""
+def saturation(x: torch.Tensor, factor: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+    """``g + f·(x − g)`` with g the luma; ``out`` as in ``brightness``."""
     if x.shape[1] != 3:
         return x
-    f = factor.to(torch.float64).view(-1, 1, 1)
-    luma = torch.tensor(_LUMA, dtype=torch.float64).expand(3, 3)
-    return color_matrix(x, f * torch.eye(3, dtype=torch.float64) + (1 - f) * luma)
+    # A lerp towards the broadcast luma: cheaper than the equivalent 3×3 colour matrix through a matmul.
+    return torch.lerp(gray(x).expand_as(x), x, _col(factor, x), out=out).clamp_(0, 1)
 
 
-def color_matrix(x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
-    """Apply a B×3×3 colour matrix to each pixel of a 3-channel batch, clamped to [0, 1]."""
+def color_matrix(x: torch.Tensor, m: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+    """Apply a B×3×3 colour matrix to each pixel of a 3-channel batch, clamped to [0, 1].
+
+    With ``out`` (which may be ``x``) the product goes through this thread's scratch buffer, so no batch-sized
+    memory is allocated."""
     b, _, h, w = x.shape
-    return torch.bmm(m.to(x.device, x.dtype), x.reshape(b, 3, h * w)).reshape(b, 3, h, w).clamp_(0, 1)
+    m = m.to(x.device, x.dtype)
+    if out is None:
+        return torch.bmm(m, x.reshape(b, 3, h * w)).reshape(b, 3, h, w).clamp_(0, 1)
+    product = scratch.buffer("color", (b, 3, h * w), x.dtype, x.device)
+    torch.bmm(m, x.reshape(b, 3, h * w), out=product)
+    return torch.clamp(product.view(b, 3, h, w), 0, 1, out=out)  # the clamp is the copy back
 
 
-def hue(x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+def hue(x: torch.Tensor, shift: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
     """Rotate hue by ``shift`` turns: a rotation of the chroma plane (I, Q) of YIQ, leaving luma Y alone.
 
     One 3×3 matrix per image, so a batch costs a single batched matmul.
@@ -76,7 +90,7 @@ def hue(x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
     rot = torch.zeros(len(shift), 3, 3, dtype=torch.float64)
     rot[:, 0, 0] = 1
     rot[:, 1, 1], rot[:, 1, 2], rot[:, 2, 1], rot[:, 2, 2] = c, -s, s, c
-    return color_matrix(x, torch.linalg.inv(to_yiq) @ rot @ to_yiq)
+    return color_matrix(x, torch.linalg.inv(to_yiq) @ rot @ to_yiq, out)
 
 
 def gamma(x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
@@ -106,8 +120,10 @@ def gaussian_blur(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
     return flat.reshape(b, c, h, w)
 
 
-def sharpness(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
-    """Blend with PIL's smoothing filter (centre 5, neighbours 1, /13); the 1-pixel border stays as it was."""
+def sharpness(x: torch.Tensor, factor: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+    """Blend with PIL's smoothing filter (centre 5, neighbours 1, /13); the 1-pixel border stays as it was.
+
+    ``out`` as in ``brightness``."""
     c, h, w = x.shape[1:]
     if h < 3 or w < 3:
         return x
@@ -116,7 +132,7 @@ def sharpness(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
     k = (k / k.sum()).expand(c, 1, 3, 3)
     smooth = x.clone()
     smooth[..., 1:-1, 1:-1] = F.conv2d(x, k, groups=c)
-    return blend(x, smooth, factor)
+    return blend(x, smooth, factor, out)
 
 
 def to_levels(x: torch.Tensor) -> torch.Tensor:

@@ -26,10 +26,14 @@ class GaussianNoise(_Noise):
     def sample(self, cfg, n, g):
         return {"sigma": uniform(g, n, cfg["sigma"]), "seed": seeds(g, n)}
 
-    def kernel(self, x, cfg, params):
+    def kernel(self, x, cfg, params, out=None):
         c, h, w = x.shape[1:]
-        z = normal_field(params["seed"], (c if cfg["per_channel"] else 1, h, w), x.device).to(x.dtype)
-        return torch.addcmul(x, z, params["sigma"].to(x.device, x.dtype).view(-1, 1, 1, 1)).clamp_(0, 1)
+        z = normal_field(params["seed"], (c if cfg["per_channel"] else 1, h, w), x.device, reuse=True)
+        sigma = params["sigma"].to(x.device, x.dtype).view(-1, 1, 1, 1)
+        return torch.addcmul(x, z.to(x.dtype), sigma, out=out).clamp_(0, 1)
+
+    def kernel_(self, x, cfg, params):
+        return self.kernel(x, cfg, params, out=x)
 
     def to_code(self, target, cfg, p):
         lo, hi = cfg["sigma"]
@@ -55,12 +59,15 @@ class SaltAndPepper(_Noise):
                 "seed": seeds(g, n)}
 
     def kernel(self, x, cfg, params):
+        return self.kernel_(x.clone(), cfg, params)
+
+    def kernel_(self, x, cfg, params):
         h, w = x.shape[-2:]
-        u = uniform_field(params["seed"], (1, h, w), x.device)
+        u = uniform_field(params["seed"], (1, h, w), x.device, reuse=True)
         amount = params["amount"].to(x.device).view(-1, 1, 1, 1)
         salt = u < amount * params["salt_ratio"].to(x.device).view(-1, 1, 1, 1)
         pepper = (u < amount) & ~salt
-        return torch.where(salt, torch.ones_like(x), torch.where(pepper, torch.zeros_like(x), x))
+        return x.masked_fill_(salt, 1.0).masked_fill_(pepper, 0.0)
 
     def to_code(self, target, cfg, p):
         a, r = cfg["amount"], cfg["salt_ratio"]
@@ -84,9 +91,13 @@ class Speckle(_Noise):
     def sample(self, cfg, n, g):
         return {"sigma": uniform(g, n, cfg["sigma"]), "seed": seeds(g, n)}
 
-    def kernel(self, x, cfg, params):
-        z = normal_field(params["seed"], tuple(x.shape[1:]), x.device).to(x.dtype)
-        return torch.addcmul(x, z.mul_(x), params["sigma"].to(x.device, x.dtype).view(-1, 1, 1, 1)).clamp_(0, 1)
+    def kernel(self, x, cfg, params, out=None):
+        z = normal_field(params["seed"], tuple(x.shape[1:]), x.device, reuse=True).to(x.dtype)
+        sigma = params["sigma"].to(x.device, x.dtype).view(-1, 1, 1, 1)
+        return torch.addcmul(x, z.mul_(x), sigma, out=out).clamp_(0, 1)
+
+    def kernel_(self, x, cfg, params):
+        return self.kernel(x, cfg, params, out=x)
 
     export_notes = {"torchvision": "no speckle noise", "albumentations": "no speckle noise in albumentations 2",
                     "kornia": "no speckle noise"}

@@ -24,6 +24,9 @@ class _Factor(_Photometric):
     def kernel(self, x, cfg, params):
         return type(self).fn(x, params["factor"])
 
+    def kernel_(self, x, cfg, params):
+        return type(self).fn(x, params["factor"], out=x)
+
 
 def _factor_param(what: str, default: tuple[float, float] = (0.8, 1.2)) -> tuple:
     return (span("factor", 0.0, 3.0, default, f"Per-image {what} factor (1 leaves the image as it is)."),)
@@ -97,6 +100,9 @@ class Hue(_Photometric):
 
     def kernel(self, x, cfg, params):
         return color.hue(x, params["shift"])
+
+    def kernel_(self, x, cfg, params):
+        return color.hue(x, params["shift"], out=x)
 
     def to_code(self, target, cfg, p):
         h = cfg["shift"]
