@@ -1,7 +1,13 @@
 """augviz: the entry point. `streamlit run app.py` serves every page from here."""
 
 import streamlit as st
+import torch
 
+from augviz.ui.common import freeze_imports
+
+# One thread per preview: sessions already run side by side in the server's threads, and on a busy machine an
+# intra-op parallel region waits for its slowest thread (bench/ui.py: slider p50 356 ms with two, 246 with one).
+torch.set_num_threads(1)
 st.set_page_config(page_title="augviz", page_icon=":material/auto_awesome_mosaic:", layout="wide")
 
 pages = [
@@ -11,3 +17,4 @@ pages = [
     st.Page("pages/gradients.py", title="Gradients", icon=":material/stacked_bar_chart:"),
 ]
 st.navigation(pages).run()
+freeze_imports()  # after the first run, when the pages' imports are loaded

@@ -22,6 +22,12 @@ def app() -> AppTest:
     return at
 
 
+def open_panel(at: AppTest, key: str) -> AppTest:
+    """Open a lazy expander (a step's, by its id, or a page panel's): its widgets are drawn only when open."""
+    at.session_state[key] = True
+    return at.run()
+
+
 def grid_urls(at: AppTest) -> list[str]:
     return [img.url for img in at.get("image")[1].proto.imgs]
 
@@ -38,13 +44,32 @@ def test_the_page_renders_the_seed_pipeline(app):
     assert expander_labels(app) == ["1. Rotation", "2. Affine (translate, scale, shear)", "3. Zoom in/out",
                                     "4. Horizontal flip"]
     assert len(grid_urls(app)) == 16
-    assert len(app.get("code")) == 5  # JSON and the four export targets
     assert share.decode_pipeline(app.query_params["p"]) == SEED_PIPELINE
+
+
+def test_closed_panels_draw_nothing_and_open_ones_draw_their_widgets(app):
+    assert not app.get("code") and [s.key for s in app.sidebar.slider] == ["n_draws"]
+    open_panel(app, "1.open")
+    assert {s.key for s in app.sidebar.slider} == {"1.p", "1.translate_x", "1.translate_y", "1.scale", "1.shear_x",
+                                                  "1.shear_y", "n_draws"}
+    open_panel(app, "export_open")
+    assert [c.language for c in app.get("code")] == ["json"]  # only the chosen tab's text is sent
+    for target in ("torchvision", "albumentations", "kornia", "augviz"):
+        app.session_state["export_tab"] = target
+        code = app.run().get("code")
+        assert len(code) == 1 and code[0].language == "python" and "import" in code[0].value
+
+
+def test_a_closed_steps_settings_survive_the_runs_that_do_not_draw_them(app):
+    open_panel(app, "0.open").slider(key="0.degrees").set_value((-90.0, 90.0)).run()
+    app.session_state["0.open"] = False
+    app.run().run()
+    assert share.decode_pipeline(app.query_params["p"]).steps[0].params["degrees"] == (-90.0, 90.0)
 
 
 def test_moving_a_slider_changes_the_preview_and_the_link(app):
     before, link = grid_urls(app), app.query_params["p"]
-    app.slider(key="0.degrees").set_value((-90.0, 90.0)).run()
+    open_panel(app, "0.open").slider(key="0.degrees").set_value((-90.0, 90.0)).run()
     assert not app.exception
     assert grid_urls(app) != before
     assert app.query_params["p"] != link
@@ -57,7 +82,7 @@ def test_the_number_of_draws_follows_its_slider(app):
 
 
 def test_a_bad_json_import_shows_an_error_and_keeps_the_pipeline(app):
-    before = grid_urls(app)
+    before = grid_urls(open_panel(app, "export_open"))
     app.text_area(key="import_text").input(json.dumps({"version": 1, "steps": [{"transform": "twirl"}]}))
     app.button(key="import_load").click().run()
     assert not app.exception
@@ -67,14 +92,14 @@ def test_a_bad_json_import_shows_an_error_and_keeps_the_pipeline(app):
 
 
 def test_invalid_json_text_shows_an_error(app):
-    app.text_area(key="import_text").input("{ not json").run()
+    open_panel(app, "export_open").text_area(key="import_text").input("{ not json").run()
     app.button(key="import_load").click().run()
     assert "not valid JSON" in app.error[0].value
 
 
 def test_a_good_json_import_replaces_the_pipeline(app):
     doc = {"version": 1, "seed": 7, "steps": [{"transform": "invert", "p": 1.0}, {"transform": "gaussian_blur"}]}
-    app.text_area(key="import_text").input(json.dumps(doc))
+    open_panel(app, "export_open").text_area(key="import_text").input(json.dumps(doc))
     app.button(key="import_load").click().run()
     assert not app.error
     assert expander_labels(app) == ["1. Invert", "2. Gaussian blur"]
@@ -85,16 +110,16 @@ def test_steps_can_be_added_moved_and_removed(app):
     app.sidebar.selectbox(key="add_choice").set_value("invert")
     app.sidebar.button(key="add_step").click().run()
     assert expander_labels(app)[-1] == "5. Invert"
-    app.sidebar.button(key="4.up").click().run()
+    open_panel(app, "4.open").sidebar.button(key="4.up").click().run()
     assert expander_labels(app)[3] == "4. Invert"
-    app.sidebar.button(key="4.remove").click().run()
+    app.sidebar.button(key="4.remove").click().run()  # a moved step stays open
     assert "Invert" not in " ".join(expander_labels(app))
     assert not app.exception
 
 
 def test_switching_a_step_off_marks_it_and_changes_the_preview(app):
     before = grid_urls(app)
-    app.sidebar.toggle(key="0.enabled").set_value(False).run()
+    open_panel(app, "0.open").sidebar.toggle(key="0.enabled").set_value(False).run()
     assert expander_labels(app)[0] == "1. Rotation (off)"
     assert grid_urls(app) != before
 
@@ -131,13 +156,13 @@ def test_a_damaged_link_warns_and_shows_the_default():
 def test_mixing_steps_show_the_partner_and_the_weight(app):
     app.sidebar.selectbox(key="add_choice").set_value("mixup")
     app.sidebar.button(key="add_step").click().run()
-    app.sidebar.slider(key="4.p").set_value(1.0).run()
+    open_panel(app, "4.open").sidebar.slider(key="4.p").set_value(1.0).run()
     strip = [img.caption for img in app.get("image")[2].proto.imgs]
     assert any("mixed in with weight" in c for c in strip)
 
 
 def test_fill_value_appears_only_for_a_constant_fill(app):
-    keys = {s.key for s in app.sidebar.slider}
+    keys = {s.key for s in open_panel(app, "0.open").sidebar.slider}
     assert "0.fill_value" not in keys
     app.sidebar.selectbox(key="0.fill").set_value("constant").run()
     app.sidebar.slider(key="0.fill_value").set_value(1.0).run()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import io
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from augviz import images
@@ -126,3 +128,26 @@ def test_grid_tiles_images_in_rows():
     tiles = torch.rand(5, 3, 10, 12)
     g = images.grid(tiles, columns=3, pad=2)
     assert g.size == (3 * 12 + 2 * 2, 2 * 10 + 2)
+
+
+def test_thumbnails_shrink_a_batch_as_pil_does_and_never_enlarge():
+    batch = torch.stack([images.to_tensor(images.builtin(n)) for n in ("test_card", "scene")])  # 256×256
+    small = images.thumbnails(batch, 128)
+    assert [im.size for im in small] == [(128, 128), (128, 128)]
+    for im, x in zip(small, batch, strict=True):
+        ref = images.to_pil(x).resize((128, 128), Image.Resampling.BILINEAR)
+        diff = np.abs(np.asarray(im, dtype=np.int16) - np.asarray(ref, dtype=np.int16))
+        assert diff.max() <= 1  # antialiased bilinear is what PIL does when it reduces
+    assert images.thumbnails(batch, 512)[0].size == (256, 256)
+    assert images.thumbnail(batch[0, :1], 64).mode == "L"
+    assert np.array_equal(np.asarray(images.thumbnail(batch[1], 300)), np.asarray(images.to_pil(batch[1])))
+
+
+def test_a_data_url_carries_the_picture_as_jpeg():
+    im = images.builtin("scene").resize((64, 64))
+    url = images.data_url(im)
+    assert url.startswith("data:image/jpeg;base64,")
+    back = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
+    assert back.format == "JPEG" and back.size == (64, 64)
+    assert np.abs(np.asarray(back, dtype=np.int16) - np.asarray(im, dtype=np.int16)).mean() < 4
+    assert Image.open(io.BytesIO(base64.b64decode(images.data_url(im.convert("RGBA")).split(",", 1)[1]))).mode == "RGB"

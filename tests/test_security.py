@@ -37,6 +37,7 @@ def test_server_settings_are_deliberate():
 @pytest.mark.parametrize("name", ["<img src=x onerror=alert(1)>", "**bold** [link](javascript:alert(1))"])
 def test_user_text_in_messages_is_shown_as_text(name):
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
+    at.session_state["export_open"] = True  # the import panel is drawn when its panel is open
     at.run()
     at.text_area(key="import_text").input('{"version": 1, "steps": [{"transform": "' + name + '"}]}')
     at.button(key="import_load").click().run()

@@ -53,6 +53,7 @@ def init_state() -> None:
         if any(f"{uid}.enabled" not in state for uid in state["uids"]):
             # Streamlit forgets a page's widget values while another page is shown: rebuild them.
             load_pipeline(serialize.from_dict(state["pipeline_doc"]))
+        _keep_closed_steps()
         return
     state["messages"] = []
     pipeline = SEED_PIPELINE
@@ -66,6 +67,22 @@ def init_state() -> None:
     state["image"] = image if image in images.BUILTIN else DEFAULT_IMAGE
     state["n_draws"] = 16
     load_pipeline(pipeline)
+
+
+def _step_keys(uid: int) -> list[str]:
+    """The session-state keys of one step's settings."""
+    t = REGISTRY[st.session_state["names"][uid]]
+    return [f"{uid}.enabled", f"{uid}.p", *(f"{uid}.{p.name}" for p in t.params)]
+
+
+def _keep_closed_steps() -> None:
+    """Only the open step's widgets are drawn, and Streamlit forgets an undrawn widget's value when a run
+    ends; writing each value back through session state before any widget is drawn keeps it."""
+    state = st.session_state
+    for uid in state["uids"]:
+        for key in _step_keys(uid):
+            if key in state:
+                state[key] = state[key]
 
 
 def current_pipeline() -> Pipeline:
@@ -121,6 +138,7 @@ def _param_widget(param: Param, uid: int) -> None:
 def _move(uid: int, offset: int) -> None:
     uids = st.session_state["uids"]
     st.session_state["uids"] = list(move(tuple(uids), uids.index(uid), offset))
+    st.session_state[f"{uid}.open"] = True  # the browser redraws a moved expander closed; keep it open
 
 
 def _remove(uid: int) -> None:
@@ -150,7 +168,10 @@ def step_editor() -> None:
     for i, uid in enumerate(state["uids"]):
         t = REGISTRY[state["names"][uid]]
         off = "" if state[f"{uid}.enabled"] else " (off)"
-        with st.sidebar.expander(f"{i + 1}. {t.label}{off}", expanded=False):
+        # Lazy: a closed step's widgets are not drawn, which keeps each rerun's page small for the browser.
+        with st.sidebar.expander(f"{i + 1}. {t.label}{off}", key=f"{uid}.open", on_change="rerun") as box:
+            if not box.open:
+                continue
             st.caption(md_escape(t.description))
             st.toggle("on", key=f"{uid}.enabled")
             st.slider("probability p", 0.0, 1.0, step=0.05, key=f"{uid}.p",
@@ -245,14 +266,17 @@ def import_panel() -> None:
 def export_panel(pipeline: Pipeline, draws: torch.Tensor) -> None:
     """The pipeline as JSON and as code for each target library, and the grid as a PNG."""
     size = tuple(draws.shape[-2:])
-    tabs = st.tabs(["JSON", *TARGETS])
-    with tabs[0]:
-        text = serialize.dumps(pipeline)
-        st.download_button("Download pipeline.json", text, file_name="pipeline.json", mime="application/json",
-                           on_click="ignore")
-        st.code(text, language="json")
+    # Lazy tabs: only the chosen tab's text is sent, so a slider move re-highlights one block of code, not five.
+    tabs = st.tabs(["JSON", *TARGETS], key="export_tab", on_change="rerun")
+    if tabs[0].open:
+        with tabs[0]:
+            text = serialize.dumps(pipeline)
+            st.download_button("Download pipeline.json", text, file_name="pipeline.json", mime="application/json",
+                               on_click="ignore")
+            st.code(text, language="json")
     for tab, target in zip(tabs[1:], TARGETS, strict=True):
-        with tab:
-            st.code(to_code(pipeline, target, size=size), language="python")
+        if tab.open:
+            with tab:
+                st.code(to_code(pipeline, target, size=size), language="python")
     st.download_button("Download the grid as PNG", lambda: images.png_bytes(images.grid(draws, columns=8)),
                        file_name="augviz-grid.png", mime="image/png", on_click="ignore")
