@@ -21,9 +21,9 @@ def gray(x: torch.Tensor) -> torch.Tensor:
     """Luma, B×1×H×W (a 1-channel image is its own luma)."""
     if x.shape[1] == 1:
         return x
-    b, _, h, w = x.shape
-    weights = torch.tensor(_LUMA, device=x.device, dtype=x.dtype)
-    return (weights @ x[:, :3].reshape(b, 3, h * w)).view(b, 1, h, w)  # a matmul: one pass, vectorised
+    r, g, b = _LUMA
+    # Three fused multiply-adds over whole planes: faster than a batched 1×3 matmul.
+    return torch.mul(x[:, 0:1], r).add_(x[:, 1:2], alpha=g).add_(x[:, 2:3], alpha=b)
 
 
 def mean_luma(x: torch.Tensor) -> torch.Tensor:
