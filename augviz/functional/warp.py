@@ -40,8 +40,9 @@ class Warp:
         """This chain followed by ``t`` on the images at ``index`` (all images when None)."""
         m = t.matrix(cfg, params, self.height, self.width)
         if m is not None:
-            op = ("matrix", _scatter(torch.eye(3, dtype=torch.float64, device=self.device).expand(self.n, 3, 3),
-                                     m.to(self.device, torch.float64), index))
+            m = m.to(self.device, torch.float64)
+            op = ("matrix", m if index is None else
+                  _scatter(torch.eye(3, dtype=torch.float64, device=self.device).expand(self.n, 3, 3), m, index))
         else:
             d = t.displacement(cfg, params, self.height, self.width).to(self.device)
             op = ("field", _scatter(torch.zeros(self.n, self.height, self.width, 2, device=self.device), d, index))
@@ -57,12 +58,14 @@ class Warp:
 
         With ``reuse`` an affine grid lands in a per-thread scratch buffer, overwritten by the next call."""
         h, w = self.height, self.width
-        scale = torch.tensor([[2.0 / w, 0, 0], [0, 2.0 / h, 0], [0, 0, 1]], dtype=torch.float64, device=self.device)
         if all(kind == "matrix" for kind, _ in self.ops):
-            forward = torch.eye(3, dtype=torch.float64, device=self.device).expand(self.n, 3, 3)
-            for _, m in self.ops:
+            forward = self.ops[0][1]
+            for _, m in self.ops[1:]:
                 forward = m @ forward
-            inv = scale @ torch.linalg.inv(forward) @ torch.linalg.inv(scale)
+            # From pixels to grid_sample's [-1, 1]: S·M⁻¹·S⁻¹ with S = diag(2/w, 2/h, 1), which scales entry
+            # (i, j) by s_i / s_j: one elementwise product instead of two matrix products and an inverse.
+            s = torch.tensor([2.0 / w, 2.0 / h, 1.0], dtype=torch.float64, device=self.device)
+            inv = torch.linalg.inv(forward) * (s[:, None] / s[None, :])
             if torch.all(inv[:, 2, :2] == 0):
                 return _affine_grid((inv[:, :2, :] / inv[:, 2:3, 2:3]).float(), h, w, reuse)
             return _apply_matrix(inv, _pixel_grid(h, w, self.device, normalised=True))
