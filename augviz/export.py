@@ -18,6 +18,8 @@ _HEADER = {
 }
 _OPEN = {"torchvision": "v2.Compose([", "albumentations": "A.Compose([", "kornia": "K.AugmentationSequential("}
 _CLOSE = {"torchvision": "])", "albumentations": "])", "kornia": ")"}
+# torchvision refuses an empty Compose; the others take one.
+_EMPTY = {"torchvision": "    v2.Identity(),  # no step this library can express"}
 _USAGE = {
     "torchvision": "# images: uint8 or float tensor B×C×H×W (or one C×H×W image)\n# out = pipeline(images)",
     "albumentations": "# image: H×W×C uint8 numpy array, one at a time as a DataLoader would pass it\n"
@@ -43,7 +45,7 @@ def to_code(pipeline: Pipeline, target: str, size: tuple[int, int] = (32, 32), n
         else:
             expr, _, note = code.partition("  # ")
             lines.append(f"    {expr},  # {note}" if note else f"    {expr},")
-    body = "\n".join(lines) if lines else "    # (no step this library can express)"
+    body = "\n".join(lines) if lines else _EMPTY.get(target, "    # (no step this library can express)")
     parts = [_HEADER[target], f"SIZE = {size}\nNUM_CLASSES = {num_classes}\n"]
     if missing:
         parts.append("# Not expressible here:\n" + "\n".join(missing) + "\n")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import warnings
 
@@ -34,6 +35,32 @@ def run_code(code: str, target: str, size=(32, 40)):
 def test_every_entry_exports_or_says_why_not(name, target):
     step = Step.default(name)
     assert step.transform.to_code(target, step.params, step.p) is not None or target in step.transform.export_notes
+
+
+def exported_steps(code: str) -> int:
+    """How many steps the exported ``pipeline = Compose([...])`` (or ``AugmentationSequential(...)``) holds."""
+    assign = next(n for n in ast.parse(code).body if isinstance(n, ast.Assign) and n.targets[0].id == "pipeline")
+    call = assign.value
+    return len(call.args[0].elts) if call.args and isinstance(call.args[0], ast.List) else len(call.args)
+
+
+@pytest.mark.parametrize("fill", ["constant", "nearest"])
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+@pytest.mark.parametrize("target", [t for t in TARGETS if t != "augviz"])
+def test_exported_code_parses_with_one_call_per_expressible_step(name, target, fill):
+    # Runs without the target library, so a comment that swallows a bracket fails here, not only where the
+    # library is installed.
+    params = {"fill": fill} if "fill" in Step.default(name).params else {}
+    pipe = Pipeline((Step(name, params), Step("invert")))
+    code = to_code(pipe, target, size=(32, 40))
+    expressible = sum(s.transform.to_code(target, s.params, s.p) is not None for s in pipe.steps)
+    assert exported_steps(code) == max(expressible, 1 if target == "torchvision" else 0)
+
+
+def test_an_export_with_nothing_expressible_still_builds_a_pipeline():
+    code = to_code(Pipeline((Step("speckle"),)), "torchvision")
+    assert "v2.Identity()" in code and exported_steps(code) == 1
+    assert exported_steps(to_code(Pipeline((Step("speckle"),)), "kornia")) == 0
 
 
 @pytest.mark.parametrize("name", sorted(REGISTRY))

@@ -25,9 +25,16 @@ def _eye(n: int) -> torch.Tensor:
 
 
 def tv_fill(cfg: dict[str, Any]) -> str:
-    """torchvision only fills with a constant; say so when the step asks for another fill."""
-    note = "" if cfg["fill"] == "constant" else f"  # torchvision has no '{cfg['fill']}' fill: constant used"
-    return f"fill={cfg['fill_value']!r}){note}"
+    """The fill argument of a torchvision call (torchvision only fills with a constant)."""
+    return f"fill={cfg['fill_value']!r}"
+
+
+def tv_notes(cfg: dict[str, Any], *notes: str) -> str:
+    """The trailing comment of a torchvision step: ``notes``, and a word when the step asks for a fill other
+    than a constant. It goes at the very end of the line, where it cannot comment out a bracket."""
+    if cfg["fill"] != "constant":
+        notes = (*notes, f"torchvision has no '{cfg['fill']}' fill: constant used")
+    return "  # " + "; ".join(notes) if notes else ""
 
 
 def alb_fill(cfg: dict[str, Any]) -> str:
@@ -61,7 +68,7 @@ class Rotation(GeometricTransform):
     def to_code(self, target, cfg, p):
         lo, hi = cfg["degrees"]
         if target == "torchvision":
-            return f"v2.RandomApply([v2.RandomRotation(degrees=({lo}, {hi}), {tv_fill(cfg)}], p={p})"
+            return f"v2.RandomApply([v2.RandomRotation(degrees=({lo}, {hi}), {tv_fill(cfg)})], p={p}){tv_notes(cfg)}"
         if target == "albumentations":
             return f"A.Rotate(limit=({lo}, {hi}), {alb_fill(cfg)}, p={p})"
         return f"K.RandomRotation(degrees=({lo}, {hi}), p={p})  # kornia fills rotations with zeros"
@@ -142,8 +149,8 @@ class Affine(GeometricTransform):
         sc, shx, shy = cfg["scale"], cfg["shear_x"], cfg["shear_y"]
         if target == "torchvision":
             return (f"v2.RandomApply([v2.RandomAffine(degrees=0, translate=({tx}, {ty}), scale={sc}, "
-                    f"shear=({shx[0]}, {shx[1]}, {shy[0]}, {shy[1]}), {tv_fill(cfg)}], p={p})"
-                    "  # translate is symmetric there")
+                    f"shear=({shx[0]}, {shx[1]}, {shy[0]}, {shy[1]}), {tv_fill(cfg)})], p={p})"
+                    + tv_notes(cfg, "translate is symmetric there"))
         if target == "albumentations":
             return (f"A.Affine(translate_percent={{'x': {cfg['translate_x']}, 'y': {cfg['translate_y']}}}, "
                     f"scale={sc}, shear={{'x': {shx}, 'y': {shy}}}, {alb_fill(cfg)}, p={p})")
@@ -175,7 +182,7 @@ class Zoom(GeometricTransform):
     def to_code(self, target, cfg, p):
         f = cfg["factor"]
         if target == "torchvision":
-            return f"v2.RandomApply([v2.RandomAffine(degrees=0, scale={f}, {tv_fill(cfg)}], p={p})"
+            return f"v2.RandomApply([v2.RandomAffine(degrees=0, scale={f}, {tv_fill(cfg)})], p={p}){tv_notes(cfg)}"
         if target == "albumentations":
             sc = f if cfg["keep_aspect"] else f"{{'x': {f}, 'y': {f}}}"
             return f"A.Affine(scale={sc}, keep_ratio={cfg['keep_aspect']}, {alb_fill(cfg)}, p={p})"
@@ -244,7 +251,7 @@ class Perspective(GeometricTransform):
     def to_code(self, target, cfg, p):
         d = cfg["distortion"][1]
         if target == "torchvision":
-            return f"v2.RandomPerspective(distortion_scale={d}, p={p}, {tv_fill(cfg)}"
+            return f"v2.RandomPerspective(distortion_scale={d}, p={p}, {tv_fill(cfg)}){tv_notes(cfg)}"
         if target == "albumentations":
             return f"A.Perspective(scale=(0.0, {d / 2}), {alb_fill(cfg)}, p={p})"
         return f"K.RandomPerspective(distortion_scale={d}, p={p})"
