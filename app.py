@@ -6,7 +6,8 @@ import torch
 from augviz.ui.common import freeze_imports
 
 # One thread per preview: sessions already run side by side in the server's threads, and on a busy machine an
-# intra-op parallel region waits for its slowest thread (bench/ui.py: slider p50 356 ms with two, 246 with one).
+# intra-op parallel region waits for its slowest thread (in the browser on 2 cores: slider p50 356 ms with two
+# threads, 246 ms with one).
 torch.set_num_threads(1)
 st.set_page_config(page_title="augviz", page_icon=":material/auto_awesome_mosaic:", layout="wide")
 

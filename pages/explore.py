@@ -46,13 +46,14 @@ if preview.strip:
 else:
     st.info("No step is on: add one in the sidebar.")
 
+# Lazy panels: what is closed is not drawn, so it costs the browser nothing when a slider moves.
 with st.expander("What each step computes", key="formulas_open", on_change="rerun") as formulas:
-    for step in pipeline.steps if formulas.open else ():
-        t = step.transform
-        st.markdown(f"**{md_escape(t.label)}** ({t.category}, p = {step.p:g}): {md_escape(t.description)}")
-        st.latex(t.formula)
+    if formulas.open:
+        for step in pipeline.steps:
+            t = step.transform
+            st.markdown(f"**{md_escape(t.label)}** ({t.category}, p = {step.p:g}): {md_escape(t.description)}")
+            st.latex(t.formula)
 
-# Lazy, like the formulas: closed, it costs the browser nothing when a slider moves.
 with st.expander("Export and import: JSON, code for torchvision, albumentations and kornia, the grid as PNG",
                  key="export_open", on_change="rerun") as export:
     if export.open:

@@ -48,7 +48,9 @@ def test_the_page_renders_the_seed_pipeline(app):
 
 
 def test_closed_panels_draw_nothing_and_open_ones_draw_their_widgets(app):
-    assert not app.get("code") and [s.key for s in app.sidebar.slider] == ["n_draws"]
+    assert not app.get("code") and not app.latex and [s.key for s in app.sidebar.slider] == ["n_draws"]
+    open_panel(app, "formulas_open")
+    assert [x.value.strip("$\n") for x in app.latex] == [s.transform.formula for s in SEED_PIPELINE.steps]
     open_panel(app, "1.open")
     assert {s.key for s in app.sidebar.slider} == {"1.p", "1.translate_x", "1.translate_y", "1.scale", "1.shear_x",
                                                   "1.shear_y", "n_draws"}
