@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from augviz import Pipeline, Step, share
 from augviz.preview import SEED_PIPELINE
+from augviz.ui import common
 
 APP = str(Path(__file__).parents[1] / "app.py")
 
@@ -170,3 +172,17 @@ def test_fill_value_appears_only_for_a_constant_fill(app):
     app.sidebar.slider(key="0.fill_value").set_value(1.0).run()
     assert not app.exception
     assert share.decode_pipeline(app.query_params["p"]).steps[0].params["fill_value"] == 1.0
+
+
+def test_the_libraries_are_frozen_out_of_the_collector_once():
+    gc.unfreeze()
+    common._imports_frozen = False
+    try:
+        common.freeze_imports()
+        frozen = gc.get_freeze_count()
+        assert frozen > 0
+        session_objects = [[] for _ in range(100)]  # what sessions allocate later stays collectable
+        common.freeze_imports()
+        assert gc.get_freeze_count() == frozen and session_objects
+    finally:
+        gc.unfreeze()

@@ -26,14 +26,18 @@ class GaussianNoise(_Noise):
     def sample(self, cfg, n, g):
         return {"sigma": uniform(g, n, cfg["sigma"]), "seed": seeds(g, n)}
 
-    def kernel(self, x, cfg, params, out=None):
+    def kernel(self, x, cfg, params):
+        return self._add(x, cfg, params, out=None)
+
+    def kernel_(self, x, cfg, params):
+        return self._add(x, cfg, params, out=x)
+
+    @staticmethod
+    def _add(x, cfg, params, out):
         c, h, w = x.shape[1:]
         z = normal_field(params["seed"], (c if cfg["per_channel"] else 1, h, w), x.device, reuse=True)
         sigma = params["sigma"].to(x.device, x.dtype).view(-1, 1, 1, 1)
         return torch.addcmul(x, z.to(x.dtype), sigma, out=out).clamp_(0, 1)
-
-    def kernel_(self, x, cfg, params):
-        return self.kernel(x, cfg, params, out=x)
 
     def to_code(self, target, cfg, p):
         lo, hi = cfg["sigma"]
@@ -91,13 +95,17 @@ class Speckle(_Noise):
     def sample(self, cfg, n, g):
         return {"sigma": uniform(g, n, cfg["sigma"]), "seed": seeds(g, n)}
 
-    def kernel(self, x, cfg, params, out=None):
-        z = normal_field(params["seed"], tuple(x.shape[1:]), x.device, reuse=True).to(x.dtype)
-        sigma = params["sigma"].to(x.device, x.dtype).view(-1, 1, 1, 1)
-        return torch.addcmul(x, z.mul_(x), sigma, out=out).clamp_(0, 1)
+    def kernel(self, x, cfg, params):
+        return self._add(x, params, out=None)
 
     def kernel_(self, x, cfg, params):
-        return self.kernel(x, cfg, params, out=x)
+        return self._add(x, params, out=x)
+
+    @staticmethod
+    def _add(x, params, out):
+        z = normal_field(params["seed"], tuple(x.shape[1:]), x.device, reuse=True).to(x.dtype)
+        sigma = params["sigma"].to(x.device, x.dtype).view(-1, 1, 1, 1)
+        return torch.addcmul(x, z.mul_(x), sigma, out=out).clamp_(0, 1)  # z·x is taken before out is written
 
     export_notes = {"torchvision": "no speckle noise", "albumentations": "no speckle noise in albumentations 2",
                     "kornia": "no speckle noise"}
