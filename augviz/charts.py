@@ -1,4 +1,5 @@
-"""Plotly figures for the Train and Runs pages, built from what the store holds (no Streamlit here)."""
+"""Plotly figures for the Train, Runs and Gradients pages, built from runs' metrics as data (no Streamlit, no store
+here: the pages read the store and hand the rows over)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import plotly.graph_objects as go
 
 from augviz.experiment import Comparison
 from augviz.gradlab import Analysis
+from augviz.report import RunHistory
 from augviz.store import Run, Store
 from augviz.train import HIST_EDGES
 
@@ -23,40 +25,37 @@ def _layout(fig: go.Figure, title: str, y: str, log: bool = False, x: str = "ste
     return fig
 
 
-def loss(store: Store, runs: list[Run]) -> go.Figure:
+def loss(histories: list[RunHistory]) -> go.Figure:
     fig = go.Figure()
-    for r in runs:
-        steps = store.steps(r.id, MAX_POINTS)
-        fig.add_scatter(x=[s[0] for s in steps], y=[s[2] for s in steps], mode="lines", name=f"#{r.id} train")
-        epochs = store.epochs(r.id)
+    for h in histories:
+        r = h.run
+        fig.add_scatter(x=[s.step for s in h.steps], y=[s.loss for s in h.steps], mode="lines", name=f"#{r.id} train")
         per_epoch = (r.total_steps or 0) / max(1, r.config.epochs)
-        val = [(e[0] * per_epoch, e[3]) for e in epochs if e[3] is not None]
+        val = [(e.epoch * per_epoch, e.val_loss) for e in h.epochs if e.val_loss is not None]
         if val:
             fig.add_scatter(x=[v[0] for v in val], y=[v[1] for v in val], mode="lines+markers",
                             name=f"#{r.id} validation")
     return _layout(fig, "Loss", "cross-entropy")
 
 
-def accuracy(store: Store, runs: list[Run]) -> go.Figure:
+def accuracy(histories: list[RunHistory]) -> go.Figure:
     fig = go.Figure()
-    for r in runs:
-        epochs = store.epochs(r.id)
-        xs = [e[0] for e in epochs]
-        fig.add_scatter(x=xs, y=[e[2] for e in epochs], mode="lines+markers", name=f"#{r.id} train",
+    for h in histories:
+        xs = [e.epoch for e in h.epochs]
+        fig.add_scatter(x=xs, y=[e.train_acc for e in h.epochs], mode="lines+markers", name=f"#{h.run.id} train",
                         line={"dash": "dot"})
-        fig.add_scatter(x=xs, y=[e[4] for e in epochs], mode="lines+markers", name=f"#{r.id} validation")
+        fig.add_scatter(x=xs, y=[e.val_acc for e in h.epochs], mode="lines+markers", name=f"#{h.run.id} validation")
     fig.update_yaxes(range=[0, 1])
     return _layout(fig, "Accuracy", "accuracy", x="epoch")
 
 
-def grad_norms(store: Store, run: Run) -> go.Figure:
+def grad_norms(h: RunHistory) -> go.Figure:
     """Per-layer gradient L2 norms against step, on a log axis: vanishing and exploding show as a fan."""
-    steps = store.steps(run.id, MAX_POINTS)
     fig = go.Figure()
-    xs = [s[0] for s in steps]
-    for k, name in enumerate(run.layers):
-        fig.add_scatter(x=xs, y=[max(s[4][k], 1e-12) for s in steps], mode="lines", name=name)
-    fig.add_scatter(x=xs, y=[max(s[3], 1e-12) for s in steps], mode="lines", name="total",
+    xs = [s.step for s in h.steps]
+    for k, name in enumerate(h.run.layers):
+        fig.add_scatter(x=xs, y=[max(s.grad_norms[k], 1e-12) for s in h.steps], mode="lines", name=name)
+    fig.add_scatter(x=xs, y=[max(s.grad_total, 1e-12) for s in h.steps], mode="lines", name="total",
                     line={"color": "black", "dash": "dash"})
     return _layout(fig, "Gradient norm per layer", "L2 norm (log)", log=True)
 
@@ -112,11 +111,10 @@ def init_activations(analysis: Analysis) -> go.Figure:
     return _layout(fig, "Activations per layer (mean ± sd)", "activation", x="layer")
 
 
-def heatmap(store: Store, run: Run) -> go.Figure:
+def heatmap(h: RunHistory) -> go.Figure:
     """Layers × steps, colour = log10 of the gradient norm."""
-    steps = store.steps(run.id, MAX_POINTS)
-    z = [[math.log10(max(s[4][k], 1e-30)) for s in steps] for k in range(len(run.layers))]
-    fig = go.Figure(go.Heatmap(z=z, x=[s[0] for s in steps], y=run.layers, colorscale="Viridis",
+    z = [[math.log10(max(s.grad_norms[k], 1e-30)) for s in h.steps] for k in range(len(h.run.layers))]
+    fig = go.Figure(go.Heatmap(z=z, x=[s.step for s in h.steps], y=h.run.layers, colorscale="Viridis",
                                colorbar={"title": "log10 norm"}))
     return _layout(fig, "Gradient norm, layer × step (log colour)", "layer")
 
@@ -131,11 +129,10 @@ def histogram(run: Run, step: int, histograms: list[list[int]], layers: list[int
     return _layout(fig, f"Gradient values at step {step}", "weights", x="log10 |gradient|")
 
 
-def update_ratios(store: Store, run: Run) -> go.Figure:
+def update_ratios(h: RunHistory) -> go.Figure:
     """‖Δw‖ / ‖w‖ per layer against step: around 1e-3 is healthy, far below learns nothing, far above thrashes."""
-    details = store.details(run.id)
     fig = go.Figure()
-    for k, name in enumerate(run.layers):
-        fig.add_scatter(x=[d[0] for d in details], y=[max(d[2][k], 1e-30) for d in details], mode="lines",
-                        name=name)
+    for k, name in enumerate(h.run.layers):
+        fig.add_scatter(x=[d.step for d in h.details], y=[max(d.update_ratios[k], 1e-30) for d in h.details],
+                        mode="lines", name=name)
     return _layout(fig, "Update-to-weight ratio per layer", "‖Δw‖ / ‖w‖ (log)", log=True)

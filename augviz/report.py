@@ -1,12 +1,34 @@
-"""Comparing stored runs: the configuration fields that differ, a table of final metrics, metrics as CSV."""
+"""Comparing stored runs: which kind of run each is, the configuration fields that differ, a readable table of
+final metrics, and the metrics as wide CSV tables. Everything here takes data (runs and their metrics), never
+the store: the pages read the store once and hand the rows over."""
 
 from __future__ import annotations
 
 import csv
 import io
+from dataclasses import dataclass, field
 from typing import Any
 
-from augviz.store import Run, Store
+from augviz.store import Run
+from augviz.train import DetailMetrics, EpochMetrics, StepMetrics
+
+LAB_MODEL = "deepnet"  # the gradient lab's network: its runs carry a network spec and are the lab's
+FIXED = ("name", "group")  # labels of a run, not settings that change its result
+
+
+@dataclass(frozen=True)
+class RunHistory:
+    """A run and the metrics it has stored so far (``details`` only for gradient-lab runs)."""
+
+    run: Run
+    steps: list[StepMetrics]
+    epochs: list[EpochMetrics]
+    details: list[DetailMetrics] = field(default_factory=list)
+
+
+def is_lab(run: Run) -> bool:
+    """Whether the run was started by the gradient lab (its stored configuration has the lab's network)."""
+    return run.config.model == LAB_MODEL or run.config.net is not None
 
 
 def differing_fields(runs: list[Run]) -> list[str]:
@@ -14,46 +36,103 @@ def differing_fields(runs: list[Run]) -> list[str]:
     if len(runs) < 2:
         return []
     docs = [r.config.to_dict() for r in runs]
-    return [k for k in docs[0] if k not in ("name", "group") and any(d[k] != docs[0][k] for d in docs[1:])]
+    return [k for k in docs[0] if k not in FIXED and any(d[k] != docs[0][k] for d in docs[1:])]
 
 
-def _show(key: str, value: Any) -> Any:
+def config_columns(runs: list[Run]) -> list[str]:
+    """The configuration columns a comparison shows: the augmentation always (it tells a baseline from an
+    augmented run), then every other field that differs."""
+    return ["pipeline", *(f for f in differing_fields(runs) if f != "pipeline")]
+
+
+def show_value(key: str, value: Any) -> str:
+    """A configuration value as a short text (the pipeline as its enabled steps)."""
     if key == "pipeline":
-        return "none" if value is None else " → ".join(s["transform"] for s in value["steps"] if s["enabled"])
-    return value
+        if value is None:
+            return "none"
+        return " → ".join(s["transform"] for s in value["steps"] if s["enabled"]) or "no enabled step"
+    if key == "net" and isinstance(value, dict):
+        return ", ".join(f"{k} {v}" for k, v in value.items())
+    if isinstance(value, float):
+        return f"{value:g}"
+    return "" if value is None else str(value)
 
 
-def summary(store: Store, runs: list[Run]) -> list[dict[str, Any]]:
-    """One row per run: final metrics and the configuration fields that differ between the runs."""
-    fields = differing_fields(runs)
-    rows = []
-    for r in runs:
-        epochs = store.epochs(r.id)
-        last = epochs[-1] if epochs else None
+def percent(value: float | None) -> str:
+    """A share in [0, 1] as a percentage with one decimal ("86.4 %"); empty when unknown."""
+    return "" if value is None else f"{100 * value:.1f} %"
+
+
+def duration(seconds: float | None) -> str:
+    """Seconds as a duration a person reads at a glance: "42 s", "7 min 40 s", "1 h 05 min"."""
+    if seconds is None:
+        return ""
+    s = round(seconds)
+    if s < 60:
+        return f"{seconds:.1f} s" if seconds < 10 else f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60:02d} s"
+    return f"{s // 3600} h {s % 3600 // 60:02d} min"
+
+
+def rate(value: float | None) -> str:
+    """Images per second, rounded to whole images with thousands separated."""
+    return "" if value is None else f"{value:,.0f}"
+
+
+def summary(histories: list[RunHistory]) -> list[dict[str, str | int]]:
+    """One row per run, formatted for reading: final accuracies as percentages, time as a duration, and the
+    configuration columns that tell the runs apart."""
+    columns = config_columns([h.run for h in histories])
+    rows: list[dict[str, str | int]] = []
+    for h in histories:
+        r, last = h.run, (h.epochs[-1] if h.epochs else None)
+        doc = r.config.to_dict()
         rows.append({"run": r.id, "status": r.status, "label": r.label,
-                     "test acc": r.test_acc, "val acc": last[4] if last else None,
-                     "train acc": last[2] if last else None, "epochs done": len(epochs),
-                     "seconds": r.wall_s, "images/s": r.images_per_s,
-                     **{f: _show(f, r.config.to_dict()[f]) for f in fields}})
+                     "test acc": percent(r.test_acc), "val acc": percent(last.val_acc if last else None),
+                     "train acc": percent(last.train_acc if last else None), "epochs": len(h.epochs),
+                     "time": duration(r.wall_s), "images/s": rate(r.images_per_s),
+                     **{c: show_value(c, doc[c]) for c in columns}})
     return rows
 
 
-def metrics_csv(store: Store, runs: list[Run]) -> str:
-    """Every stored metric of the runs, one row per (run, step or epoch), in long form."""
+def _write(rows: list[dict[str, Any]], header: list[str]) -> str:
     out = io.StringIO()
-    w = csv.writer(out)
-    w.writerow(["run", "kind", "step_or_epoch", "metric", "value"])
-    for r in runs:
-        for step, _epoch, loss, total, norms in store.steps(r.id):
-            w.writerow([r.id, "step", step, "loss", loss])
-            w.writerow([r.id, "step", step, "grad_norm_total", total])
-            for name, v in zip(r.layers, norms, strict=False):
-                w.writerow([r.id, "step", step, f"grad_norm[{name}]", v])
-        for epoch, tl, ta, vl, va, ips in store.epochs(r.id):
-            for metric, v in (("train_loss", tl), ("train_acc", ta), ("val_loss", vl), ("val_acc", va),
-                              ("images_per_s", ips)):
-                w.writerow([r.id, "epoch", epoch, metric, v])
-        if r.test_acc is not None:
-            w.writerow([r.id, "final", "", "test_acc", r.test_acc])
-            w.writerow([r.id, "final", "", "test_loss", r.test_loss])
+    w = csv.DictWriter(out, header, lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
     return out.getvalue()
+
+
+def _identity(h: RunHistory, columns: list[str]) -> dict[str, Any]:
+    doc = h.run.config.to_dict()
+    return {"run": h.run.id, "label": h.run.label, "status": h.run.status,
+            **{c: show_value(c, doc[c]) for c in columns}}
+
+
+def epochs_csv(histories: list[RunHistory]) -> str:
+    """One row per (run, epoch), a column per metric, the run's final test metrics on each of its rows, and the
+    configuration columns that tell the runs apart: ready to filter or pivot in a spreadsheet."""
+    columns = config_columns([h.run for h in histories])
+    metrics = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "images_per_s", "test_loss", "test_acc"]
+    rows = [{**_identity(h, columns), "epoch": e.epoch, "train_loss": e.train_loss, "train_acc": e.train_acc,
+             "val_loss": e.val_loss, "val_acc": e.val_acc, "images_per_s": e.images_per_s,
+             "test_loss": h.run.test_loss, "test_acc": h.run.test_acc}
+            for h in histories for e in h.epochs]
+    return _write(rows, ["run", "label", "status", *columns, *metrics])
+
+
+def steps_csv(histories: list[RunHistory]) -> str:
+    """One row per (run, step): the loss, the total gradient norm and one column per layer's gradient norm."""
+    columns = config_columns([h.run for h in histories])
+    layers: list[str] = []
+    for h in histories:
+        layers += [name for name in h.run.layers if name not in layers]
+    rows = []
+    for h in histories:
+        for m in h.steps:
+            per_layer = {f"grad_norm[{n}]": v for n, v in zip(h.run.layers, m.grad_norms, strict=False)}
+            rows.append({**_identity(h, columns), "step": m.step, "epoch": m.epoch, "loss": m.loss,
+                         "grad_norm_total": m.grad_total, **per_layer})
+    return _write(rows, ["run", "label", "status", *columns, "step", "epoch", "loss", "grad_norm_total",
+                         *(f"grad_norm[{n}]" for n in layers)])

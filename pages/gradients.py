@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from augviz import report
 from augviz.ui import common, gradients, train
 
 common.through_app()
@@ -19,7 +20,7 @@ if store is not None:
     st.slider("epochs", 1, 10, 2, key="g_epochs")
     if st.button("Train this network", type="primary", key="g_train"):
         gradients.launch(store, net, opt, lr, clip, dataset)
-    if "g_run" in st.session_state:
-        gradients.run_panel(store, st.session_state["g_run"])
-    else:
-        st.caption("The run is stored like any other: compare it with others on the Runs page.")
+    run = train.pick_run([r for r in store.runs() if report.is_lab(r)], "g_run")
+    if run is not None:
+        gradients.run_panel(store, run)
+    st.caption("Lab runs are stored like any other: compare them with others on the Runs page.")

@@ -5,14 +5,14 @@ from __future__ import annotations
 import streamlit as st
 import torch
 
-from augviz import charts, data, gradlab, worker
+from augviz import charts, data, gradlab
 from augviz.errors import DataError
 from augviz.gradlab import PRESETS, NetSpec
 from augviz.runconfig import RunConfig
 from augviz.store import Run, Store
 from augviz.ui import train as train_ui
 from augviz.ui.common import md_escape
-from augviz.ui.train import LRS, guarded, store_error
+from augviz.ui.train import LRS
 
 WIDTHS = (16, 32, 64, 128, 256)
 STDS = (0.001, 0.01, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0)
@@ -110,29 +110,9 @@ def launch(store: Store, net: NetSpec, opt: str, lr: float, clip: float | None, 
                     name=f"gradient lab: {net.depth}-layer {net.activation} {net.kind}, {net.init} init"
                          f"{', BN' if net.batchnorm else ''}{', residual' if net.residual else ''}"
                          f"{f', clip {clip:g}' if clip else ''}")
-    run_id = guarded(worker.launch, store, cfg)
-    if run_id is not None:
-        st.session_state["g_run"] = run_id
-    store_error()
+    train_ui.launch(store, [cfg], picker="g_run")
 
 
-def run_panel(store: Store, run_id: int) -> None:
+def run_panel(store: Store, run: Run) -> None:
     """The run panel with the lab's charts: norms, heatmap, histogram at a chosen step, update ratios."""
-    train_ui.run_panel(store, run_id, _lab_charts, key="g")
-
-
-def _lab_charts(store: Store, run: Run) -> None:
-    st.plotly_chart(charts.grad_norms(store, run), key=f"g_norms_{run.id}")
-    st.plotly_chart(charts.heatmap(store, run), key=f"g_heat_{run.id}")
-    details = store.details(run.id)
-    if details:
-        steps = [d[0] for d in details]
-        at = st.select_slider("histogram at step", steps, value=steps[-1], key=f"g_hstep_{run.id}")
-        hist = next(d[1] for d in details if d[0] == at)
-        n = len(run.layers)
-        left, right = st.columns(2)
-        left.plotly_chart(charts.histogram(run, at, hist, sorted({0, n // 2, n - 1})), key=f"g_hist_{run.id}")
-        right.plotly_chart(charts.update_ratios(store, run), key=f"g_upd_{run.id}")
-    left, right = st.columns(2)
-    left.plotly_chart(charts.loss(store, [run]), key=f"g_loss_{run.id}")
-    right.plotly_chart(charts.accuracy(store, [run]), key=f"g_acc_{run.id}")
+    train_ui.run_panel(store, run.id, train_ui.lab_charts, key="g")

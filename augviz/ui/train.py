@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import streamlit as st
 import torch
 
-from augviz import charts, data, experiment, images, models, serialize, worker
+from augviz import charts, data, experiment, images, models, report, serialize, worker
 from augviz.errors import ConfigError, DataError, StoreError
 from augviz.preview import SEED_PIPELINE
+from augviz.report import RunHistory
 from augviz.runconfig import RunConfig, from_dict
 from augviz.store import Run, Store
+from augviz.train import DetailMetrics, EpochMetrics, StepMetrics
 from augviz.ui.common import md_escape
 
 LRS = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0)
 DECAYS = (0.0, 1e-5, 1e-4, 5e-4, 1e-3, 1e-2)
 POLL_S = 1.0
+DOWNLOADABLE = ("mnist", "fashion_mnist", "cifar10")  # fetched from their official addresses when allowed
 
 
 @st.cache_resource(show_spinner=False)
@@ -51,7 +55,7 @@ def config_form() -> RunConfig | None:
     if name == "folder":
         doc["folder"] = sb.text_input("folder under the data folder", key="t_folder",
                                       help=f"Images as <folder>/<class>/*.png, under {data.data_root()}")
-    if name in ("mnist", "fashion_mnist", "cifar10"):
+    if name in DOWNLOADABLE:
         doc["download"] = sb.toggle("download if missing", key="t_download",
                                     help=f"From the dataset's official address into {data.data_root()}")
     doc["train_size"] = sb.slider("training images", 250, 20_000, 5000, 250, key="t_size",
@@ -117,38 +121,141 @@ def store_error() -> None:
         st.error(md_escape(message))
 
 
-def launch(store_: Store, configs: list[RunConfig]) -> list[int]:
+def data_problem(cfg: RunConfig) -> str | None:
+    """Why a run of ``cfg`` cannot start for want of data (None when it can): the dataset browser's own load,
+    so the page refuses exactly what the run would fail on. A missing download is no problem when the run may
+    fetch it."""
+    try:
+        _browse(cfg.dataset, cfg.folder, cfg.train_size, cfg.seed, 8)
+    except (DataError, OSError) as e:
+        return None if cfg.download and cfg.dataset in DOWNLOADABLE else str(e)
+    return None
+
+
+def launch(store_: Store, configs: list[RunConfig], picker: str = "t_run") -> list[int]:
+    """Queue runs; the first becomes the run shown by ``picker`` (see ``pick_run``) at once."""
     ids = [i for c in configs if (i := guarded(worker.launch, store_, c)) is not None]
     if ids:
-        st.session_state["run_id"] = ids[0]
+        show(picker, ids[0])
     store_error()
     return ids
 
 
-def status_line(store_: Store, run: Run) -> str:
+def start_controls(store_: Store, cfg: RunConfig) -> None:
+    """The sidebar's Start button; refused, with the reason and a download button, when the data is missing."""
+    sb = st.sidebar
+    problem = data_problem(cfg)
+    sb.button("Start run", type="primary", key="t_start", disabled=problem is not None, width="stretch",
+              on_click=launch, args=(store_, [cfg]))
+    if problem is None:
+        return
+    sb.error(f"Cannot start: {md_escape(problem)}")
+    if cfg.dataset in DOWNLOADABLE:
+        sb.button(f"Download {data.LABELS[cfg.dataset]} and start", key="t_fetch", width="stretch",
+                  on_click=_download_and_start, args=(store_, cfg),
+                  help=f"The run first fetches the dataset from its official address into {data.data_root()}")
+
+
+def _download_and_start(store_: Store, cfg: RunConfig) -> None:
+    st.session_state["t_download"] = True  # the form says what the run does
+    launch(store_, [replace(cfg, download=True)])
+
+
+# ---- which run a page shows --------------------------------------------------------------------------------
+
+
+def show(picker: str, run_id: int) -> None:
+    """Make ``run_id`` the run that the picker ``picker`` shows on its next draw (a run just started)."""
+    st.session_state[f"{picker}_next"] = run_id
+
+
+def _from_url(param: str) -> int | None:
+    value = st.query_params.get(param, "")
+    return int(value) if value.isdigit() else None
+
+
+def pick_run(runs: list[Run], picker: str, param: str = "run") -> Run | None:
+    """A select box of ``runs``, newest first; returns the chosen one (None when there are none).
+
+    The choice lasts: a run just started (``show``) comes first, then the box's own value, then the choice this
+    session made before leaving the page, then the URL's ``?run=`` (a reload or a shared link), then the newest
+    run. It is written back to the session and the URL on every draw.
+    """
+    if not runs:
+        return None
+    by_id = {r.id: r for r in reversed(runs)}
+    state = st.session_state
+    memory = f"{picker}_shown"
+    for wanted in (state.pop(f"{picker}_next", None), state.get(picker), state.get(memory), _from_url(param)):
+        if wanted in by_id:
+            break
+    else:
+        wanted = next(iter(by_id))
+    state[picker] = wanted
+    chosen = st.selectbox("run", list(by_id), key=picker, format_func=lambda i: f"#{i} {by_id[i].status}: "
+                                                                               f"{by_id[i].label}")
+    state[memory] = chosen
+    st.query_params[param] = str(chosen)
+    return by_id[chosen]
+
+
+# ---- one run, live ---------------------------------------------------------------------------------------------
+
+
+def history(store_: Store, run: Run, limit: int | None = charts.MAX_POINTS) -> RunHistory:
+    """The run's stored metrics as typed rows (steps thinned to ``limit``; the lab's details for lab runs)."""
+    steps = [StepMetrics(s, e, loss, norms, total) for s, e, loss, total, norms in store_.steps(run.id, limit)]
+    epochs = [EpochMetrics(*row) for row in store_.epochs(run.id)]
+    details = [DetailMetrics(*row) for row in store_.details(run.id)] if report.is_lab(run) else []
+    return RunHistory(run, steps, epochs, details)
+
+
+def status_line(store_: Store, run: Run, done: int) -> str:
+    """Where the run stands, in words: its queue place, its download, its step, or how it ended."""
+    total = run.total_steps or 0
+    at = f"step {done} of {total}" if total else f"step {done}"
     if run.status == "queued":
         pos = store_.queue_position(run.id)
-        return f"queued (position {pos})" if pos else "queued"
-    if run.status in ("failed", "diverged", "interrupted") and run.error:
-        return f"{run.status}: {run.error}"
-    if run.status == "running" and run.note:
-        return run.note
+        return f"queued (position {pos} in the queue)" if pos else "queued"
+    if run.status == "running":
+        return run.note if run.note else f"training: {at}" if total else "starting: loading the data"
     if run.status == "finished" and run.test_acc is not None:
-        return f"finished: test accuracy {100 * run.test_acc:.1f}% in {run.wall_s:.1f} s ({run.images_per_s:.0f} img/s)"
-    return run.status
+        return (f"finished: test accuracy {report.percent(run.test_acc)} in {report.duration(run.wall_s)} "
+                f"({report.rate(run.images_per_s)} images/s)")
+    if run.status == "stopped":
+        return f"stopped at {at}"
+    if run.status == "diverged":
+        return f"diverged at step {run.diverged_step}: the loss stopped being finite"
+    return f"{run.status} at {at}" if done else run.status
 
 
 def _fraction(run: Run, done: int, total: int) -> float:
     """The progress bar's fill: steps done, or the download's share while the data is fetched."""
-    if run.note and run.note.endswith("%"):
+    if run.status == "running" and run.note and run.note.endswith("%"):
         return float(run.note.rsplit(" ", 1)[1].rstrip("%")) / 100
+    if run.status == "finished":
+        return 1.0
     return min(1.0, done / total) if total else 0.0
 
 
-def run_panel(store_: Store, run_id: int, draw: Callable[[Store, Run], None] | None = None,
+def _ending(run: Run) -> None:
+    """How a run that did not finish ended, as a box that cannot be missed."""
+    if run.status == "failed":
+        st.error(f"**Run #{run.id} failed.** {md_escape(run.error or 'No reason was recorded.')}")
+    elif run.status == "diverged":
+        st.warning(f"**Run #{run.id} diverged** at step {run.diverged_step}: the loss became infinite or NaN. "
+                   "Lower the learning rate, or clip the gradient norm.")
+    elif run.status == "interrupted":
+        st.warning(f"**Run #{run.id} was interrupted.** {md_escape(run.error or '')} Its metrics so far are kept.")
+    elif run.status == "stopped":
+        st.info(f"Run #{run.id} was stopped on request. Its metrics so far are kept.")
+
+
+def run_panel(store_: Store, run_id: int, draw: Callable[[RunHistory, str], None] | None = None,
               key: str = "t") -> None:
-    """Progress, stop button and live charts of one run (``draw`` adds a page's own charts; the default draws
-    loss, accuracy and gradient norms). Redraws every second while the run goes; stops polling when it ends."""
+    """Progress, how the run ended, stop button and live charts of one run (``draw`` adds a page's own charts;
+    the default draws loss, accuracy and gradient norms). Redraws every second while the run goes; stops polling
+    when it ends."""
     run = store_.get(run_id)
     if run is None:
         st.info("That run was deleted.")
@@ -165,23 +272,44 @@ def run_panel(store_: Store, run_id: int, draw: Callable[[Store, Run], None] | N
             return
         st.markdown(f"**Run #{now.id}**: {md_escape(now.label)}")
         done = store_.step_count(now.id)
-        st.progress(_fraction(now, done, now.total_steps or 0), text=md_escape(status_line(store_, now)))
+        st.progress(_fraction(now, done, now.total_steps or 0), text=md_escape(status_line(store_, now, done)))
+        _ending(now)
         if not now.is_over:
             st.button("Stop", key=f"{key}-stop-{now.id}", on_click=guarded, args=(store_.request_stop, now.id))
             store_error()
         if done:
-            (draw or _standard_charts)(store_, now)
+            (draw or standard_charts)(history(store_, now), key)
         if now.is_over and not run.is_over:
             st.rerun()  # the whole page once more, so the fragment stops polling
 
     live()
 
 
-def _standard_charts(store_: Store, run: Run) -> None:
+def standard_charts(h: RunHistory, key: str) -> None:
+    """Loss, accuracy and gradient norms of one run."""
     left, right = st.columns(2)
-    left.plotly_chart(charts.loss(store_, [run]), key=f"loss-{run.id}")
-    right.plotly_chart(charts.accuracy(store_, [run]), key=f"acc-{run.id}")
-    st.plotly_chart(charts.grad_norms(store_, run), key=f"grad-{run.id}")
+    left.plotly_chart(charts.loss([h]), key=f"{key}_loss_{h.run.id}")
+    right.plotly_chart(charts.accuracy([h]), key=f"{key}_acc_{h.run.id}")
+    st.plotly_chart(charts.grad_norms(h), key=f"{key}_grad_{h.run.id}")
+
+
+def lab_charts(h: RunHistory, key: str) -> None:
+    """The gradient lab's views of one run: norms, the layer × step heatmap, histograms at a chosen step, update
+    ratios, then loss and accuracy."""
+    run = h.run
+    st.plotly_chart(charts.grad_norms(h), key=f"{key}_norms_{run.id}")
+    st.plotly_chart(charts.heatmap(h), key=f"{key}_heat_{run.id}")
+    if h.details:
+        steps = [d.step for d in h.details]
+        at = st.select_slider("histogram at step", steps, value=steps[-1], key=f"{key}_hstep_{run.id}")
+        hist = next(d.histograms for d in h.details if d.step == at)
+        n = len(run.layers)
+        left, right = st.columns(2)
+        left.plotly_chart(charts.histogram(run, at, hist, sorted({0, n // 2, n - 1})), key=f"{key}_hist_{run.id}")
+        right.plotly_chart(charts.update_ratios(h), key=f"{key}_upd_{run.id}")
+    left, right = st.columns(2)
+    left.plotly_chart(charts.loss([h]), key=f"{key}_loss_{run.id}")
+    right.plotly_chart(charts.accuracy([h]), key=f"{key}_acc_{run.id}")
 
 
 def experiment_panel(store_: Store, base: RunConfig) -> None:

@@ -1,0 +1,83 @@
+"""Widgets of the Runs page: the runs to compare (kept in the session and the URL), the table of final
+metrics, the downloads, the gradient lab's charts for lab runs, and deleting runs."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from augviz import charts, report
+from augviz.report import RunHistory
+from augviz.store import Run, Store
+from augviz.ui import train
+
+PICK, MEMORY, PARAM = "r_pick", "r_pick_shown", "runs"
+
+
+def _from_url() -> list[int]:
+    return [int(v) for v in st.query_params.get(PARAM, "").split(",") if v.isdigit()]
+
+
+def pick_runs(runs: list[Run]) -> list[Run]:
+    """A multiselect of stored runs, newest first. The choice lasts across page switches (session) and reloads
+    and links (``?runs=3,5``); the first visit picks the two newest runs that have ended."""
+    by_id = {r.id: r for r in reversed(runs)}
+    state = st.session_state
+    if PICK not in state:
+        if MEMORY in state:
+            state[PICK] = [i for i in state[MEMORY] if i in by_id]
+        elif PARAM in st.query_params:
+            state[PICK] = [i for i in _from_url() if i in by_id]
+        else:
+            state[PICK] = [i for i, r in by_id.items() if r.is_over][:2]
+    else:
+        state[PICK] = [i for i in state[PICK] if i in by_id]  # a deleted run drops out
+    picked = st.multiselect("runs to compare", list(by_id), key=PICK,
+                            format_func=lambda i: f"#{i} {by_id[i].status}: {by_id[i].label}")
+    state[MEMORY] = picked
+    st.query_params[PARAM] = ",".join(map(str, picked))
+    return [by_id[i] for i in picked]
+
+
+def table(histories: list[RunHistory]) -> None:
+    """Final metrics, one row per run, formatted for reading and sized to fit the page."""
+    st.dataframe(report.summary(histories), hide_index=True, width="stretch",
+                 column_config={"run": st.column_config.NumberColumn(width="small", format="#%d"),
+                                "status": st.column_config.TextColumn(width="small"),
+                                "label": st.column_config.TextColumn(width="medium"),
+                                "epochs": st.column_config.NumberColumn(width="small")})
+
+
+def compare(store: Store, histories: list[RunHistory]) -> None:
+    """Accuracy and loss of the chosen runs overlaid, and the metrics as wide CSV files."""
+    left, right = st.columns(2)
+    left.plotly_chart(charts.accuracy(histories), key="r_acc")
+    right.plotly_chart(charts.loss(histories), key="r_loss")
+    chosen = [h.run for h in histories]
+    left, right = st.columns(2)
+    left.download_button("Download per-epoch metrics (CSV)", lambda: report.epochs_csv(_full(store, chosen)),
+                         "augviz-epochs.csv", "text/csv", on_click="ignore", key="r_csv_epochs",
+                         help="One row per run and epoch, with the configuration fields that tell the runs apart")
+    right.download_button("Download per-step metrics (CSV)", lambda: report.steps_csv(_full(store, chosen)),
+                          "augviz-steps.csv", "text/csv", on_click="ignore", key="r_csv_steps",
+                          help="One row per run and step: loss and gradient norms per layer")
+
+
+def _full(store: Store, runs: list[Run]) -> list[RunHistory]:
+    """Every stored step, not the thinned series the charts draw."""
+    return [train.history(store, r, None) for r in runs]
+
+
+def lab_runs(histories: list[RunHistory]) -> None:
+    """The gradient lab's own charts (heatmap, histograms, update ratios) for each chosen lab run."""
+    for h in histories:
+        if report.is_lab(h.run):
+            st.subheader(f"Gradient lab run #{h.run.id}")
+            train.lab_charts(h, key="r")
+
+
+def delete(store: Store, runs: list[Run]) -> None:
+    with st.expander("Delete these runs"):
+        sure = st.checkbox("Yes, delete the selected runs that have ended, with their metrics", key="r_sure")
+        if st.button("Delete", disabled=not sure, key="r_delete"):
+            train.guarded(store.delete, [r.id for r in runs if r.is_over])
+            st.rerun()  # the picker drops the deleted runs
