@@ -44,9 +44,10 @@ def home(tmp_path, monkeypatch):
 def page(name: str, **query: str) -> AppTest:
     """A fresh session (a new browser tab) on a page, opened with ``query`` in its URL."""
     at = AppTest.from_file(APP, default_timeout=30)
+    at.run()
+    at.switch_page(f"pages/{name}.py")
     at.query_params.update(query)
     at.run()
-    at.switch_page(f"pages/{name}.py").run()
     assert not at.exception
     return at
 
