@@ -1,4 +1,5 @@
-"""A real browser on the Train page: start a run, watch the live chart grow, stop the run."""
+"""A real browser on the Train page: start a run, watch the live chart grow, stop the run; a new run is shown at
+once and a failed run says why."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ import os
 import signal
 
 import pytest
+import torch
 
+from augviz.runconfig import RunConfig
 from augviz.store import Store, pid_alive
 from tests.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, streamlit_server
 
@@ -42,3 +45,30 @@ def test_a_run_started_in_the_browser_draws_live_and_stops(tmp_path):
         for run in Store(tmp_path / "runs.sqlite").runs():
             if run.pid and pid_alive(run.pid):
                 os.kill(run.pid, signal.SIGKILL)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine where a cuda run fails")
+def test_a_started_run_is_shown_at_once_and_its_failure_is_on_screen(tmp_path):
+    """With a run already listed, Start shows the new run; the new run fails (no CUDA here) and says why."""
+    store = Store(tmp_path / "runs.sqlite")
+    store.finish(store.create(RunConfig(train_size=250, name="an earlier run")), "stopped")
+    with streamlit_server({"AUGVIZ_HOME": str(tmp_path), "AUGVIZ_MAX_RUNS": "1"}) as url, \
+            playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1366, "height": 768})
+            page.goto(f"{url}/train")
+            page.get_by_text("Run #1").first.wait_for(timeout=60_000)
+            sidebar = page.get_by_test_id("stSidebar")
+            sidebar.get_by_test_id("stSelectbox").filter(has_text="device").click()
+            page.get_by_role("option", name="cuda").click()
+            page.get_by_role("button", name="Start run").click()
+            page.get_by_text("Run #2").first.wait_for(timeout=30_000)
+            error = page.get_by_test_id("stAlertContentError").filter(has_text="Run #2 failed")
+            error.wait_for(timeout=60_000)
+            assert "no CUDA device is available" in error.inner_text()
+            assert "?run=2" in page.url
+            page.screenshot(path=ARTIFACTS / "train-failed.png")
+        finally:
+            browser.close()
+    assert store.get(2).status == "failed"

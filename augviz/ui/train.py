@@ -241,12 +241,13 @@ def _fraction(run: Run, done: int, total: int) -> float:
 def _ending(run: Run) -> None:
     """How a run that did not finish ended, as a box that cannot be missed."""
     if run.status == "failed":
-        st.error(f"**Run #{run.id} failed.** {md_escape(run.error or 'No reason was recorded.')}")
+        st.error(f"**Run #{run.id} failed:** {md_escape(run.error or 'no reason was recorded')}")
     elif run.status == "diverged":
         st.warning(f"**Run #{run.id} diverged** at step {run.diverged_step}: the loss became infinite or NaN. "
                    "Lower the learning rate, or clip the gradient norm.")
     elif run.status == "interrupted":
-        st.warning(f"**Run #{run.id} was interrupted.** {md_escape(run.error or '')} Its metrics so far are kept.")
+        st.warning(f"**Run #{run.id} interrupted:** {md_escape(run.error or 'no reason was recorded')}. "
+                   "Its metrics so far are kept.")
     elif run.status == "stopped":
         st.info(f"Run #{run.id} was stopped on request. Its metrics so far are kept.")
 
