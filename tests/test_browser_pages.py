@@ -150,3 +150,48 @@ def test_a_server_killed_mid_run_comes_back_with_the_run_interrupted(tmp_path, b
         stop_server(proc)
     run = store.get(run.id)
     assert run.status == "interrupted" and store.step_count(run.id) == kept > 5
+
+
+CUT_OFF = """() => {
+  const cut = [];
+  for (const b of document.querySelectorAll('button')) {
+    if (b.offsetParent && b.scrollWidth > b.clientWidth + 1) cut.push('button: ' + b.innerText);
+  }
+  for (const plot of document.querySelectorAll('.js-plotly-plot')) {
+    const frame = plot.querySelector('svg.main-svg').getBoundingClientRect();
+    const title = plot.querySelector('.gtitle');
+    const box = title && title.getBoundingClientRect();
+    if (box && (box.left < frame.left - 1 || box.right > frame.right + 1)) cut.push('title: ' + title.textContent);
+  }
+  return cut;
+}"""
+TABLE_SCROLLS = "() => [...document.querySelectorAll('.dvn-scroller')].some(s => s.scrollWidth > s.clientWidth + 1)"
+
+
+def test_the_runs_table_fits_1366_px(home, browser):
+    with streamlit_server({"AUGVIZ_HOME": str(home)}) as url:
+        page = browser.new_page(viewport={"width": 1366, "height": 768})
+        page.goto(f"{url}/runs")
+        page.get_by_test_id("stDataFrame").wait_for(timeout=60_000)
+        page.wait_for_timeout(1500)
+        assert not page.evaluate(TABLE_SCROLLS)
+        page.screenshot(path=ARTIFACTS / "runs-1366.png")
+        page.close()
+
+
+def test_nothing_is_cut_off_at_800_px_on_train_and_runs(tmp_path, browser):
+    lab = {"model": "deepnet", "net": {"depth": 6, "width": 16}, "name": "a lab run"}
+    for doc in ({"name": "a train run"}, lab):
+        config = tmp_path / "run.json"
+        config.write_text(json.dumps({"train_size": 250, "epochs": 2, **doc}))
+        subprocess.run([sys.executable, "-m", "augviz", "train", "--config", str(config)], check=True,
+                       capture_output=True, timeout=120, env={**os.environ, "AUGVIZ_HOME": str(tmp_path)})
+    with streamlit_server({"AUGVIZ_HOME": str(tmp_path)}) as url:
+        page = browser.new_page(viewport={"width": 800, "height": 900})
+        for path, charts in (("train?run=1", 3), ("runs?runs=1,2", 8)):
+            page.goto(f"{url}/{path}")
+            page.locator(".js-plotly-plot").nth(charts - 1).wait_for(timeout=60_000)
+            page.wait_for_timeout(1500)
+            assert page.evaluate(CUT_OFF) == [], path
+            page.screenshot(path=ARTIFACTS / f"{path.split('?')[0]}-800.png", full_page=True)
+        page.close()

@@ -305,9 +305,9 @@ def lab_charts(h: RunHistory, key: str) -> None:
         at = st.select_slider("histogram at step", steps, value=steps[-1], key=f"{key}_hstep_{run.id}")
         hist = next(d.histograms for d in h.details if d.step == at)
         n = len(run.layers)
-        left, right = st.columns(2)
-        left.plotly_chart(charts.histogram(run, at, hist, sorted({0, n // 2, n - 1})), key=f"{key}_hist_{run.id}")
-        right.plotly_chart(charts.update_ratios(h), key=f"{key}_upd_{run.id}")
+        # One above the other: side by side, their titles are cut off on an 800-px screen.
+        st.plotly_chart(charts.histogram(run, at, hist, sorted({0, n // 2, n - 1})), key=f"{key}_hist_{run.id}")
+        st.plotly_chart(charts.update_ratios(h), key=f"{key}_upd_{run.id}")
     left, right = st.columns(2)
     left.plotly_chart(charts.loss([h]), key=f"{key}_loss_{run.id}")
     right.plotly_chart(charts.accuracy([h]), key=f"{key}_acc_{run.id}")
