@@ -59,6 +59,7 @@ def test_a_started_run_is_shown_at_once_and_its_failure_is_on_screen(tmp_path):
             page = browser.new_page(viewport={"width": 1366, "height": 768})
             page.goto(f"{url}/train")
             page.get_by_text("Run #1").first.wait_for(timeout=60_000)
+            page.get_by_role("button", name="Start run").wait_for(timeout=60_000)  # a busy machine draws slowly
             sidebar = page.get_by_test_id("stSidebar")
             sidebar.get_by_test_id("stSelectbox").filter(has_text="device").click()
             page.get_by_role("option", name="cuda").click()
