@@ -273,3 +273,18 @@ def test_the_exported_csv_is_wide_and_tells_baseline_from_augmented(home):
     assert len(steps) == sum(len(h.steps) for h in histories) == sum(store.step_count(r.id) for r in store.runs())
     layers = histories[0].run.layers
     assert {f"grad_norm[{n}]" for n in layers} <= set(steps[0]) and steps[0]["pipeline"] == "none"
+
+
+@pytest.mark.parametrize(("status", "box", "says"), [
+    ("diverged", "warning", "Run #1 diverged** at step 7"),
+    ("interrupted", "warning", "Run #1 interrupted:** the server stopped"),
+    ("stopped", "info", "Run #1 was stopped on request"),
+])
+def test_how_a_run_ended_is_on_its_panel(home, status, box, says):
+    store = Store(home / "runs.sqlite")
+    run_id = store.create(RunConfig(train_size=250))
+    store.finish(run_id, status, "the server stopped while this run was going" if status == "interrupted" else None,
+                 diverged_step=7 if status == "diverged" else None)
+    at = page("train")
+    assert any(says in b.value for b in getattr(at, box)), [b.value for b in getattr(at, box)]
+    assert status in at.get("progress")[0].proto.text
