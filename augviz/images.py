@@ -1,7 +1,8 @@
 """Images in and out: built-in samples, safe decoding of uploads, tensors, and grids.
 
 Uploads are untrusted: size-limited, guarded against decompression bombs, first frame only, EXIF orientation
-applied, every mode (L, LA, P, RGBA, CMYK, 16-bit, float) converted to 8-bit RGB.
+applied (broken metadata is ignored: the picture is shown as stored), every mode (L, LA, P, RGBA, CMYK, 16-bit,
+float) converted to 8-bit RGB. Every guard is per call: nothing here changes PIL's process-wide settings.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ import math
 import struct
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageDraw, ImageFile, ImageFont, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
 
 from augviz.errors import ImageError
 
@@ -23,6 +25,7 @@ SAMPLE_SIZE = 256
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 MAX_PIXELS = 40_000_000  # well above any photo; PIL's own bomb guard is 89.5 M and warns first
 PREVIEW_SIDE = 256
+MAX_DECODED_SIDE = 2048  # longer pictures are reduced on decoding: nothing in augviz shows or trains on more
 FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "GIF", "TIFF")
 EXTENSIONS = ("png", "jpg", "jpeg", "webp", "bmp", "gif", "tif", "tiff")
 
@@ -137,13 +140,53 @@ def decode_upload(data: bytes, filename: str = "upload") -> Image.Image:
     return to_rgb(im)
 
 
-def to_rgb(im: Image.Image) -> Image.Image:
-    """Any PIL mode as 8-bit RGB, upright per its EXIF orientation; transparency composited on mid-grey."""
-    im = ImageOps.exif_transpose(im) or im
+def decode_file(path: Path) -> Image.Image:
+    """An image file on disk, with the same limits and messages as an upload (ImageError names the file)."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_UPLOAD_BYTES:  # refused before a byte is read
+            raise ImageError(f"{path.name} is {size / 2**20:.1f} MB; the limit is {MAX_UPLOAD_BYTES // 2**20} MB.")
+        data = path.read_bytes()
+    except OSError as e:
+        raise ImageError(f"{path.name} cannot be read ({e.strerror or e}).") from None
+    return decode_upload(data, path.name)
+
+
+# What PIL raises for damaged metadata: a bad TIFF header in the EXIF block (SyntaxError), a short IFD
+# (struct.error), offsets past the end (ValueError, IndexError), odd tag types (TypeError, KeyError).
+_METADATA_ERRORS = (SyntaxError, struct.error, ValueError, IndexError, TypeError, KeyError, OSError, EOFError)
+_ORIENTATION = 0x0112
+_TURNS = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+          5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+          8: Image.Transpose.ROTATE_90}
+
+
+def orientation(im: Image.Image) -> int:
+    """The EXIF orientation (1 to 8; 1 is upright), or 1 when the metadata is missing or damaged."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "Corrupt EXIF data" is expected from untrusted files
+            value = im.getexif().get(_ORIENTATION, 1)
+    except _METADATA_ERRORS:
+        return 1
+    return value if isinstance(value, int) and value in _TURNS else 1
+
+
+def to_rgb(im: Image.Image, max_side: int | None = MAX_DECODED_SIDE) -> Image.Image:
+    """Any PIL mode as 8-bit RGB, upright per its EXIF orientation (as stored when that is damaged);
+    transparency composited on mid-grey. A picture longer than ``max_side`` is first reduced by a whole factor
+    (box average), so that the conversions below never hold more than a few copies of a small image."""
+    turn = orientation(im)
     if im.mode.startswith("I") or im.mode == "F":
-        im = Image.fromarray(_to_8bit(np.asarray(im, dtype=np.float64), im.mode), "L")
-    if im.mode == "P":
+        im = Image.fromarray(_to_8bit(im), "L")
+    elif im.mode == "1":
+        im = im.convert("L")
+    elif im.mode == "P":
         im = im.convert("RGBA")
+    if max_side and max(im.size) > max_side:
+        im = im.reduce(math.ceil(max(im.size) / max_side))
+    if turn in _TURNS:
+        im = im.transpose(_TURNS[turn])
     if im.mode in ("RGBA", "LA", "PA", "La", "RGBa"):
         rgba = im.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (128, 128, 128, 255))
@@ -151,18 +194,24 @@ def to_rgb(im: Image.Image) -> Image.Image:
     return im.convert("RGB")
 
 
-def _to_8bit(arr: np.ndarray, mode: str) -> np.ndarray:
-    """Wide grey levels to 0..255: 16-bit by its full scale; 32-bit int and float by the range they use."""
+def _to_8bit(im: Image.Image, rows: int = 256) -> np.ndarray:
+    """Wide grey levels to 0..255: 16-bit by its full scale; 32-bit int and float by the range they use.
+    Converted a band of rows at a time, so a 40-megapixel picture needs no full-size float copy."""
+    arr = np.asarray(im)
     top = float(arr.max()) if arr.size else 0.0
-    if mode.startswith("I;16") or (mode == "I" and 255 < top <= 65535):
+    if im.mode.startswith("I;16") or (im.mode == "I" and 255 < top <= 65535):
         scale = 255 / 65535
-    elif mode == "F" and top <= 1.0:
+    elif im.mode == "F" and top <= 1.0:
         scale = 255.0
     elif top <= 255:
         scale = 1.0
     else:
         scale = 255 / top
-    return (arr * scale).round().clip(0, 255).astype(np.uint8)
+    out = np.empty(arr.shape, np.uint8)
+    for i in range(0, arr.shape[0], rows):
+        band = arr[i:i + rows].astype(np.float64) * scale
+        out[i:i + rows] = band.round().clip(0, 255)
+    return out
 
 
 def fit(im: Image.Image, side: int = PREVIEW_SIDE) -> Image.Image:
@@ -229,5 +278,3 @@ def png_bytes(im: Image.Image) -> bytes:
     im.save(buf, format="PNG")
     return buf.getvalue()
 
-
-ImageFile.LOAD_TRUNCATED_IMAGES = False  # a truncated upload is an error to report, not a half-grey picture
