@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -18,6 +19,8 @@ class RunConfig:
 
     dataset: str = "synthetic"
     folder: str | None = None  # for dataset "folder": a path under the data folder
+    image_size: int | None = None  # for an image folder: read at this size × size (None: the folder's own)
+    channels: int | None = None  # for an image folder: 1 (grey) or 3 (RGB) (None: the folder's own)
     train_size: int = 5000
     val_fraction: float = 0.1
     model: str = "seed_cnn"
@@ -53,9 +56,8 @@ _RANGES: dict[str, tuple[float, float]] = {
     "train_size": (1, 1_000_000), "val_fraction": (0.0, 0.5), "lr": (1e-6, 1e3), "batch_size": (1, 4096),
     "epochs": (1, 200), "weight_decay": (0.0, 1.0), "seed": (0, 2**31 - 1),
 }
-_CHOICES: dict[str, tuple[str, ...]] = {"dataset": data.NAMES, "model": models.MODELS,
+_CHOICES: dict[str, Collection[str]] = {"dataset": data.DATASETS, "model": models.MODELS,
                                         "optimizer": ("sgd", "adam"), "device": ("auto", "cpu", "cuda")}
-SYNTHETIC_SIZES = (250, 20_000)
 
 
 def from_dict(doc: Any) -> RunConfig:
@@ -70,17 +72,41 @@ def from_dict(doc: Any) -> RunConfig:
     for name, value in doc.items():
         values[name] = _check(name, value, known[name].default)
     cfg = RunConfig(**values)
-    if cfg.dataset == "synthetic" and not SYNTHETIC_SIZES[0] <= cfg.train_size <= SYNTHETIC_SIZES[1]:
-        raise ConfigError("train_size", f"the built-in dataset offers {SYNTHETIC_SIZES[0]} to {SYNTHETIC_SIZES[1]} "
-                                        f"training images, got {cfg.train_size}")
+    _check_dataset(cfg)
     if cfg.model == "deepnet" and cfg.net is None:
         raise ConfigError("net", "the deep net needs its network spec")
-    if cfg.dataset == "folder" and not cfg.folder:
-        raise ConfigError("folder", "an image-folder dataset needs a folder under the data folder")
     return cfg
 
 
+def _check_dataset(cfg: RunConfig) -> None:
+    """What the chosen dataset's registry entry allows: its size range, a folder, a size and channels."""
+    spec = data.DATASETS[cfg.dataset]
+    if spec.train_sizes and not spec.train_sizes[0] <= cfg.train_size <= spec.train_sizes[1]:
+        raise ConfigError("train_size", f"{spec.label} offers {spec.train_sizes[0]} to {spec.train_sizes[1]} "
+                                        f"training images, got {cfg.train_size}")
+    if spec.user_folder and not cfg.folder:
+        raise ConfigError("folder", "an image-folder dataset needs a folder under the data folder")
+    for name in ("image_size", "channels"):
+        if getattr(cfg, name) is not None and not spec.user_folder:
+            raise ConfigError(name, f"only an image folder is read at a chosen size and channels; {spec.label} "
+                                    f"is {spec.channels}×{spec.size}×{spec.size}")
+
+
+def _folder_shape(name: str, value: Any) -> int | None:
+    """An image folder's ``image_size`` or ``channels``: null (the folder's own) or an allowed whole number."""
+    if value is None:
+        return None
+    lo, hi = data.folders.SIZE_RANGE
+    allowed = "1 (grey) or 3 (colour)" if name == "channels" else f"a whole number from {lo} to {hi}"
+    whole = isinstance(value, int) and not isinstance(value, bool)
+    if not whole or not (value in (1, 3) if name == "channels" else lo <= value <= hi):
+        raise ConfigError(name, f"expected {allowed}, or null for the folder's own; got {str(value)[:40]!r}")
+    return value
+
+
 def _check(name: str, value: Any, default: Any) -> Any:
+    if name in ("image_size", "channels"):
+        return _folder_shape(name, value)
     if name in _CHOICES:
         if value not in _CHOICES[name]:
             raise ConfigError(name, f"expected one of {', '.join(_CHOICES[name])}, got {str(value)[:40]!r}")

@@ -73,6 +73,7 @@ class Summary:
     steps: int
     diverged_step: int | None = None
     layer_names: list[str] = field(default_factory=list)
+    note: str | None = None  # what loading the data skipped (unreadable files), kept as the run's note
 
 
 class Sink(Protocol):
@@ -140,7 +141,7 @@ def train(cfg: RunConfig, sink: Sink, should_stop: Callable[[], bool] = lambda: 
     device = pick_device(cfg.device)
     torch.manual_seed(cfg.seed)
     ds = dataset or data.load(cfg.dataset, cfg.train_size, cfg.val_fraction, cfg.seed, cfg.folder, cfg.download,
-                              progress=progress)
+                              progress=progress, image_size=cfg.image_size, channels=cfg.channels)
     channels, size, _ = ds.shape
     model = models.build(cfg.model, channels, size, len(ds.classes), cfg.net).to(device)
     named = models.layers(model)
@@ -215,4 +216,4 @@ def train(cfg: RunConfig, sink: Sink, should_stop: Callable[[], bool] = lambda: 
     wall = time.perf_counter() - start
     test_loss, test_acc = evaluate(model, ds.test, device) if status != "diverged" else (None, None)
     return Summary(status, test_acc, test_loss, wall, seen / wall if wall else 0.0, step, diverged_at,
-                   [name for name, _ in named])
+                   [name for name, _ in named], ds.note)

@@ -100,7 +100,7 @@ def execute(store: Store, run_id: int, cfg: RunConfig, echo: Sink | None = None)
         store.finish(run_id, "failed", f"{type(e).__name__}: {e}")
         return "failed"
     sink.flush()
-    store.set_note(run_id, None)
+    store.set_note(run_id, s.note)  # the download's progress gives way to what reading the data skipped
     error = f"the loss stopped being finite at step {s.diverged_step}" if s.status == "diverged" else None
     store.finish(run_id, s.status, error, diverged_step=s.diverged_step, test_acc=s.test_acc,
                  test_loss=s.test_loss, images_per_s=s.images_per_s, wall_s=s.wall_s)

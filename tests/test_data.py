@@ -8,6 +8,7 @@ import hashlib
 import io
 import struct
 import tarfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ from PIL import Image
 
 from augviz import data
 from augviz.data import sources, synthetic
-from augviz.errors import DataError
+from augviz.errors import ConfigError, DataError
 
 # ---- the built-in dataset ----------------------------------------------------------------------------------
 
@@ -162,7 +163,7 @@ def test_image_folders_in_every_mode(tmp_path, layout):
             (root / split / cls / "notes.txt").write_text("not an image")
     ds = data.load("folder", folder="pics", val_fraction=0.0, root=tmp_path)
     assert ds.classes == ("cats", "dogs")
-    assert ds.train.x.shape[1:] == (3, 32, 32)
+    assert ds.train.x.shape[1:] == (3, 40, 40)  # the folder's own size (the longer side) and colour
     total = len(ds.train) + len(ds.val) + len(ds.test)
     assert total == (2 if layout == "split" else 1) * 2 * (len(modes) + 1)
 
@@ -172,6 +173,153 @@ def test_a_folder_outside_the_data_root_is_refused(tmp_path, path):
     (tmp_path / "root").mkdir()
     with pytest.raises(DataError, match="outside the data folder"):
         data.load("folder", folder=path, root=tmp_path / "root")
+
+
+def exif_broken_png(path: Path, colour=(30, 30, 200)) -> None:
+    """A PNG whose EXIF chunk starts ``XM``, not a TIFF header: PIL's EXIF reader raises SyntaxError on it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (12, 12), colour).save(path, format="PNG", exif=b"XM" + bytes(20))
+
+
+def class_folder(root: Path, cls: str, n: int, size=(12, 12), mode: str = "RGB", colour=(200, 30, 30)) -> None:
+    for i in range(n):
+        save(root / cls / f"{i}.png", Image.new("RGB", size, colour).convert(mode))
+
+
+def test_a_picture_with_broken_exif_is_trained_on_as_stored(tmp_path):
+    for cls in ("a", "b"):
+        class_folder(tmp_path / "pics", cls, 5)
+        exif_broken_png(tmp_path / "pics" / cls / "xm.png")
+    ds = data.load("folder", folder="pics", val_fraction=0.0, root=tmp_path)
+    assert len(ds.train) + len(ds.test) == 12 and ds.note is None
+    assert int((ds.train.x[:, 2] == 200).sum()) > 0  # the blue pictures are in
+
+
+def test_unreadable_files_are_skipped_and_counted_in_the_note(tmp_path):
+    for cls in ("a", "b"):
+        class_folder(tmp_path / "pics", cls, 5)
+    (tmp_path / "pics" / "a" / "cut.png").write_bytes(encode_png((12, 12))[:40])
+    (tmp_path / "pics" / "b" / "text.jpg").write_text("not a picture")
+    ds = data.load("folder", folder="pics", val_fraction=0.0, root=tmp_path)
+    assert len(ds.train) + len(ds.test) == 10
+    assert ds.note is not None and ds.note.startswith("skipped 2 unreadable files")
+    assert "pics/a/cut.png" in ds.note and "pics/b/text.jpg" in ds.note
+
+
+def encode_png(size) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (*size, 3), dtype=np.uint8)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_a_class_with_too_few_images_is_refused_with_its_count(tmp_path):
+    class_folder(tmp_path / "pics", "a", 5)
+    class_folder(tmp_path / "pics", "b", 1)
+    with pytest.raises(DataError, match=r"too few readable images \('b' has 1\); each class needs at least 5"):
+        data.load("folder", folder="pics", root=tmp_path)
+
+
+def test_a_one_image_folder_never_finishes_with_a_test_score(tmp_path):
+    from augviz.runconfig import RunConfig
+    from augviz.train import train
+
+    class_folder(tmp_path / "root" / "one", "a", 1)
+    cfg = RunConfig(dataset="folder", folder="one", epochs=1)
+    with pytest.raises(DataError, match="too few readable images"):
+        train(cfg, sink=None, dataset=data.load("folder", folder="one", root=tmp_path / "root"))
+
+
+def test_a_test_folder_needs_every_class(tmp_path):
+    for cls in ("a", "b"):
+        class_folder(tmp_path / "pics" / "train", cls, 5)
+    class_folder(tmp_path / "pics" / "test", "a", 2)
+    with pytest.raises(DataError, match=r"pics/test: too few readable images \('b' has 0"):
+        data.load("folder", folder="pics", root=tmp_path)
+
+
+@pytest.mark.parametrize("level", ["class", "file", "split"])
+def test_links_out_of_the_data_folder_are_refused_at_every_level(tmp_path, level):
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    for cls in ("a", "b"):
+        class_folder(root / "pics" / "train", cls, 5)
+    class_folder(outside, "c", 5)
+    class_folder(outside / "test", "a", 5)
+    class_folder(outside / "test", "b", 5)
+    if level == "class":
+        (root / "pics" / "train" / "c").symlink_to(outside / "c")
+    elif level == "file":
+        (root / "pics" / "train" / "a" / "9.png").symlink_to(outside / "c" / "0.png")
+    else:
+        (root / "pics" / "test").symlink_to(outside / "test")
+    with pytest.raises(DataError, match=r"is a link to .*outside the data folder"):
+        data.load("folder", folder="pics", root=root)
+
+
+def test_links_that_stay_inside_the_data_folder_are_followed(tmp_path):
+    root = tmp_path / "root"
+    class_folder(root / "store", "a", 5)
+    class_folder(root / "store", "b", 5, colour=(0, 0, 255))
+    (root / "pics").mkdir()
+    (root / "pics" / "a").symlink_to(root / "store" / "a")
+    (root / "pics" / "b").symlink_to(Path("..") / "store" / "b")  # relative links too
+    (root / "linked").symlink_to(root / "pics")
+    ds = data.load("folder", folder="linked", val_fraction=0.0, root=root)
+    assert ds.classes == ("a", "b") and len(ds.train) + len(ds.test) == 10
+
+
+def test_a_folder_is_read_at_its_own_size_and_channels_by_default(tmp_path):
+    for cls in ("0", "1"):
+        class_folder(tmp_path / "digits", cls, 4, size=(20, 20), mode="L", colour=(90, 90, 90))
+        class_folder(tmp_path / "digits", cls + "x", 0)
+        save(tmp_path / "digits" / cls / "odd.png", Image.new("L", (30, 10), 90))  # one odd size
+    ds = data.load("folder", folder="digits", val_fraction=0.0, root=tmp_path)
+    assert ds.shape == (1, 20, 20)  # grey digits stay grey, at their most common size
+    big = tmp_path / "photos"
+    for cls in ("a", "b"):
+        class_folder(big, cls, 5, size=(600, 400))
+    assert data.load("folder", folder="photos", root=tmp_path).shape == (3, 64, 64)  # the default is capped
+
+
+def test_size_and_channels_are_the_runs_choice(tmp_path):
+    for cls in ("0", "1"):
+        class_folder(tmp_path / "digits", cls, 5, size=(20, 20), mode="L", colour=(90, 90, 90))
+    ds = data.load("folder", folder="digits", root=tmp_path, image_size=28, channels=3)
+    assert ds.shape == (3, 28, 28)
+    assert torch.equal(ds.train.x[:, 0], ds.train.x[:, 2])  # grey copied to every channel
+
+
+# ---- the registry ------------------------------------------------------------------------------------------
+
+
+def test_a_dataset_added_to_the_registry_is_loadable_and_configurable(tmp_path, monkeypatch):
+    from augviz import runconfig
+
+    def read(req: data.Request) -> data.Raw:
+        x = torch.full((20, 1, 8, 8), 7, dtype=torch.uint8)
+        return data.Raw(x, torch.arange(20) % 2, x[:4], torch.arange(4) % 2)
+
+    monkeypatch.setitem(data.DATASETS, "tiny", data.DatasetSpec("Tiny", read, ("even", "odd"), 1, 8))
+    ds = data.load("tiny", val_fraction=0.0, root=tmp_path)
+    assert ds.classes == ("even", "odd") and ds.shape == (1, 8, 8) and len(ds.test) == 4
+    assert runconfig.from_dict({"dataset": "tiny"}).dataset == "tiny"
+    with pytest.raises(ConfigError, match="Tiny is 1×8×8") as e:
+        runconfig.from_dict({"dataset": "tiny", "image_size": 16})
+    assert e.value.path == "image_size"
+
+
+@pytest.mark.parametrize(("doc", "path"), [
+    ({"dataset": "folder", "folder": "x", "image_size": 4}, "image_size"),
+    ({"dataset": "folder", "folder": "x", "image_size": 32.5}, "image_size"),
+    ({"dataset": "folder", "folder": "x", "channels": 2}, "channels"),
+    ({"dataset": "folder", "folder": "x", "channels": True}, "channels"),
+    ({"dataset": "mnist", "channels": 3}, "channels"),
+])
+def test_size_and_channels_are_checked(doc, path):
+    from augviz import runconfig
+
+    with pytest.raises(ConfigError) as e:
+        runconfig.from_dict(doc)
+    assert e.value.path == path
 
 
 # ---- downloads ---------------------------------------------------------------------------------------------
@@ -185,7 +333,7 @@ def test_mnist_downloads_from_its_addresses_with_checksums_and_progress(tmp_path
     served, base, _ = server
     files = write_idx_dataset(served)
     remotes = tuple(sources.Remote(n, base + n, md5(b)) for n, b in files.items())
-    monkeypatch.setitem(data._REMOTES, "mnist", remotes)
+    monkeypatch.setitem(data.DATASETS, "mnist", replace(data.DATASETS["mnist"], remotes=remotes))
     seen: list[tuple[str, int, int | None]] = []
     ds = data.load("mnist", download=True, root=tmp_path / "root", progress=lambda *a: seen.append(a))
     assert len(ds.test) == 5

@@ -124,13 +124,16 @@ def test_a_diverging_run_is_recorded_as_diverged(store):
 
 
 def test_a_download_shows_its_progress_on_the_run(store, tmp_path, server, monkeypatch):
+    from dataclasses import replace
+
     from augviz import data
     from augviz.data import sources
     from tests.test_data import md5, write_idx_dataset
 
     served, base, _ = server
     files = write_idx_dataset(served, n_train=40, n_test=10)
-    monkeypatch.setitem(data._REMOTES, "mnist", tuple(sources.Remote(n, base + n, md5(b)) for n, b in files.items()))
+    remotes = tuple(sources.Remote(n, base + n, md5(b)) for n, b in files.items())
+    monkeypatch.setitem(data.DATASETS, "mnist", replace(data.DATASETS["mnist"], remotes=remotes))
     notes: list[str | None] = []
     monkeypatch.setattr(store, "set_note", lambda run_id, note: notes.append(note))
     cfg = RunConfig(dataset="mnist", download=True, train_size=40, epochs=1, batch_size=16)

@@ -1,4 +1,4 @@
-"""Reading the standard formats and downloading them: IDX (MNIST, Fashion-MNIST), CIFAR-10 binary, image folders.
+"""Reading the standard formats and downloading them: IDX (MNIST, Fashion-MNIST), CIFAR-10 binary.
 
 Nothing here unpickles: CIFAR-10 is read from its binary release. A download streams to a temporary file beside
 its target, is checked against its MD5, and only then renamed into place, so a failed or corrupt download leaves
@@ -20,10 +20,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
 
 from augviz.errors import DataError
-from augviz.images import EXTENSIONS, to_rgb
 
 Progress = Callable[[str, int, int | None], None]  # file, bytes so far, total (None: the server did not say)
 
@@ -169,47 +167,3 @@ def read_cifar(source: Path) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, 
     x = torch.from_numpy(np.concatenate([t[0] for t in train]))
     y = torch.from_numpy(np.concatenate([t[1] for t in train]))
     return x, y, torch.from_numpy(test[0].copy()), torch.from_numpy(test[1])
-
-
-def _read_class_folders(root: Path, size: int, classes: list[str] | None = None
-                        ) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
-    found = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
-    classes = classes or found
-    if not classes:
-        raise DataError(f"{root} has no class folders (expected {root}/<class>/<image files>)")
-    xs, ys = [], []
-    for k, cls in enumerate(classes):
-        folder = root / cls
-        if not folder.is_dir():
-            continue
-        for f in sorted(folder.iterdir()):
-            if f.suffix.lower().lstrip(".") not in EXTENSIONS:
-                continue
-            try:
-                with Image.open(f) as im:
-                    im.seek(0)
-                    rgb = to_rgb(im).resize((size, size), Image.Resampling.BILINEAR)
-            except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
-                continue  # a folder of photos often holds a stray file; skip it rather than fail the run
-            xs.append(np.asarray(rgb).transpose(2, 0, 1))
-            ys.append(k)
-    if not xs:
-        raise DataError(f"{root} has no readable images")
-    return torch.from_numpy(np.stack(xs)), torch.tensor(ys, dtype=torch.int64), classes
-
-
-def read_image_folder(root: Path, size: int = 32
-                      ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None, list[str]]:
-    """``root/<class>/*`` (no test split) or ``root/train/<class>/*`` with ``root/test/`` (or ``val/``).
-
-    Every image is converted to RGB and resized to ``size``×``size``.
-    """
-    if (root / "train").is_dir():
-        x, y, classes = _read_class_folders(root / "train", size)
-        for held_out in ("test", "val"):
-            if (root / held_out).is_dir():
-                xt, yt, _ = _read_class_folders(root / held_out, size, classes)
-                return x, y, xt, yt, classes
-        return x, y, None, None, classes
-    x, y, classes = _read_class_folders(root, size)
-    return x, y, None, None, classes

@@ -71,7 +71,7 @@ def builder() -> tuple[NetSpec, str, float, float | None, str]:
     lr = sb.select_slider("learning rate", LRS, key="g_lr", format_func=lambda v: f"{v:g}", **kw)
     clip_on = sb.toggle("clip the total gradient norm", key="g_clip_on", **kw)
     clip = sb.select_slider("clip at", CLIPS, key="g_clip", disabled=not clip_on, **kw)
-    dataset = sb.selectbox("dataset", [n for n in data.NAMES if n != "folder"], key="g_dataset",
+    dataset = sb.selectbox("dataset", [n for n, s in data.DATASETS.items() if not s.user_folder], key="g_dataset",
                            format_func=data.LABELS.get)
     sb.number_input("seed", 0, 2**31 - 1, 0, key="g_seed")
     net = NetSpec(kind, depth, width, act, init, float(std), bn, res)
@@ -80,7 +80,7 @@ def builder() -> tuple[NetSpec, str, float, float | None, str]:
 
 @st.cache_data(show_spinner=False, max_entries=4)
 def _batch(dataset: str) -> tuple[torch.Tensor, torch.Tensor]:
-    ds = data.load(dataset, None if dataset != "synthetic" else 1000, 0.0, 0)
+    ds = data.load(dataset, 1000, 0.0, 0)
     return ds.train.x[:ANALYSIS_BATCH].float() / 255, ds.train.y[:ANALYSIS_BATCH]
 
 

@@ -21,7 +21,7 @@ from augviz.ui.common import md_escape
 LRS = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0)
 DECAYS = (0.0, 1e-5, 1e-4, 5e-4, 1e-3, 1e-2)
 POLL_S = 1.0
-DOWNLOADABLE = ("mnist", "fashion_mnist", "cifar10")  # fetched from their official addresses when allowed
+DOWNLOADABLE = tuple(n for n, s in data.DATASETS.items() if s.remotes)  # fetched from their official addresses
 
 
 @st.cache_resource(show_spinner=False)
@@ -52,9 +52,13 @@ def config_form() -> RunConfig | None:
     sb.header("Run")
     name = sb.selectbox("dataset", data.NAMES, format_func=data.LABELS.get, key="t_dataset")
     doc: dict = {"dataset": name}
-    if name == "folder":
+    if data.DATASETS[name].user_folder:
         doc["folder"] = sb.text_input("folder under the data folder", key="t_folder",
                                       help=f"Images as <folder>/<class>/*.png, under {data.data_root()}")
+        doc["image_size"] = sb.selectbox("image size", (None, 16, 28, 32, 48, 64, 96, 128), key="t_image_size",
+                                         format_func=lambda v: "the folder's own" if v is None else f"{v}×{v}")
+        doc["channels"] = sb.selectbox("channels", (None, 1, 3), key="t_channels",
+                                       format_func={None: "the folder's own", 1: "1 (grey)", 3: "3 (colour)"}.get)
     if name in DOWNLOADABLE:
         doc["download"] = sb.toggle("download if missing", key="t_download",
                                     help=f"From the dataset's official address into {data.data_root()}")
@@ -80,9 +84,10 @@ def config_form() -> RunConfig | None:
 
 
 @st.cache_data(show_spinner="Loading the dataset…", max_entries=4)
-def _browse(name: str, folder: str | None, size: int, seed: int, per: int) -> tuple[torch.Tensor, tuple[str, ...]]:
-    ds = data.load(name, size, 0.0, seed, folder)
-    return data.per_class(ds.train, per), ds.classes
+def _browse(name: str, folder: str | None, size: int, seed: int, per: int, image_size: int | None = None,
+            channels: int | None = None) -> tuple[torch.Tensor, tuple[str, ...], str | None]:
+    ds = data.load(name, size, 0.0, seed, folder, image_size=image_size, channels=channels)
+    return data.per_class(ds.train, per), ds.classes, ds.note
 
 
 def dataset_browser(cfg: RunConfig) -> None:
@@ -90,11 +95,13 @@ def dataset_browser(cfg: RunConfig) -> None:
     with st.expander("Dataset browser"):
         per = 8
         try:
-            x, classes = _browse(cfg.dataset, cfg.folder, cfg.train_size, cfg.seed, per)
+            x, classes, note = _browse(cfg.dataset, cfg.folder, cfg.train_size, cfg.seed, per, cfg.image_size,
+                                       cfg.channels)
         except (DataError, OSError) as e:
             st.warning(md_escape(str(e)))
             return
-        st.caption(md_escape(f"{len(classes)} classes, one row each: {', '.join(classes)}"))
+        st.caption(md_escape(f"{len(classes)} classes, one row each: {', '.join(classes)}" + (f"; {note}" if note
+                                                                                              else "")))
         left, right = st.columns(2)
         left.image(images.grid(x.float() / 255, columns=per), caption="training images", width="stretch")
         pipeline = cfg.augmentation()
@@ -221,7 +228,7 @@ def status_line(store_: Store, run: Run, done: int) -> str:
         return run.note if run.note else f"training: {at}" if total else "starting: loading the data"
     if run.status == "finished" and run.test_acc is not None:
         return (f"finished: test accuracy {report.percent(run.test_acc)} in {report.duration(run.wall_s)} "
-                f"({report.rate(run.images_per_s)} images/s)")
+                f"({report.rate(run.images_per_s)} images/s)" + (f"; {run.note}" if run.note else ""))
     if run.status == "stopped":
         return f"stopped at {at}"
     if run.status == "diverged":
