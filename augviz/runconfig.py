@@ -64,6 +64,7 @@ def from_dict(doc: Any) -> RunConfig:
     """Validate a configuration document; ConfigError names the first bad field."""
     if not isinstance(doc, dict):
         raise ConfigError("", "a run configuration is a JSON object")
+    serialize.check_json(doc)
     known = {f.name: f for f in fields(RunConfig)}
     for key in doc:
         if key not in known:
@@ -148,8 +149,4 @@ def _check(name: str, value: Any, default: Any) -> Any:
 
 
 def loads(text: str | bytes) -> RunConfig:
-    try:
-        doc = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ConfigError("", f"not valid JSON ({e})") from None
-    return from_dict(doc)
+    return from_dict(serialize.parse_json(text))

@@ -17,6 +17,52 @@ MAX_STEPS = 32
 MAX_SEED = 2**31 - 1
 _STEP_KEYS = {"transform", "enabled", "p", "params"}
 _TOP_KEYS = {"format", "version", "seed", "steps"}
+MAX_DIGITS = 30  # no field takes a whole number this long; longer ones cannot even become a float
+MAX_DEPTH = 16  # a pipeline or run document nests 5 deep; deeper is not one
+
+
+class _LongNumber:
+    """A whole number too long to use, kept as its digit count so that the check can name its field."""
+
+    def __init__(self, digits: str) -> None:
+        self.digits = len(digits.lstrip("-"))
+
+
+def _parse_int(digits: str) -> int | _LongNumber:
+    # Python refuses to convert more than 4,300 digits (ValueError) and a float cannot hold ~309 (OverflowError
+    # later, in a check); either way the document is refused with the field named, in ``check_json``.
+    return int(digits) if len(digits.lstrip("-")) <= MAX_DIGITS else _LongNumber(digits)
+
+
+def parse_json(text: str | bytes) -> Any:
+    """JSON text as Python values, or ConfigError; over-long whole numbers are kept for ``check_json`` to name."""
+    try:
+        return json.loads(text, parse_int=_parse_int)
+    except UnicodeDecodeError:
+        raise ConfigError("", "the file is not UTF-8 text") from None
+    except json.JSONDecodeError as e:
+        raise ConfigError("", f"not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from None
+    except RecursionError:
+        raise ConfigError("", f"the JSON is nested too deeply (a document nests at most {MAX_DEPTH} levels)") \
+            from None
+
+
+def check_json(doc: Any, path: str = "") -> None:
+    """Refuse, naming the field, what no check further down can handle: a whole number too long for a float
+    (from ``parse_json``, or a Python int given directly) and nesting deeper than ``MAX_DEPTH``. Iterative, so
+    any depth is safe."""
+    todo: list[tuple[Any, str, int]] = [(doc, path, 0)]
+    while todo:
+        value, where, depth = todo.pop()
+        if depth > MAX_DEPTH:
+            raise ConfigError(where[:80], f"nested too deeply (a document nests at most {MAX_DEPTH} levels)")
+        if isinstance(value, _LongNumber) or (isinstance(value, int) and abs(value) >= 10**MAX_DIGITS):
+            digits = value.digits if isinstance(value, _LongNumber) else len(str(abs(value)))
+            raise ConfigError(where, f"a number of {digits} digits is far too large for this field")
+        if isinstance(value, dict):
+            todo += [(v, f"{where}.{k}" if where else str(k), depth + 1) for k, v in value.items()]
+        elif isinstance(value, list):
+            todo += [(v, f"{where}[{i}]", depth + 1) for i, v in enumerate(value)]
 
 
 def to_dict(pipeline: Pipeline) -> dict[str, Any]:
@@ -44,6 +90,7 @@ def dumps(pipeline: Pipeline, indent: int | None = 2) -> str:
 
 def from_dict(doc: Any) -> Pipeline:
     """Validate a document and build the pipeline; raises ConfigError naming the first bad field."""
+    check_json(doc)
     if not isinstance(doc, dict):
         raise ConfigError("", f"a pipeline document is a JSON object, got {_kind(doc)}")
     for key in doc:
@@ -95,15 +142,7 @@ def step_from_dict(doc: Any, path: str) -> Step:
 
 def loads(text: str | bytes) -> Pipeline:
     """Parse and validate a JSON document."""
-    try:
-        doc = json.loads(text)
-    except UnicodeDecodeError:
-        raise ConfigError("", "the file is not UTF-8 text") from None
-    except json.JSONDecodeError as e:
-        raise ConfigError("", f"not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from None
-    except RecursionError:
-        raise ConfigError("", "the JSON is nested too deeply") from None
-    return from_dict(doc)
+    return from_dict(parse_json(text))
 
 
 def _kind(value: Any) -> str:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import zlib
+from pathlib import Path
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
-from augviz import REGISTRY, Pipeline, Step, serialize, share
+from augviz import REGISTRY, Pipeline, Step, runconfig, serialize, share
 from augviz.errors import ConfigError
 
 
@@ -62,3 +66,68 @@ def test_a_damaged_link_is_refused_with_a_message(value):
     with pytest.raises(ConfigError) as e:
         share.decode_pipeline(value)
     assert e.value.path.startswith("link")
+
+
+# ---- numbers no check can hold and nesting no parser should follow ------------------------------------------
+
+HUGE = "1" + "0" * 400  # too large for a float: OverflowError in any comparison with one
+HUGER = "1" + "0" * 5000  # beyond Python's 4,300-digit conversion limit: ValueError on parsing
+
+
+def step_doc(field: str, number: str) -> str:
+    step = {"transform": "rotation", "p": 0.5, "params": {"degrees": [-15, 15]}}
+    text = json.dumps({"version": 1, "seed": 0, "steps": [step]})
+    target = {"p": '"p": 0.5', "degrees": "[-15, 15]", "seed": '"seed": 0'}[field]
+    replacement = {"p": f'"p": {number}', "degrees": f"[-{number}, 15]", "seed": f'"seed": {number}'}[field]
+    return text.replace(target, replacement)
+
+
+@pytest.mark.parametrize("number", [HUGE, HUGER], ids=["400 digits", "5000 digits"])
+@pytest.mark.parametrize(("field", "path"), [("p", "steps[0].p"), ("degrees", "steps[0].params.degrees[0]"),
+                                             ("seed", "seed")])
+def test_a_number_too_large_for_a_float_is_refused_naming_its_field(number, field, path):
+    with pytest.raises(ConfigError) as e:
+        serialize.loads(step_doc(field, number))
+    assert e.value.path == path and "digits is far too large" in e.value.message
+    raw = step_doc(field, number).encode()
+    link = base64.urlsafe_b64encode(zlib.compress(raw, 9)).decode().rstrip("=")
+    with pytest.raises(ConfigError) as e:
+        share.decode_pipeline(link)
+    assert e.value.path == f"link: {path}"
+
+
+def test_a_python_int_too_large_for_a_float_is_refused_too():
+    doc = {"version": 1, "steps": [{"transform": "rotation", "p": int(HUGE)}]}
+    with pytest.raises(ConfigError) as e:
+        serialize.from_dict(doc)
+    assert e.value.path == "steps[0].p"
+
+
+@pytest.mark.parametrize("depth", [40, 100_000])
+def test_deep_nesting_is_refused_with_a_message(depth):
+    text = '{"version": 1, "steps": [{"transform": "rotation", "params": {"degrees": ' + "[" * depth + "]" * depth \
+        + "}}]}"
+    with pytest.raises(ConfigError, match="nested too deeply"):
+        serialize.loads(text)
+
+
+@pytest.mark.parametrize("text", ['{"lr": ' + HUGE + "}", '{"lr": ' + HUGER + "}", "[" * 100_000 + "]" * 100_000,
+                                  '{"net": {"depth": ' + HUGE + "}}"])
+def test_run_configurations_refuse_them_the_same_way(text):
+    with pytest.raises(ConfigError) as e:
+        runconfig.loads(text)
+    assert e.value.message
+
+
+def test_explore_shows_a_message_for_such_a_link_and_such_an_import():
+    at = AppTest.from_file(str(Path(__file__).parents[1] / "app.py"), default_timeout=30)
+    at.query_params["p"] = base64.urlsafe_b64encode(zlib.compress(step_doc("p", HUGE).encode())).decode()
+    at.run()
+    assert not at.exception
+    assert "steps[0].p" in at.warning[0].value.replace("\\", "")
+    at.session_state["export_open"] = True
+    at.run()
+    at.text_area(key="import_text").input(step_doc("p", HUGER))
+    at.button(key="import_load").click().run()
+    assert not at.exception
+    assert "steps[0].p" in at.error[0].value.replace("\\", "") and "far too large" in at.error[0].value
