@@ -121,6 +121,7 @@ def decode_upload(data: bytes, filename: str = "upload") -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
+            warnings.filterwarnings("ignore", category=UserWarning, module="PIL.TiffImagePlugin")  # bad EXIF
             im = Image.open(io.BytesIO(data), formats=FORMATS)
             w, h = im.size
             if w * h > MAX_PIXELS:

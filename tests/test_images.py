@@ -151,3 +151,53 @@ def test_a_data_url_carries_the_picture_as_jpeg():
     assert back.format == "JPEG" and back.size == (64, 64)
     assert np.abs(np.asarray(back, dtype=np.int16) - np.asarray(im, dtype=np.int16)).mean() < 4
     assert Image.open(io.BytesIO(base64.b64decode(images.data_url(im.convert("RGBA")).split(",", 1)[1]))).mode == "RGB"
+
+
+# ---- damaged metadata: the picture is shown as stored --------------------------------------------------------
+
+EXIF_XM = b"XM" + bytes(20)  # not a TIFF header: PIL's EXIF reader raises SyntaxError
+# A valid EXIF block (orientation 6) with two bytes changed: PIL's reader raises struct.error on it.
+EXIF_STRUCT = bytearray(bytes.fromhex(
+    "4578696600004d4d002a000000080003010f00020000000463616d00011200030000000100060000876900040000000100000032"
+    "000000000001900300020000000b0000004400000000323032303a30313a30310000"))
+EXIF_STRUCT[17], EXIF_STRUCT[58] = 82, 77
+
+
+@pytest.mark.parametrize(("fmt", "exif"), [("PNG", EXIF_XM), ("WEBP", EXIF_XM)], ids=["png-XM", "webp-XM"])
+def test_a_picture_with_unreadable_exif_is_shown_as_stored(fmt, exif):
+    out = images.decode_upload(encode(base((40, 30)), fmt, exif=exif), f"photo.{fmt.lower()}")
+    assert out.size == (40, 30)  # no orientation applied: there is none to trust
+    left, right = np.asarray(out)[15, 5].astype(int), np.asarray(out)[15, 35].astype(int)
+    assert left[1] > 150 and right[0] > 150
+
+
+def test_a_damaged_exif_block_still_gives_its_readable_orientation():
+    out = images.decode_upload(encode(base((40, 30)), "JPEG", exif=bytes(EXIF_STRUCT)), "photo.jpg")
+    assert out.size == (30, 40)  # the orientation tag (6) survived the damage elsewhere in the block
+    assert np.asarray(out)[5, 15][1] > 150  # the green left half is now on top
+
+
+def test_a_huge_upload_is_reduced_on_decoding_and_keeps_its_levels():
+    arr = np.full((3000, 4500), 40000, np.uint16)
+    arr[:, :2250] = 10000
+    out = images.decode_upload(encode(Image.fromarray(arr), "PNG"), "deep.png")
+    assert max(out.size) <= images.MAX_DECODED_SIDE and out.size[0] / out.size[1] == pytest.approx(1.5, rel=0.01)
+    px = np.asarray(out)
+    assert px[10, 10].tolist() == [39] * 3 and px[10, -10].tolist() == [156] * 3  # 16-bit scaled by 255/65535
+
+
+def test_importing_augviz_leaves_pils_settings_alone():
+    import subprocess
+    import sys
+
+    code = ("from PIL import Image, ImageFile; ImageFile.LOAD_TRUNCATED_IMAGES = True; Image.MAX_IMAGE_PIXELS = 7; "
+            "import augviz.images, augviz.data; "
+            "assert ImageFile.LOAD_TRUNCATED_IMAGES is True and Image.MAX_IMAGE_PIXELS == 7")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-500:]
+
+
+def test_the_pixel_limit_holds_whatever_pils_own_limit_is(monkeypatch):
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", None)  # a host application switched PIL's guard off
+    with pytest.raises(ImageError, match="megapixels"):
+        images.decode_upload(encode(Image.new("L", (8000, 6000)), "PNG"), "big.png")
