@@ -1,0 +1,415 @@
+"""What one visitor can cost the server: the worst cases of issue 11, replayed against the app.
+
+Each case runs against a fresh server process, so that its memory figures start from the same place:
+
+1. gradients   the Gradients page's analysis at the sliders' maxima (CNN, depth 50, widest, batch norm, residual)
+2. experiment  "Run the experiment" at the page's maximum (5 seeds × every training-set size)
+3. elastic     a shared link with 32 elastic steps (alpha 200, sigma 20), then the draws slider moved to 64
+4. upload      an 88 KB, 40-megapixel, 16-bit PNG uploaded on the Explore page
+5. runs        the Runs and Train pages with 5,000 stored runs: first load, then server CPU per second while open
+
+Cases 3 to 5 run a real ``streamlit run app.py`` driven by Chromium (Playwright). Cases 1 and 2 set widget values
+that a browser can only reach by many clicks, each a request of its own, so they run the page in Streamlit's
+AppTest inside a fresh Python process, which is then the server. For each case the table gives the request's wall
+time, the server's CPU time for it, and the server's peak memory (RSS) growth over its state just before; case 2
+also counts the worker processes alive 10 s after the click and their memory, and case 5 the CPU per second that
+the open pages keep costing. Goal (issue 11): no request over 5 s of server CPU or 500 MB of growth, and no number
+of clicks that takes the server past 2 GB.
+
+Usage: python -m bench.abuse [--cases gradients,elastic,...] [--limit 120] [--json FILE]
+A case still busy after ``--limit`` seconds is cut and shown as such. Timings depend on the machine's load; CPU
+time and memory much less so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).parents[1]
+GOAL_CPU_S, GOAL_GROWTH_MB, GOAL_TOTAL_MB = 5.0, 500.0, 2048.0
+TICK = 1 / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Row:
+    case: str
+    wall_s: float
+    cpu_s: float
+    growth_mb: float
+    peak_mb: float
+    cut: bool = False
+    extra: dict[str, float | str] = field(default_factory=dict)
+
+
+# ---- measuring a process from outside ----------------------------------------------------------------------
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process (its threads included)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * TICK
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (workers a server launched, detached sessions included)."""
+    children: dict[int, list[int]] = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(d.name))
+    out, todo = [], [pid]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            out.append(c)
+            todo.append(c)
+    return out
+
+
+class Watch:
+    """Samples a process's RSS every 50 ms from a thread: the peak between ``start`` and ``stop``."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid, self.peak, self._on = pid, 0.0, False
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> Watch:
+        self.base_rss, self.base_cpu, self.t0 = rss_mb(self.pid), cpu_s(self.pid), time.perf_counter()
+        self.peak, self._on = self.base_rss, True
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while self._on:
+            try:
+                self.peak = max(self.peak, rss_mb(self.pid))
+            except OSError:
+                return
+            time.sleep(0.05)
+
+    def __exit__(self, *exc: object) -> None:
+        self._on = False
+        if self._thread:
+            self._thread.join()
+        self.wall = time.perf_counter() - self.t0
+        self.cpu = cpu_s(self.pid) - self.base_cpu
+
+    def row(self, case: str, cut: bool = False, **extra: float | str) -> Row:
+        return Row(case, self.wall, self.cpu, self.peak - self.base_rss, self.peak, cut, dict(extra))
+
+
+def settle(pid: int, limit: float, quiet_cpu: float = 0.1, window: float = 0.5) -> bool:
+    """Wait until the server has used less than ``quiet_cpu`` s of CPU over ``window`` s (its request done);
+    False when it is still busy after ``limit`` seconds."""
+    start = time.monotonic()
+    last = cpu_s(pid)
+    while time.monotonic() - start < limit:
+        time.sleep(window)
+        now = cpu_s(pid)
+        if now - last < quiet_cpu:
+            return True
+        last = now
+    return False
+
+
+# ---- the real server and the browser -----------------------------------------------------------------------
+
+
+@contextmanager
+def server(home: Path) -> Iterator[tuple[int, str]]:
+    from tests.browser import start_server, stop_server
+
+    proc, url = start_server({"AUGVIZ_HOME": str(home), "AUGVIZ_MAX_RUNS": "1"})
+    try:
+        yield proc.pid, url
+    finally:
+        stop_workers(proc.pid, home)
+        stop_server(proc)
+
+
+@contextmanager
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser import CHROMIUM, CHROMIUM_ARGS
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield b.new_page(viewport={"width": 1400, "height": 1000})
+        finally:
+            b.close()
+
+
+def stop_workers(pid: int, home: Path) -> None:
+    """Stop the runs a case queued, and end the worker processes the server (``pid``) started."""
+    from augviz.store import Store
+
+    db = home / "runs.sqlite"
+    if db.exists():
+        store = Store(db)
+        for run in store.runs():
+            if not run.is_over:
+                store.request_stop(run.id)
+    for child in descendants(pid):
+        with suppress(ProcessLookupError):
+            os.kill(child, signal.SIGTERM)
+
+
+RUNNING = "[data-testid='stStatusWidget']"  # Streamlit's "Running…" indicator, shown while a script runs
+
+
+def wait_rendered(page: object, pid: int, limit: float, ready: str | None = None) -> bool:
+    """The script run that an action started has ended (its indicator came and went, and ``ready`` is on the
+    page when given) and the server is quiet again; False when that took more than ``limit`` seconds."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    start = time.monotonic()
+    with suppress(PlaywrightTimeout):  # a quick run can end before the indicator shows
+        page.wait_for_selector(RUNNING, state="attached", timeout=1_500)  # type: ignore[attr-defined]
+    try:
+        page.wait_for_selector(RUNNING, state="detached", timeout=limit * 1000)  # type: ignore[attr-defined]
+        if ready:
+            page.wait_for_selector(ready, state="attached",  # type: ignore[attr-defined]
+                                   timeout=max(1.0, limit - (time.monotonic() - start)) * 1000)
+    except PlaywrightTimeout:
+        return False
+    return settle(pid, max(1.0, limit - (time.monotonic() - start)))
+
+
+# ---- the cases ---------------------------------------------------------------------------------------------
+
+
+TILE = "[data-testid='stImage'] img"
+
+
+def elastic_link() -> dict[str, str]:
+    from augviz import Pipeline, Step, share
+
+    step = Step("elastic", {"alpha": (200.0, 200.0), "sigma": (20.0, 20.0)}, 1.0)
+    return share.encode(share.SharedState(Pipeline((step,) * 32, seed=0), "scene"))
+
+
+def case_elastic(home: Path, limit: float) -> list[Row]:
+    query = "&".join(f"{k}={v}" for k, v in elastic_link().items())
+    rows = []
+    with server(home) as (pid, url), browser() as page:
+        page.goto(url)
+        wait_rendered(page, pid, limit, f":nth-match({TILE}, 17)")
+        with Watch(pid) as w:
+            page.goto(f"{url}/?{query}")
+            cut = not wait_rendered(page, pid, limit, f":nth-match({TILE}, 17)")
+        rows.append(w.row("elastic link, 16 draws", cut, link_chars=len(query)))
+        slider = page.locator("[data-testid='stSlider']", has_text="number of draws").get_by_role("slider")
+        with Watch(pid) as w:
+            slider.focus()
+            slider.press("End")
+            cut = not wait_rendered(page, pid, limit)
+        rows.append(w.row("elastic link, 64 draws", cut))
+    return rows
+
+
+def big_png() -> bytes:
+    arr = np.zeros((5000, 8000), np.uint16)
+    arr[::7] = 40000
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def case_upload(home: Path, limit: float) -> list[Row]:
+    blob = big_png()
+    with server(home) as (pid, url), browser() as page:
+        page.goto(url)
+        wait_rendered(page, pid, limit, f":nth-match({TILE}, 17)")
+        with Watch(pid) as w:
+            page.locator("[data-testid='stSidebar'] input[type='file']").first.set_input_files(
+                {"name": "deep.png", "mimeType": "image/png", "buffer": blob})
+            cut = not wait_rendered(page, pid, limit)
+        return [w.row("upload 40 MP 16-bit PNG", cut, file_kb=round(len(blob) / 1024))]
+
+
+def fill_store(home: Path, count: int) -> None:
+    from augviz.runconfig import RunConfig
+    from augviz.store import Store
+
+    store = Store(home / "runs.sqlite")
+    for i in range(count):
+        run_id = store.create(RunConfig(name=f"stored run {i}", seed=i % 1000), status="running", pid=None)
+        store.finish(run_id, "finished", test_acc=0.5, test_loss=1.0, images_per_s=100.0, wall_s=10.0)
+
+
+def case_runs(home: Path, limit: float, count: int = 5000) -> list[Row]:
+    fill_store(home, count)
+    rows = []
+    with server(home) as (pid, url), browser() as page:
+        for name in ("runs", "train"):
+            with Watch(pid) as w:
+                page.goto(f"{url}/{name}")
+                cut = not wait_rendered(page, pid, limit)
+            before, t0 = cpu_s(pid), time.monotonic()
+            time.sleep(10)
+            per_s = (cpu_s(pid) - before) / (time.monotonic() - t0)
+            rows.append(w.row(f"{name} page, {count} runs", cut, open_cpu_per_s=round(per_s, 3)))
+    return rows
+
+
+# Cases 1 and 2 run in a child process (this file with --apptest CASE), which prints its Row as JSON.
+
+def apptest_gradients(limit: float) -> Row:
+    from streamlit.testing.v1 import AppTest
+
+    from augviz.gradlab import KINDS
+    from augviz.ui import gradients
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=limit)
+    at.run()
+    at.switch_page("pages/gradients.py").run()
+    maxima = {"g_kind": KINDS[-1], "g_depth": 50, "g_width": gradients.WIDTHS[-1], "g_batchnorm": True,
+              "g_residual": True}
+    for key, value in maxima.items():
+        at.session_state[key] = value
+    pid = os.getpid()
+    with Watch(pid) as w:
+        try:
+            at.run()
+            cut = False
+        except RuntimeError:  # AppTest's timeout
+            cut = True
+    shown = [e.value for e in at.error] + [e.value for e in at.warning]
+    return w.row("gradients at the maxima", cut, message=(shown[0][:80] if shown else ""))
+
+
+def apptest_experiment(limit: float) -> Row:
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=limit)
+    at.run()
+    at.switch_page("pages/train.py").run()
+    at.session_state["x_seeds"] = 5
+    at.session_state["x_sizes"] = [250, 500, 1000, 2000, 5000, 10000, 20000]
+    at.run()
+    pid = os.getpid()
+    with Watch(pid) as w:
+        at.button(key="x_go").click().run()
+        time.sleep(10)  # queued workers start, or are refused
+    workers = descendants(pid)
+    worker_mb = sum(rss_mb(p) for p in workers if Path(f"/proc/{p}").exists())
+    shown = [e.value for e in at.error] + [e.value for e in at.warning]
+    return w.row("experiment at the maximum", False, workers=len(workers), workers_mb=round(worker_mb),
+                 message=(shown[0][:80] if shown else ""))
+
+
+def in_child(case: str, home: Path, limit: float) -> list[Row]:
+    env = {**os.environ, "AUGVIZ_HOME": str(home), "AUGVIZ_MAX_RUNS": "1", "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "bench.abuse", "--apptest", case, "--limit", str(limit)],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = proc.communicate(timeout=limit + 120)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        stop_workers(proc.pid, home)
+        return [Row(case, limit + 120, float("nan"), float("nan"), float("nan"), True)]
+    stop_workers(proc.pid, home)
+    line = next((x for x in reversed(out.splitlines()) if x.startswith("{")), None)
+    if line is None:
+        raise RuntimeError(f"the {case} case failed:\n{err[-2000:]}")
+    return [Row(**json.loads(line))]
+
+
+def child_main(case: str, limit: float) -> None:
+    row = {"gradients": apptest_gradients, "experiment": apptest_experiment}[case](limit)
+    from augviz.store import Store
+
+    db = Path(os.environ["AUGVIZ_HOME"]) / "runs.sqlite"
+    if db.exists():  # leave no run behind: the parent ends the processes
+        store = Store(db)
+        for run in store.runs():
+            if not run.is_over:
+                store.request_stop(run.id)
+    print(json.dumps(asdict(row)), flush=True)
+
+
+CASES: dict[str, Callable[[Path, float], list[Row]]] = {
+    "gradients": lambda home, limit: in_child("gradients", home, limit),
+    "experiment": lambda home, limit: in_child("experiment", home, limit),
+    "elastic": case_elastic,
+    "upload": case_upload,
+    "runs": case_runs,
+}
+
+
+def verdict(r: Row) -> str:
+    """What of the goal a case misses, or that it is within it."""
+    over = []
+    if r.cpu_s > GOAL_CPU_S:
+        over.append(f"CPU > {GOAL_CPU_S:g} s")
+    if r.growth_mb > GOAL_GROWTH_MB:
+        over.append(f"growth > {GOAL_GROWTH_MB:g} MB")
+    if r.peak_mb > GOAL_TOTAL_MB:
+        over.append(f"server > {GOAL_TOTAL_MB:g} MB")
+    if r.cut:
+        over.append("cut at the limit")
+    return "; ".join(over) or "within the goal"
+
+
+HEADER = f"{'case':<30}{'wall s':>9}{'server CPU s':>14}{'growth MB':>11}{'peak MB':>9}  verdict (extra)"
+
+
+def line(r: Row) -> str:
+    extra = ", ".join(f"{k} {v}" for k, v in r.extra.items() if v != "")
+    return (f"{r.case:<30}{r.wall_s:>9.1f}{r.cpu_s:>14.1f}{r.growth_mb:>11.0f}{r.peak_mb:>9.0f}  {verdict(r)}"
+            + (f" ({extra})" if extra else ""))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cases", default=",".join(CASES), help=f"comma-separated, from {', '.join(CASES)}")
+    parser.add_argument("--limit", type=float, default=120.0, help="seconds before a busy case is cut")
+    parser.add_argument("--json", help="also write the rows here")
+    parser.add_argument("--apptest", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.apptest:
+        child_main(args.apptest, args.limit)
+        return
+    from bench.common import write_json
+
+    rows: list[Row] = []
+    print(HEADER, flush=True)
+    for case in args.cases.split(","):
+        with tempfile.TemporaryDirectory(prefix=f"augviz-abuse-{case}-") as home:
+            for row in CASES[case](Path(home), args.limit):
+                rows.append(row)
+                print(line(row), flush=True)
+    write_json(args.json, {"rows": [asdict(r) for r in rows]})
+
+
+if __name__ == "__main__":
+    main()
