@@ -229,7 +229,8 @@ def test_links_with_huge_numbers_or_deep_nesting_get_a_message(doc, pick, poison
 
 
 run_docs = st.dictionaries(st.sampled_from(["dataset", "train_size", "lr", "epochs", "model", "batch_size", "seed",
-                                            "val_fraction", "clip_norm", "net", "pipeline", "folder", "bogus"]),
+                                            "val_fraction", "clip_norm", "net", "pipeline", "folder", "image_size",
+                                            "channels", "bogus"]),
                            json_values, max_size=6)
 
 
