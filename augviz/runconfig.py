@@ -109,7 +109,7 @@ def _check(name: str, value: Any, default: Any) -> Any:
     if name in ("image_size", "channels"):
         return _folder_shape(name, value)
     if name in _CHOICES:
-        if value not in _CHOICES[name]:
+        if not isinstance(value, str) or value not in _CHOICES[name]:
             raise ConfigError(name, f"expected one of {', '.join(_CHOICES[name])}, got {str(value)[:40]!r}")
         return value
     if name in _RANGES:

@@ -44,6 +44,7 @@ from PIL import Image
 ROOT = Path(__file__).parents[1]
 GOAL_CPU_S, GOAL_GROWTH_MB, GOAL_TOTAL_MB = 5.0, 500.0, 2048.0
 TICK = 1 / os.sysconf("SC_CLK_TCK")
+MEMORY_CUT_MB = 4096  # a case whose server passes this is cut: the machine is shared, and the goal is 2 GB
 
 
 @dataclass
@@ -67,10 +68,15 @@ def cpu_s(pid: int) -> float:
 
 
 def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+    """Resident memory of a process in MB; 0 for one that has ended."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    for line in status.splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
-    return float("nan")
+    return 0.0
 
 
 def descendants(pid: int) -> list[int]:
@@ -107,10 +113,7 @@ class Watch:
 
     def _run(self) -> None:
         while self._on:
-            try:
-                self.peak = max(self.peak, rss_mb(self.pid))
-            except OSError:
-                return
+            self.peak = max(self.peak, rss_mb(self.pid))
             time.sleep(0.05)
 
     def __exit__(self, *exc: object) -> None:
@@ -122,6 +125,11 @@ class Watch:
 
     def row(self, case: str, cut: bool = False, **extra: float | str) -> Row:
         return Row(case, self.wall, self.cpu, self.peak - self.base_rss, self.peak, cut, dict(extra))
+
+    def so_far(self, case: str, **extra: float | str) -> Row:
+        """The figures up to now, for a case cut before it ended."""
+        return Row(case, time.perf_counter() - self.t0, cpu_s(self.pid) - self.base_cpu, self.peak - self.base_rss,
+                   self.peak, True, dict(extra))
 
 
 def settle(pid: int, limit: float, quiet_cpu: float = 0.1, window: float = 0.5) -> bool:
@@ -288,42 +296,43 @@ def apptest_gradients(limit: float) -> Row:
     from augviz.gradlab import KINDS
     from augviz.ui import gradients
 
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=limit)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=limit + 600)  # the guard cuts first
     at.run()
     at.switch_page("pages/gradients.py").run()
     maxima = {"g_kind": KINDS[-1], "g_depth": 50, "g_width": gradients.WIDTHS[-1], "g_batchnorm": True,
               "g_residual": True}
     for key, value in maxima.items():
         at.session_state[key] = value
-    pid = os.getpid()
-    with Watch(pid) as w:
-        try:
-            at.run()
-            cut = False
-        except RuntimeError:  # AppTest's timeout
-            cut = True
+    with Watch(os.getpid()) as w:
+        guard(w, "gradients at the maxima", limit)
+        at.run()
     shown = [e.value for e in at.error] + [e.value for e in at.warning]
-    return w.row("gradients at the maxima", cut, message=(shown[0][:80] if shown else ""))
+    return w.row("gradients at the maxima", False, message=(shown[0][:80] if shown else ""))
 
 
 def apptest_experiment(limit: float) -> Row:
     from streamlit.testing.v1 import AppTest
 
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=limit)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=limit + 600)  # the guard cuts first
     at.run()
     at.switch_page("pages/train.py").run()
     at.session_state["x_seeds"] = 5
     at.session_state["x_sizes"] = [250, 500, 1000, 2000, 5000, 10000, 20000]
     at.run()
     pid = os.getpid()
+    workers: list[int] = []
+    worker_mb, cut = 0.0, ""
     with Watch(pid) as w:
         at.button(key="x_go").click().run()
-        time.sleep(10)  # queued workers start, or are refused
-    workers = descendants(pid)
-    worker_mb = sum(rss_mb(p) for p in workers if Path(f"/proc/{p}").exists())
+        until = time.monotonic() + 10  # queued workers start, or are refused
+        while time.monotonic() < until and not cut:
+            workers = [p for p in descendants(pid) if Path(f"/proc/{p}").exists()]
+            worker_mb = max(worker_mb, sum(rss_mb(p) for p in workers if Path(f"/proc/{p}").exists()))
+            cut = f"workers over {MEMORY_CUT_MB} MB" if worker_mb > MEMORY_CUT_MB else ""
+            time.sleep(0.25)
     shown = [e.value for e in at.error] + [e.value for e in at.warning]
-    row = w.row("experiment at the maximum", False, workers=len(workers), workers_mb=round(worker_mb),
-                message=(shown[0][:80] if shown else ""))
+    row = w.row("experiment at the maximum", bool(cut), workers=len(workers), workers_mb=round(worker_mb),
+                cause=cut, message=(shown[0][:80] if shown else ""))
     row.peak_mb += worker_mb  # what the server holds, with the processes it started
     return row
 
@@ -333,7 +342,7 @@ def in_child(case: str, home: Path, limit: float) -> list[Row]:
     proc = subprocess.Popen([sys.executable, "-m", "bench.abuse", "--apptest", case, "--limit", str(limit)],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        out, err = proc.communicate(timeout=limit + 300)
+        out, err = proc.communicate(timeout=limit + 120)
     except subprocess.TimeoutExpired:
         stop_workers(proc.pid, home)
         proc.kill()
@@ -344,11 +353,31 @@ def in_child(case: str, home: Path, limit: float) -> list[Row]:
     return [Row(**json.loads(found))]
 
 
-def child_main(case: str, limit: float) -> None:
-    row = {"gradients": apptest_gradients, "experiment": apptest_experiment}[case](limit)
+def guard(w: Watch, case: str, limit: float) -> None:
+    """Cut the case when it runs past ``limit`` seconds or its process past ``MEMORY_CUT_MB`` (on a shared
+    machine): report what it cost so far and end the process."""
+
+    def watch() -> None:
+        while time.perf_counter() - w.t0 < limit and w.peak < MEMORY_CUT_MB:
+            time.sleep(0.2)
+        cause = f"over {limit:g} s" if w.peak < MEMORY_CUT_MB else f"over {MEMORY_CUT_MB} MB"
+        emit(w.so_far(case, cause=cause))
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def emit(row: Row) -> None:
     stop_workers(os.getpid(), Path(os.environ["AUGVIZ_HOME"]))  # the runs it queued, and their processes
     print(json.dumps(asdict(row)), flush=True)
-    os._exit(0)  # without waiting for a script run that AppTest gave up on
+    os._exit(0)  # without waiting for a script run still going
+
+
+def child_main(case: str, limit: float) -> None:
+    try:
+        row = {"gradients": apptest_gradients, "experiment": apptest_experiment}[case](limit)
+    finally:  # even when the case fails, no run or worker is left behind
+        stop_workers(os.getpid(), Path(os.environ["AUGVIZ_HOME"]))
+    emit(row)
 
 
 CASES: dict[str, Callable[[Path, float], list[Row]]] = {
@@ -370,7 +399,7 @@ def verdict(r: Row) -> str:
     if r.peak_mb > GOAL_TOTAL_MB:
         over.append(f"server > {GOAL_TOTAL_MB:g} MB")
     if r.cut:
-        over.append("cut at the limit")
+        over.append("cut short")
     return "; ".join(over) or "within the goal"
 
 
