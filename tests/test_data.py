@@ -362,3 +362,25 @@ def test_a_truncated_download_keeps_no_file(tmp_path, server):
 def test_an_unreachable_address_is_a_clear_error(tmp_path):
     with pytest.raises(DataError, match="download from"):
         sources.download(sources.Remote("x", "http://127.0.0.1:9/x", "0" * 32), tmp_path, timeout=2)
+
+
+# ---- the Train page's dataset browser ----------------------------------------------------------------------
+
+
+def test_the_dataset_browser_shows_a_folder_with_a_broken_file_and_says_what_it_skipped(tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("AUGVIZ_HOME", str(tmp_path))
+    pics = tmp_path / "data" / "pics"
+    for cls in ("a", "b"):
+        class_folder(pics, cls, 5, mode="L", colour=(90, 90, 90))
+        exif_broken_png(pics / cls / "xm.png", colour=(90, 90, 90))  # damaged metadata: used as stored
+    (pics / "a" / "cut.png").write_bytes(encode_png((12, 12))[:40])  # damaged pixels: skipped
+    at = AppTest.from_file(str(Path(__file__).parents[1] / "app.py"), default_timeout=60)
+    at.run()
+    at.switch_page("pages/train.py").run()
+    at.sidebar.selectbox(key="t_dataset").set_value("folder").run()
+    at.sidebar.text_input(key="t_folder").input("pics").run()
+    assert not at.exception
+    caption = next(c.value for c in at.caption if "classes, one row each" in c.value)
+    assert "2 classes" in caption and "skipped 1 unreadable file: pics/a/cut.png" in caption.replace("\\", "")
