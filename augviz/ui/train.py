@@ -21,6 +21,7 @@ from augviz.ui.common import md_escape
 LRS = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0)
 DECAYS = (0.0, 1e-5, 1e-4, 5e-4, 1e-3, 1e-2)
 POLL_S = 1.0
+BROWSE_PER = 8  # images per class in the dataset browser; Start's data check shares its cached load
 DOWNLOADABLE = tuple(n for n, s in data.DATASETS.items() if s.remotes)  # fetched from their official addresses
 
 
@@ -93,7 +94,7 @@ def _browse(name: str, folder: str | None, size: int, seed: int, per: int, image
 def dataset_browser(cfg: RunConfig) -> None:
     """A grid of training images per class, and the same images through the run's pipeline."""
     with st.expander("Dataset browser"):
-        per = 8
+        per = BROWSE_PER
         try:
             x, classes, note = _browse(cfg.dataset, cfg.folder, cfg.train_size, cfg.seed, per, cfg.image_size,
                                        cfg.channels)
@@ -133,7 +134,7 @@ def data_problem(cfg: RunConfig) -> str | None:
     so the page refuses exactly what the run would fail on. A missing download is no problem when the run may
     fetch it."""
     try:
-        _browse(cfg.dataset, cfg.folder, cfg.train_size, cfg.seed, 8)
+        _browse(cfg.dataset, cfg.folder, cfg.train_size, cfg.seed, BROWSE_PER, cfg.image_size, cfg.channels)
     except (DataError, OSError) as e:
         return None if cfg.download and cfg.dataset in DOWNLOADABLE else str(e)
     return None
