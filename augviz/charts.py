@@ -11,8 +11,8 @@ import plotly.graph_objects as go
 from augviz.experiment import Comparison
 from augviz.gradlab import Analysis
 from augviz.report import RunHistory
-from augviz.store import Run, Store
-from augviz.train import HIST_EDGES
+from augviz.store import Run
+from augviz.train import HIST_EDGES, StepMetrics
 
 MAX_POINTS = 400  # per series: enough to see the curve, light enough to redraw every second
 
@@ -25,26 +25,44 @@ def _layout(fig: go.Figure, title: str, y: str, log: bool = False, x: str = "ste
     return fig
 
 
+def _epoch_ends(steps: list[StepMetrics]) -> dict[int, int]:
+    """The step at which each epoch ended, from a run's (thinned) step rows: the last step seen in it (exact
+    to within the thinning, a few steps in a run of thousands)."""
+    ends: dict[int, int] = {}
+    for s in steps:
+        ends[s.epoch] = max(ends.get(s.epoch, 0), s.step)
+    return ends
+
+
 def loss(histories: list[RunHistory]) -> go.Figure:
     fig = go.Figure()
     for h in histories:
         r = h.run
         fig.add_scatter(x=[s.step for s in h.steps], y=[s.loss for s in h.steps], mode="lines", name=f"#{r.id} train")
-        per_epoch = (r.total_steps or 0) / max(1, r.config.epochs)
-        val = [(e.epoch * per_epoch, e.val_loss) for e in h.epochs if e.val_loss is not None]
+        ends = _epoch_ends(h.steps)
+        val = [(ends[e.epoch], e.val_loss) for e in h.epochs if e.val_loss is not None and e.epoch in ends]
         if val:
             fig.add_scatter(x=[v[0] for v in val], y=[v[1] for v in val], mode="lines+markers",
                             name=f"#{r.id} validation")
     return _layout(fig, "Loss", "cross-entropy")
 
 
+def _chance(fig: go.Figure, runs: list[Run]) -> None:
+    """A labelled line at the accuracy of guessing (one over the number of classes)."""
+    classes = max((len(r.classes) for r in runs), default=0) or 10
+    fig.add_hline(y=1 / classes, line={"color": "grey", "dash": "dash"},
+                  annotation_text=f"chance ({100 / classes:.0f}%)", annotation_position="bottom right")
+
+
 def accuracy(histories: list[RunHistory]) -> go.Figure:
+    """Training and validation accuracy per epoch, with the chance line."""
     fig = go.Figure()
     for h in histories:
         xs = [e.epoch for e in h.epochs]
         fig.add_scatter(x=xs, y=[e.train_acc for e in h.epochs], mode="lines+markers", name=f"#{h.run.id} train",
                         line={"dash": "dot"})
         fig.add_scatter(x=xs, y=[e.val_acc for e in h.epochs], mode="lines+markers", name=f"#{h.run.id} validation")
+    _chance(fig, [h.run for h in histories])
     fig.update_yaxes(range=[0, 1])
     return _layout(fig, "Accuracy", "accuracy", x="epoch")
 
@@ -61,32 +79,39 @@ def grad_norms(h: RunHistory) -> go.Figure:
 
 
 def benefit(comparisons: list[Comparison]) -> go.Figure:
-    """Augmentation's effect on test accuracy against training-set size, mean ± sd over seeds."""
+    """Augmentation's effect on test accuracy against training-set size: the mean paired difference over seeds
+    with its 95 % interval as error bars (none where only one seed finished)."""
     rows = [c for c in comparisons if c.mean is not None]
     fig = go.Figure()
+    lo = [100 * (c.mean - c.interval[0]) if c.interval else 0 for c in rows]
+    hi = [100 * (c.interval[1] - c.mean) if c.interval else 0 for c in rows]
     fig.add_scatter(x=[c.train_size for c in rows], y=[100 * c.mean for c in rows], mode="lines+markers",
-                    error_y={"type": "data", "array": [100 * (c.spread or 0) for c in rows]}, name="with − without")
+                    error_y={"type": "data", "symmetric": False, "array": hi, "arrayminus": lo},
+                    text=[c.verdict for c in rows], name="with − without (95% interval)")
     fig.add_hline(y=0, line={"color": "grey", "dash": "dot"})
     fig.update_xaxes(type="log")
     return _layout(fig, "What augmentation changes, by training-set size", "test accuracy difference (points)",
                    x="training images")
 
 
-def arms(store: Store, runs: list[Run]) -> go.Figure:
-    """Validation accuracy per epoch, averaged over seeds, for each arm (and size) of an experiment."""
+def arms(histories: list[RunHistory]) -> go.Figure:
+    """Validation accuracy against step, averaged over seeds, for each arm (and size) of an experiment, with the
+    chance line."""
     curves: dict[str, dict[int, list[float]]] = {}
-    for r in runs:
-        arm = f"{'with' if r.config.pipeline else 'without'} augmentation, {r.config.train_size} images"
-        for e in store.epochs(r.id):
-            if e[4] is not None:
-                curves.setdefault(arm, {}).setdefault(e[0], []).append(e[4])
+    for h in histories:
+        arm = f"{'with' if h.run.config.pipeline else 'without'} augmentation, {h.run.config.train_size} images"
+        ends = _epoch_ends(h.steps)
+        for e in h.epochs:
+            if e.val_acc is not None and e.epoch in ends:
+                curves.setdefault(arm, {}).setdefault(ends[e.epoch], []).append(e.val_acc)
     fig = go.Figure()
-    for arm, by_epoch in sorted(curves.items()):
-        xs = sorted(by_epoch)
-        fig.add_scatter(x=xs, y=[sum(by_epoch[x]) / len(by_epoch[x]) for x in xs], mode="lines+markers", name=arm,
+    for arm, by_step in sorted(curves.items()):
+        xs = sorted(by_step)
+        fig.add_scatter(x=xs, y=[sum(by_step[x]) / len(by_step[x]) for x in xs], mode="lines+markers", name=arm,
                         line={"dash": "solid" if arm.startswith("with ") else "dot"})
+    _chance(fig, [h.run for h in histories])
     fig.update_yaxes(range=[0, 1])
-    return _layout(fig, "Validation accuracy, mean over seeds", "accuracy", x="epoch")
+    return _layout(fig, "Validation accuracy, mean over seeds", "accuracy", x="step")
 
 
 def init_gradients(analysis: Analysis) -> go.Figure:

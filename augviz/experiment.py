@@ -1,8 +1,14 @@
 """The seed article's experiment: the same configuration with and without augmentation, over several seeds
-(and optionally several training-set sizes), and an honest summary of the difference."""
+(and optionally several training-set sizes), and a verdict that is statistics, not a sign.
+
+Each seed gives one pair of runs that share their training images, initialisation and batch order; the verdict
+rests on the paired differences (augmented − plain) through a 95 % paired t-interval: "helped" or "hurt" only
+when the interval excludes zero, and "too early to tell" when both arms are still near chance, whatever the sign.
+"""
 
 from __future__ import annotations
 
+import math
 import statistics
 import uuid
 from dataclasses import dataclass, replace
@@ -10,6 +16,32 @@ from typing import Any
 
 from augviz.runconfig import RunConfig
 from augviz.store import Run
+
+CONFIDENCE = 0.95
+NEAR_CHANCE = 0.10  # both arms less than this far above chance (10 points): the runs have not learned enough
+# Two-sided 97.5 % quantiles of Student's t for 1 to 30 degrees of freedom (any statistics table).
+_T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
+         2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048,
+         2.045, 2.042)
+
+
+def t_quantile(df: int) -> float:
+    """The 97.5 % quantile of Student's t with ``df`` degrees of freedom (beyond the table, the Cornish–Fisher
+    expansion around the normal's 1.96, within 0.001 there)."""
+    if df < 1:
+        raise ValueError("a t-interval needs at least one degree of freedom (two seeds)")
+    if df <= len(_T975):
+        return _T975[df - 1]
+    z = 1.959964
+    return z + (z ** 3 + z) / (4 * df) + (5 * z ** 5 + 16 * z ** 3 + 3 * z) / (96 * df ** 2)
+
+
+def threads_per_run(at_once: int, cores: int) -> int | None:
+    """CPU threads for each of an experiment's runs when the worker trains ``at_once`` runs side by side on
+    ``cores`` cores: a share of the cores each (two runs at one thread each finished 1.20× sooner than the same
+    two one after the other at two threads, and oversubscribed threads stall each other); None (PyTorch's
+    default) when runs go one at a time."""
+    return max(1, cores // at_once) if at_once > 1 else None
 
 
 def plan(base: RunConfig, pipeline: dict[str, Any], seeds: int, sizes: list[int] | None = None) -> list[RunConfig]:
@@ -33,6 +65,11 @@ class Comparison:
     plain: list[float]
     augmented: list[float]
     differences: list[float]  # augmented − plain, per seed that finished in both arms
+    chance: float = 0.1  # the accuracy of guessing: one over the number of classes
+
+    @property
+    def seeds(self) -> int:
+        return len(self.differences)
 
     @property
     def mean(self) -> float | None:
@@ -40,21 +77,58 @@ class Comparison:
 
     @property
     def spread(self) -> float | None:
-        return statistics.stdev(self.differences) if len(self.differences) > 1 else None
+        """The standard deviation of the paired differences over seeds."""
+        return statistics.stdev(self.differences) if self.seeds > 1 else None
+
+    @property
+    def interval(self) -> tuple[float, float] | None:
+        """The 95 % paired t-interval of the mean difference: mean ± t(0.975, n − 1) · sd / √n (None with one
+        seed: one pair says nothing about the spread)."""
+        if self.mean is None or self.spread is None:
+            return None
+        half = t_quantile(self.seeds - 1) * self.spread / math.sqrt(self.seeds)
+        return self.mean - half, self.mean + half
+
+    @property
+    def near_chance(self) -> bool:
+        """Both arms, on average, less than ``NEAR_CHANCE`` above chance: too little learnt to compare."""
+        return bool(self.plain) and max(statistics.fmean(self.plain),
+                                         statistics.fmean(self.augmented)) < self.chance + NEAR_CHANCE
+
+    @property
+    def verdict(self) -> str:
+        """One of "waiting", "too early", "helped", "hurt", "unclear"."""
+        if self.mean is None:
+            return "waiting"
+        if self.near_chance:
+            return "too early"
+        ci = self.interval
+        if ci is None or ci[0] <= 0 <= ci[1]:
+            return "unclear"
+        return "helped" if ci[0] > 0 else "hurt"
 
     def sentence(self) -> str:
-        """The result in words, with its uncertainty and how many seeds it rests on."""
+        """The verdict in words, with the accuracies, the interval and how many seeds it rests on."""
+        head = f"{self.train_size} training images"
         if self.mean is None:
-            return f"{self.train_size} training images: no seed has finished in both arms yet."
-        n = len(self.differences)
-        spread = f" ± {100 * self.spread:.1f}" if self.spread is not None else ""
-        verdict = "helped" if self.mean > 0 else "hurt" if self.mean < 0 else "made no difference"
-        if self.spread is not None and abs(self.mean) <= self.spread:
-            verdict = "made no clear difference"
-        return (f"{self.train_size} training images: augmentation {verdict}: test accuracy "
-                f"{100 * statistics.fmean(self.plain):.1f}% without, {100 * statistics.fmean(self.augmented):.1f}% "
-                f"with, a difference of {100 * self.mean:+.1f}{spread} points (mean ± sd over {n} seed"
-                f"{'s' if n != 1 else ''}).")
+            return f"{head}: no seed has finished in both arms yet."
+        n = self.seeds
+        seeds = f"{n} seed{'s' if n != 1 else ''}"
+        accs = (f"test accuracy {100 * statistics.fmean(self.plain):.1f}% without, "
+                f"{100 * statistics.fmean(self.augmented):.1f}% with augmentation")
+        verdict = self.verdict
+        if verdict == "too early":
+            return (f"{head}: too early to tell: both arms are near chance ({100 * self.chance:.0f}%); train longer "
+                    f"({accs}).")
+        ci = self.interval
+        if ci is None:
+            return (f"{head}: no clear difference with {seeds}: run more seeds (an interval needs two or more). "
+                    f"{accs[0].upper()}{accs[1:]}, a difference of {100 * self.mean:+.1f} points.")
+        stats = (f"a difference of {100 * self.mean:+.1f} points, {100 * CONFIDENCE:.0f}% interval "
+                 f"[{100 * ci[0]:+.1f}, {100 * ci[1]:+.1f}] (paired t-interval over {seeds})")
+        if verdict == "unclear":
+            return f"{head}: no clear difference with {seeds}: run more seeds. {accs[0].upper()}{accs[1:]}, {stats}."
+        return f"{head}: augmentation {verdict}: {accs}, {stats}."
 
 
 def compare(runs: list[Run]) -> list[Comparison]:
@@ -66,6 +140,7 @@ def compare(runs: list[Run]) -> list[Comparison]:
         plain = {r.config.seed: r.test_acc for r in at if r.config.pipeline is None}
         aug = {r.config.seed: r.test_acc for r in at if r.config.pipeline is not None}
         both = sorted(set(plain) & set(aug))
+        classes = max((len(r.classes) for r in at), default=0)
         out.append(Comparison(size, [plain[s] for s in both], [aug[s] for s in both],
-                              [aug[s] - plain[s] for s in both]))
+                              [aug[s] - plain[s] for s in both], 1 / classes if classes else 0.1))
     return out

@@ -11,28 +11,42 @@ def standardize(x: torch.Tensor) -> torch.Tensor:
     """Pixels in [0, 1] to roughly zero mean and unit spread, so plain SGD and Adam start well."""
     return (x - 0.5) / 0.25
 
-MODELS = ("seed_cnn", "resnet", "mlp", "deepnet")
-TRAIN_MODELS = MODELS[:3]  # the Train page's; "deepnet" is the gradient lab's, built from a NetSpec
-LABELS = {"seed_cnn": "Seed CNN (Conv32-Conv64-Conv64-Dense64)", "resnet": "Small ResNet", "mlp": "MLP (2×256)",
-          "deepnet": "Deep plain net (gradient lab)"}
+MODELS = ("seed_cnn", "seed_cnn_bn", "resnet", "mlp", "deepnet")
+TRAIN_MODELS = MODELS[:4]  # the Train page's; "deepnet" is the gradient lab's, built from a NetSpec
+LABELS = {"seed_cnn": "Seed CNN (Conv32-Conv64-Conv64-Dense64)", "seed_cnn_bn": "Seed CNN + batch norm",
+          "resnet": "Small ResNet", "mlp": "MLP (2×256)", "deepnet": "Deep plain net (gradient lab)"}
 
 
 class SeedCNN(nn.Module):
-    """The seed article's Keras CNN: Conv 32 → pool → Conv 64 → pool → Conv 64 → Dense 64 → classes."""
+    """The seed article's Keras CNN: Conv 32 → pool → Conv 64 → pool → Conv 64 → Dense 64 → classes.
 
-    def __init__(self, channels: int, size: int, classes: int) -> None:
+    With ``batchnorm``, each convolution is followed by batch norm (and has no bias, which the norm would cancel):
+    the same layers and sizes, but the scale of every layer's input is kept in check, so one learning rate suits
+    all layers and short runs train further (measured in bench/lessons.py and the README)."""
+
+    def __init__(self, channels: int, size: int, classes: int, batchnorm: bool = False) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(channels, 32, 3)
-        self.conv2 = nn.Conv2d(32, 64, 3)
-        self.conv3 = nn.Conv2d(64, 64, 3)
+        def norm(c: int) -> nn.Module:
+            return nn.BatchNorm2d(c) if batchnorm else nn.Identity()
+
+        self.conv1, self.bn1 = nn.Conv2d(channels, 32, 3, bias=not batchnorm), norm(32)
+        self.conv2, self.bn2 = nn.Conv2d(32, 64, 3, bias=not batchnorm), norm(64)
+        self.conv3, self.bn3 = nn.Conv2d(64, 64, 3, bias=not batchnorm), norm(64)
         side = ((size - 2) // 2 - 2) // 2 - 2  # 'valid' convolutions, as Keras' default
         self.dense = nn.Linear(64 * side * side, 64)
         self.out = nn.Linear(64, classes)
 
+    def layer_groups(self) -> list[tuple[str, list[nn.Parameter]]]:
+        """Per layer its parameters, a convolution together with its batch norm."""
+        return [("conv1", [*self.conv1.parameters(), *self.bn1.parameters()]),
+                ("conv2", [*self.conv2.parameters(), *self.bn2.parameters()]),
+                ("conv3", [*self.conv3.parameters(), *self.bn3.parameters()]),
+                ("dense", list(self.dense.parameters())), ("out", list(self.out.parameters()))]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = torch.max_pool2d(torch.relu(self.conv1(standardize(x))), 2)
-        x = torch.max_pool2d(torch.relu(self.conv2(x)), 2)
-        x = torch.relu(self.conv3(x)).flatten(1)
+        x = torch.max_pool2d(torch.relu(self.bn1(self.conv1(standardize(x)))), 2)
+        x = torch.max_pool2d(torch.relu(self.bn2(self.conv2(x))), 2)
+        x = torch.relu(self.bn3(self.conv3(x))).flatten(1)
         return self.out(torch.relu(self.dense(x)))
 
 
@@ -84,11 +98,13 @@ def build(name: str, channels: int, size: int, classes: int, net: dict | None = 
         from augviz.gradlab import DeepNet, spec_from_dict
 
         return DeepNet(spec_from_dict(net or {}), channels, size, classes)
-    kinds = {"seed_cnn": SeedCNN, "resnet": SmallResNet, "mlp": MLP}
+    kinds = {"seed_cnn": SeedCNN, "seed_cnn_bn": SeedCNN, "resnet": SmallResNet, "mlp": MLP}
     if name not in kinds:
         raise ValueError(f"unknown model {name!r} (known: {', '.join(MODELS)})")
-    if name == "seed_cnn" and size < 22:
+    if name.startswith("seed_cnn") and size < 22:
         raise ValueError(f"the seed CNN needs images of at least 22×22 pixels, got {size}×{size}")
+    if name == "seed_cnn_bn":
+        return SeedCNN(channels, size, classes, batchnorm=True)
     return kinds[name](channels, size, classes)
 
 

@@ -21,13 +21,19 @@ class RunConfig:
     folder: str | None = None  # for dataset "folder": a path under the data folder
     image_size: int | None = None  # for an image folder: read at this size × size (None: the folder's own)
     channels: int | None = None  # for an image folder: 1 (grey) or 3 (RGB) (None: the folder's own)
-    train_size: int = 5000
+    train_size: int = 2000  # small enough that the seed article's question (does augmentation help?) is live
     val_fraction: float = 0.1
     model: str = "seed_cnn"
     optimizer: str = "adam"
-    lr: float = 3e-3
+    lr: float = 3e-3  # the peak learning rate
     batch_size: int = 64
-    epochs: int = 10
+    # How long to train: a budget of optimizer steps, the same for 250 images as for 20,000, so that a small
+    # training set is not also a short run; or, when ``epochs`` is set, that many passes over the images.
+    steps: int = 1000
+    epochs: int | None = None
+    schedule: str = "one_cycle"  # learning rate: warm up then decay to zero ("one_cycle"), or "constant"
+    threads: int | None = None  # CPU threads for this run; None: PyTorch's default
+    details: bool = False  # record gradient histograms and update ratios (the gradient lab's views)
     weight_decay: float = 0.0
     clip_norm: float | None = None  # clip the total gradient norm to this before each step
     net: dict[str, Any] | None = None  # model "deepnet": the gradient lab's network spec
@@ -54,9 +60,12 @@ class RunConfig:
 
 _RANGES: dict[str, tuple[float, float]] = {
     "train_size": (1, 1_000_000), "val_fraction": (0.0, 0.5), "lr": (1e-6, 1e3), "batch_size": (1, 4096),
-    "epochs": (1, 200), "weight_decay": (0.0, 1.0), "seed": (0, 2**31 - 1),
+    "steps": (1, 1_000_000), "epochs": (1, 200), "threads": (1, 256), "weight_decay": (0.0, 1.0),
+    "seed": (0, 2**31 - 1),
 }
-_CHOICES: dict[str, Collection[str]] = {"dataset": data.DATASETS, "model": models.MODELS,
+_WHOLE_OR_NONE = ("epochs", "threads")  # whole numbers that may also be null
+SCHEDULES = ("one_cycle", "constant")
+_CHOICES: dict[str, Collection[str]] = {"dataset": data.DATASETS, "model": models.MODELS, "schedule": SCHEDULES,
                                         "optimizer": ("sgd", "adam"), "device": ("auto", "cpu", "cuda")}
 
 
@@ -113,8 +122,10 @@ def _check(name: str, value: Any, default: Any) -> Any:
             raise ConfigError(name, f"expected one of {', '.join(_CHOICES[name])}, got {str(value)[:40]!r}")
         return value
     if name in _RANGES:
+        if value is None and name in _WHOLE_OR_NONE:
+            return None
         lo, hi = _RANGES[name]
-        whole = isinstance(default, int) and not isinstance(default, bool)
+        whole = name in _WHOLE_OR_NONE or (isinstance(default, int) and not isinstance(default, bool))
         if isinstance(value, bool) or not isinstance(value, (int, float)) or (whole and float(value) != int(value)):
             raise ConfigError(name, f"expected a {'whole ' if whole else ''}number, got {str(value)[:40]!r}")
         if not math.isfinite(value) or not lo <= value <= hi:
@@ -143,7 +154,7 @@ def _check(name: str, value: Any, default: Any) -> Any:
         if value is not None and not isinstance(value, str):
             raise ConfigError(name, "expected text")
         return (value or "")[:200] if name != "folder" else value
-    if not isinstance(value, bool):  # download, the one flag
+    if not isinstance(value, bool):  # download and details, the flags
         raise ConfigError(name, "expected true or false")
     return value
 

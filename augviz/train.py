@@ -1,16 +1,17 @@
 """The training loop: flat and readable (after Keller Jordan's airbench), with batched augmentation on the
 training device by the same Pipeline object the Explore page previews.
 
-It reports through a ``Sink`` (the run store, the command line, a test) and stops when ``should_stop`` says so.
-Gradient norms per layer are computed with ``torch._foreach_norm`` and fetched with one transfer per step, not one
-device sync per parameter.
+A run lasts a budget of optimizer steps (or, if asked, a number of epochs) under a one-cycle learning rate. It
+reports through a ``Sink`` (the run store, the command line, a test), stops when ``should_stop`` says so, and
+calls its ``Hook``s around each update (the gradient lab's detail recording is one). Gradient norms per layer are
+computed with ``torch._foreach_norm`` and fetched with one transfer per step, not one device sync per parameter.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -124,7 +125,7 @@ def evaluate(model: torch.nn.Module, split: data.Split, device: torch.device, ba
     model.eval()
     total_loss, correct = 0.0, 0
     for i in range(0, len(split), batch):
-        x = split.x[i:i + batch].to(device).float().div_(255)
+        x = split.x[i:i + batch].to(device).float().div_(255).contiguous(memory_format=torch.channels_last)
         y = split.y[i:i + batch].to(device)
         logits = model(x)
         total_loss += float(F.cross_entropy(logits, y, reduction="sum"))
@@ -133,17 +134,102 @@ def evaluate(model: torch.nn.Module, split: data.Split, device: torch.device, ba
     return total_loss / max(1, len(split)), correct / max(1, len(split))
 
 
+@dataclass
+class StepState:
+    """What a hook sees of one step: its number (from 1), the run's total, the model, its layers' parameters
+    (in ``layer_names`` order), the batch's loss, the learning rate and the sink the run reports to."""
+
+    step: int
+    total: int
+    model: torch.nn.Module
+    layers: list[list[torch.nn.Parameter]]
+    loss: float
+    lr: float  # the learning rate of this update, after the schedule
+    sink: Sink
+
+
+class Hook(Protocol):
+    """Extra work around each update: ``before_update`` sees the gradients, ``after_update`` the new weights."""
+
+    def before_update(self, state: StepState) -> None: ...
+    def after_update(self, state: StepState) -> None: ...
+
+
+class GradientDetails:
+    """The gradient lab's detail recording: about ``times`` times a run (and at the first step), each layer's
+    histogram of log10 |gradient| and its update-to-weight ratio, sent to the sink as ``DetailMetrics``."""
+
+    def __init__(self, times: int = 100) -> None:
+        self.times = times
+        self.before: list[torch.Tensor] | None = None
+
+    def before_update(self, state: StepState) -> None:
+        every = max(1, state.total // self.times)
+        due = state.step % every == 0 or state.step == 1
+        self.before = [params[0].detach().clone() for params in state.layers] if due else None
+
+    def after_update(self, state: StepState) -> None:
+        if self.before is None:
+            return
+        weights = [params[0].detach() for params in state.layers]
+        ratios = [float((w - b).norm() / b.norm().clamp_min(1e-12)) for w, b in zip(weights, self.before, strict=True)]
+        state.sink.detail(DetailMetrics(state.step, gradient_histograms(state.layers), ratios))
+        self.before = None
+
+
+def hooks_for(cfg: RunConfig) -> list[Hook]:
+    """The hooks a configuration asks for (``details``: the gradient lab's histograms and update ratios)."""
+    return [GradientDetails()] if cfg.details else []
+
+
+WARMUP = 0.1  # share of the steps over which the learning rate rises to its peak
+
+
+def lr_factor(schedule: str, step: int, total: int) -> float:
+    """The learning rate of step ``step`` (from 0) of ``total``, as a share of the peak. "one_cycle" rises
+    linearly over the first ``WARMUP`` of the steps (large early steps from a random start are what make Adam
+    and batch norm runs unstable), then falls linearly to zero at the end (the last steps average out the noise
+    of the batches, which is where most of a short run's accuracy comes from). "constant" is always 1."""
+    if schedule == "constant":
+        return 1.0
+    warm = max(1, round(WARMUP * total))
+    if step < warm:
+        return (step + 1) / warm
+    return max(0.0, (total - step) / (total - warm + 1))
+
+
+def step_budget(cfg: RunConfig, n: int, max_steps: int | None = None) -> int:
+    """The number of optimizer steps of a run on ``n`` training images: ``cfg.steps`` whatever ``n`` is, or
+    ``cfg.epochs`` full passes when epochs are set; never more than ``max_steps``."""
+    total = math.ceil(n / cfg.batch_size) * cfg.epochs if cfg.epochs is not None else cfg.steps
+    return total if max_steps is None else min(max_steps, total)
+
+
 def train(cfg: RunConfig, sink: Sink, should_stop: Callable[[], bool] = lambda: False,
           dataset: data.Dataset | None = None, max_steps: int | None = None,
-          progress: Progress | None = None) -> Summary:
+          progress: Progress | None = None, hooks: Sequence[Hook] = ()) -> Summary:
     """Train ``cfg``'s model on its dataset, reporting every step and epoch to ``sink`` (and a dataset
-    download, if the configuration asks for one, to ``progress``)."""
+    download, if the configuration asks for one, to ``progress``), calling ``hooks`` and the configuration's
+    own (``hooks_for``) around every update."""
+    threads = torch.get_num_threads()
+    if cfg.threads is not None:
+        torch.set_num_threads(cfg.threads)
+    try:
+        return _train(cfg, sink, should_stop, dataset, max_steps, progress, [*hooks_for(cfg), *hooks])
+    finally:
+        torch.set_num_threads(threads)  # a caller in the same process keeps its own setting
+
+
+def _train(cfg: RunConfig, sink: Sink, should_stop: Callable[[], bool], dataset: data.Dataset | None,
+           max_steps: int | None, progress: Progress | None, hooks: list[Hook]) -> Summary:
     device = pick_device(cfg.device)
     torch.manual_seed(cfg.seed)
     ds = dataset or data.load(cfg.dataset, cfg.train_size, cfg.val_fraction, cfg.seed, cfg.folder, cfg.download,
                               progress=progress, image_size=cfg.image_size, channels=cfg.channels)
     channels, size, _ = ds.shape
-    model = models.build(cfg.model, channels, size, len(ds.classes), cfg.net).to(device)
+    # Channels-last: PyTorch's CPU convolutions and pooling run faster on it (bench/train.py), same results.
+    layout = torch.channels_last
+    model = models.build(cfg.model, channels, size, len(ds.classes), cfg.net).to(device, memory_format=layout)
     named = models.layers(model)
     groups = [params for _, params in named]
     if cfg.optimizer == "sgd":
@@ -157,21 +243,21 @@ def train(cfg: RunConfig, sink: Sink, should_stop: Callable[[], bool] = lambda: 
     order_gen = torch.Generator().manual_seed(cfg.seed + 2)
     train_x, train_y = ds.train.x.to(device), ds.train.y.to(device)
     n, classes = len(ds.train), len(ds.classes)
-    steps_per_epoch = math.ceil(n / cfg.batch_size)
-    total = steps_per_epoch * cfg.epochs if max_steps is None else min(max_steps, steps_per_epoch * cfg.epochs)
+    total = step_budget(cfg, n, max_steps)
     sink.started([name for name, _ in named], total, ds.classes)
-    detail_every = max(1, total // 100) if cfg.model == "deepnet" else 0  # the lab's extra views
-    weights = [params[0] for params in groups]
     owner = layer_owner(groups, device)
 
-    start, step, seen, status, diverged_at = time.perf_counter(), 0, 0, "finished", None
-    for epoch in range(1, cfg.epochs + 1):
+    start, step, seen, epoch, status, diverged_at = time.perf_counter(), 0, 0, 0, "finished", None
+    while step < total and status == "finished":
+        epoch += 1
         epoch_start, epoch_loss, epoch_seen = time.perf_counter(), 0.0, 0
         epoch_correct = torch.zeros((), device=device, dtype=torch.long)
         order = torch.randperm(n, generator=order_gen).to(device)
         for i in range(0, n, cfg.batch_size):
-            if step >= total or should_stop():
-                status = "stopped" if step < total else status
+            if step >= total:
+                break
+            if should_stop():
+                status = "stopped"
                 break
             idx = order[i:i + cfg.batch_size]
             x, y = train_x[idx], train_y[idx]
@@ -182,7 +268,7 @@ def train(cfg: RunConfig, sink: Sink, should_stop: Callable[[], bool] = lambda: 
                 targets = result.labels if mixing else y
             else:
                 x = x.float().div_(255)
-            logits = model(x)
+            logits = model(x.contiguous(memory_format=layout) if x.dim() == 4 else x)
             loss = F.cross_entropy(logits, targets)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -190,17 +276,19 @@ def train(cfg: RunConfig, sink: Sink, should_stop: Callable[[], bool] = lambda: 
                 torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_norm, foreach=True)
             norms = layer_grad_norms(groups, owner)  # after clipping: what the optimizer is given
             stats = torch.cat([loss.detach().reshape(1), norms]).tolist()  # the one transfer of this step
+            lr = cfg.lr * lr_factor(cfg.schedule, step, total)
+            for group in opt.param_groups:
+                group["lr"] = lr
             step += 1
-            if not all(math.isfinite(v) for v in stats[:1]):
+            if not math.isfinite(stats[0]):
                 status, diverged_at = "diverged", step
                 break
-            detailed = detail_every and (step % detail_every == 0 or step == 1)
-            before = [w.detach().clone() for w in weights] if detailed else []
+            state = StepState(step, total, model, groups, stats[0], lr, sink)
+            for hook in hooks:
+                hook.before_update(state)
             opt.step()
-            if detailed:
-                ratios = [float((w.detach() - b).norm() / b.norm().clamp_min(1e-12)) for w, b in zip(weights, before,
-                                                                                                  strict=True)]
-                sink.detail(DetailMetrics(step, gradient_histograms(groups), ratios))
+            for hook in hooks:
+                hook.after_update(state)
             sink.step(StepMetrics(step, epoch, stats[0], stats[1:], math.sqrt(sum(v * v for v in stats[1:]))))
             epoch_loss += stats[0] * len(idx)
             # Summed on the device and read once per epoch: no extra synchronisation per step.
@@ -211,8 +299,8 @@ def train(cfg: RunConfig, sink: Sink, should_stop: Callable[[], bool] = lambda: 
             val_loss, val_acc = evaluate(model, ds.val, device) if len(ds.val) else (None, None)
             sink.epoch(EpochMetrics(epoch, epoch_loss / epoch_seen, int(epoch_correct) / epoch_seen, val_loss, val_acc,
                                     epoch_seen / (time.perf_counter() - epoch_start)))
-        if status != "finished" or step >= total:
-            break
+        elif status == "finished" and step < total:
+            break  # an empty training set: nothing to step through
     wall = time.perf_counter() - start
     test_loss, test_acc = evaluate(model, ds.test, device) if status != "diverged" else (None, None)
     return Summary(status, test_acc, test_loss, wall, seen / wall if wall else 0.0, step, diverged_at,

@@ -51,7 +51,7 @@ def main() -> None:
         ms = (time.perf_counter() - start) / 5 * 1000
         norms = Norms()
         cfg = RunConfig(model="deepnet", net=p.net.to_dict(), optimizer=p.optimizer, lr=p.lr, clip_norm=p.clip,
-                        epochs=20, batch_size=64)
+                        epochs=20, batch_size=64, schedule="constant")
         s = train(cfg, norms, dataset=ds, max_steps=100)
         trained = (f"loss not finite at step {s.diverged_step}" if s.status == "diverged"
                    else f"finite; largest total norm {max(norms.totals):.3g}")

@@ -17,11 +17,11 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from augviz import experiment, models, report, serialize, worker
+from augviz import models, report, serialize, worker
 from augviz.gradlab import NetSpec
 from augviz.preview import SEED_PIPELINE
 from augviz.runconfig import RunConfig
-from augviz.store import Run, Store, pid_alive
+from augviz.store import Store, pid_alive
 from augviz.ui import train as train_ui
 
 APP = str(Path(__file__).parents[1] / "app.py")
@@ -54,7 +54,7 @@ def page(name: str, **query: str) -> AppTest:
 
 def small_run(at: AppTest) -> None:
     at.sidebar.slider(key="t_size").set_value(250)
-    at.sidebar.slider(key="t_epochs").set_value(2).run()
+    at.sidebar.select_slider(key="t_steps").set_value(10).run()
 
 
 def wait_until(at: AppTest, store: Store, done, timeout: float = 120) -> None:
@@ -84,7 +84,7 @@ def stored(home: Path, cfg: RunConfig, status: str = "stopped") -> int:
 
 
 LAB = RunConfig(model="deepnet", net=NetSpec(depth=4, width=16).to_dict(), train_size=250, epochs=1,
-                name="a lab run")
+                details=True, name="a lab run")
 
 
 def test_the_train_page_launches_a_run_and_draws_its_charts(home):
@@ -105,14 +105,20 @@ def test_the_train_page_launches_a_run_and_draws_its_charts(home):
 def test_the_run_configuration_is_shown_as_json(home):
     at = page("train")
     assert models.LABELS["deepnet"] not in at.sidebar.selectbox(key="t_model").options  # the lab's, needs a spec
+    first = json.loads(at.code[0].value)  # the page's defaults are the library's (what bench/lessons.py measures)
+    assert first == {**RunConfig().to_dict(), "pipeline": first["pipeline"]} and first["pipeline"]
     small_run(at)
     doc = json.loads(at.code[0].value)
-    assert doc["train_size"] == 250 and doc["epochs"] == 2 and doc["dataset"] == "synthetic"
+    assert doc["train_size"] == 250 and doc["steps"] == 10 and doc["epochs"] is None
+    assert doc["dataset"] == "synthetic"
+    at.sidebar.toggle(key="t_by_epochs").set_value(True).run()
+    at.sidebar.slider(key="t_epochs").set_value(2).run()
+    assert json.loads(at.code[0].value)["epochs"] == 2
 
 
 def test_a_running_run_can_be_stopped_from_the_page(home):
     at = page("train")
-    at.sidebar.slider(key="t_epochs").set_value(50).run()
+    at.sidebar.select_slider(key="t_steps").set_value(10_000).run()
     at.sidebar.button(key="t_start").click().run()
     store = Store(home / "runs.sqlite")
     wait_until(at, store, lambda runs: store.step_count(runs[0].id) > 3)
@@ -131,7 +137,10 @@ def test_the_experiment_runs_both_arms_and_states_the_difference(home):
     assert len(runs) == 2 and {r.config.pipeline is None for r in runs} == {True, False}
     wait_until(at, store, lambda rs: all(r.is_over for r in rs), timeout=180)
     text = " ".join(m.value for m in at.markdown)
-    assert "250 training images: augmentation" in text and "mean ± sd over 1 seed" in text
+    # One seed gives no interval: never a verdict (10 steps are too few anyway: near chance).
+    assert "250 training images: " in text
+    assert "no clear difference with 1 seed: run more seeds" in text or "too early to tell" in text
+    assert "helped" not in text and "hurt" not in text
 
 
 def test_the_runs_page_sees_cli_runs_and_compares_them(home):
@@ -157,23 +166,6 @@ def test_the_runs_page_sees_cli_runs_and_compares_them(home):
     at.checkbox(key="r_sure").check().run()
     at.button(key="r_delete").click().run()
     assert Store(home / "runs.sqlite").runs() == []
-
-
-def test_experiment_comparison_pairs_by_seed_and_reports_spread():
-    base = RunConfig(train_size=500)
-    plan = experiment.plan(base, {"version": 1, "steps": []}, seeds=3, sizes=[500, 1000])
-    assert len(plan) == 12 and len({c.group for c in plan}) == 1
-    accs = {(500, 0, False): 0.50, (500, 0, True): 0.55, (500, 1, False): 0.52, (500, 1, True): 0.56,
-            (500, 2, False): 0.49, (500, 2, True): 0.52}
-    runs = [Run(i, c, c.label(), c.group, "finished", None, 0, 0, 0, None, False, 1, [], [], None,
-                accs.get((c.train_size, c.seed, c.pipeline is not None)), 0.0, 1.0, 1.0)
-            for i, c in enumerate(plan)]
-    runs = [r for r in runs if r.test_acc is not None]
-    (c,) = experiment.compare(runs)
-    assert c.differences == pytest.approx([0.05, 0.04, 0.03])
-    assert c.mean == pytest.approx(0.04) and c.spread == pytest.approx(0.01)
-    assert "augmentation helped" in c.sentence() and "+4.0 ± 1.0 points" in c.sentence()
-
 
 def test_the_dataset_browser_shows_each_class_and_the_pipeline(home):
     at = page("train")
@@ -250,7 +242,7 @@ def test_a_lab_run_panel_survives_a_reload(home):
 
 def test_the_runs_page_draws_the_lab_charts_for_a_lab_run(home):
     lab = LAB.to_dict()
-    cli_run(home, **{k: lab[k] for k in ("model", "net", "name")})
+    cli_run(home, **{k: lab[k] for k in ("model", "net", "details", "name")})
     at = page("runs", runs="1")
     titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
     assert "Gradient norm, layer × step (log colour)" in titles

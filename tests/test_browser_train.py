@@ -73,3 +73,38 @@ def test_a_started_run_is_shown_at_once_and_its_failure_is_on_screen(tmp_path):
         finally:
             browser.close()
     assert store.get(2).status == "failed"
+
+
+def test_a_short_experiment_in_the_browser_ends_with_its_sentence(tmp_path):
+    # 250 images, 10 steps, 2 seeds: four runs that learn next to nothing, so the page must say it is too early
+    # (or that one pair of seeds is not enough), never that augmentation hurt.
+    ARTIFACTS.mkdir(exist_ok=True)
+    env = {"AUGVIZ_HOME": str(tmp_path), "AUGVIZ_MAX_RUNS": "2"}
+    try:
+        with streamlit_server(env) as url, playwright.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_page(viewport={"width": 1400, "height": 1200})
+                page.goto(f"{url}/train")
+                for label in ("training images", "training steps"):  # both to their smallest value
+                    slider = page.get_by_test_id("stSidebar").locator(".stSlider").filter(has_text=label)
+                    slider.get_by_role("slider").first.press("Home")
+                    page.wait_for_timeout(1500)
+                seeds = page.locator(".stSlider").filter(has_text="seeds (pairs of runs)").get_by_role("slider")
+                seeds.press("Home")
+                seeds.press("ArrowRight")
+                page.get_by_role("button", name="Run the experiment (4 runs)").click()
+                page.get_by_text("4 finished").wait_for(timeout=300_000)  # every run of the experiment
+                page.wait_for_timeout(1500)  # the poll after the last run redraws the sentence over both seeds
+                text = page.get_by_text("250 training images:").first.inner_text()
+                page.screenshot(path=ARTIFACTS / "train-experiment.png")
+            finally:
+                browser.close()
+        assert "too early to tell: both arms are near chance (10%)" in text or "no clear difference" in text, text
+        assert "hurt" not in text and "helped" not in text
+        runs = Store(tmp_path / "runs.sqlite").runs()
+        assert len(runs) == 4 and all(r.config.steps == 10 and r.config.train_size == 250 for r in runs)
+    finally:
+        for run in Store(tmp_path / "runs.sqlite").runs():
+            if run.pid and pid_alive(run.pid):
+                os.kill(run.pid, signal.SIGKILL)

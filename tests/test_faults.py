@@ -99,6 +99,7 @@ def test_the_train_page_shows_a_locked_database_and_keeps_working(home, monkeypa
         blocker.execute("ROLLBACK")
         blocker.close()
     at.sidebar.slider(key="t_size").set_value(250)
+    at.sidebar.toggle(key="t_by_epochs").set_value(True).run()
     at.sidebar.slider(key="t_epochs").set_value(1).run()
     at.sidebar.button(key="t_start").click().run()
     assert not at.exception and len(Store(home / "runs.sqlite").runs()) == 1
@@ -122,6 +123,7 @@ def test_ten_sessions_launching_at_once_each_get_their_run_with_every_metric_onc
         at.run()
         at.switch_page("pages/train.py").run()
         at.sidebar.slider(key="t_size").set_value(250)
+        at.sidebar.toggle(key="t_by_epochs").set_value(True).run()
         at.sidebar.slider(key="t_epochs").set_value(2).run()
         sessions.append(at)
     for at in sessions:

@@ -54,7 +54,7 @@ def run(preset: str, dataset, steps: int = 100) -> tuple:
     p = PRESETS[preset]
     rec = Recorder()
     cfg = RunConfig(model="deepnet", net=p.net.to_dict(), optimizer=p.optimizer, lr=p.lr, clip_norm=p.clip,
-                    epochs=20, batch_size=64)
+                    epochs=20, batch_size=64, schedule="constant", details=True)
     return train(cfg, rec, dataset=dataset, max_steps=steps), rec
 
 

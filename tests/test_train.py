@@ -1,10 +1,12 @@
 """The training loop: finite metrics, one gradient norm per layer (checked against a plain reference), divergence
-ends a run cleanly, augmentation and mixing run inside the loop, configurations are validated."""
+ends a run cleanly, augmentation and mixing run inside the loop, a run lasts its step budget whatever the data's
+size, the learning rate follows its schedule, hooks see every update, configurations are validated."""
 
 from __future__ import annotations
 
 import json
 import math
+from itertools import pairwise
 
 import pytest
 import torch
@@ -14,7 +16,7 @@ from augviz.errors import ConfigError
 from augviz.pipeline import Pipeline, Step
 from augviz.preview import SEED_PIPELINE
 from augviz.runconfig import RunConfig, from_dict
-from augviz.train import layer_grad_norms, train
+from augviz.train import GradientDetails, StepState, layer_grad_norms, lr_factor, step_budget, train
 
 
 class Recorder:
@@ -101,10 +103,22 @@ def test_the_same_seed_trains_the_same_way(small):
 def test_config_round_trips_through_json():
     cfg = RunConfig(pipeline=serialize.to_dict(SEED_PIPELINE), seed=3, model="resnet")
     assert from_dict(json.loads(cfg.to_json())) == cfg
+    by_epochs = RunConfig(epochs=4, threads=1, schedule="constant", details=True)
+    assert from_dict(json.loads(by_epochs.to_json())) == by_epochs
+
+
+def test_a_stored_configuration_from_before_the_step_budget_keeps_its_epochs():
+    assert from_dict({"epochs": 10, "model": "seed_cnn"}).epochs == 10  # an older run: 10 epochs, as it ran
+    assert from_dict({}).epochs is None and from_dict({}).steps == 1000
 
 
 @pytest.mark.parametrize(("doc", "path", "words"), [
     ({"epochs": 0}, "epochs", "outside the allowed range"),
+    ({"epochs": 2.5}, "epochs", "whole number"),
+    ({"steps": 0}, "steps", "outside the allowed range"),
+    ({"schedule": "cosine"}, "schedule", "expected one of one_cycle, constant"),
+    ({"threads": 0}, "threads", "outside the allowed range"),
+    ({"details": 1}, "details", "true or false"),
     ({"lr": "fast"}, "lr", "expected a number"),
     ({"batch_size": 12.5}, "batch_size", "whole number"),
     ({"model": "vgg"}, "model", "expected one of seed_cnn"),
@@ -117,3 +131,133 @@ def test_wrong_configurations_name_the_field(doc, path, words):
     with pytest.raises(ConfigError) as e:
         from_dict(doc)
     assert e.value.path == path and words in e.value.message
+
+
+# ---- how long a run lasts, and its learning rate -----------------------------------------------------------
+
+
+def test_a_run_lasts_its_step_budget_whatever_the_training_set_size():
+    budget = RunConfig(steps=1500, batch_size=64)
+    assert step_budget(budget, 225) == step_budget(budget, 4500) == step_budget(budget, 18_000) == 1500
+    by_epochs = RunConfig(epochs=10, batch_size=64)
+    assert step_budget(by_epochs, 225) == 40 and step_budget(by_epochs, 4500) == 710  # ceil(n / 64) per epoch
+    assert step_budget(budget, 4500, max_steps=7) == 7
+
+
+def test_250_and_5000_images_train_for_the_same_number_of_steps():
+    totals = []
+    for size in (250, 5000):
+        rec = Recorder()
+        s = train(RunConfig(train_size=size, steps=12, batch_size=64, val_fraction=0.1), rec)
+        assert s.status == "finished" and s.steps == len(rec.steps) == rec.total
+        totals.append(s.steps)
+        # 225 training images are 4 steps an epoch: the budget runs through 3 epochs; 4,500 are 71 steps.
+        assert len(rec.epochs) == (3 if size == 250 else 1)
+    assert totals == [12, 12]
+
+
+def test_epochs_when_set_count_passes_over_the_data(small):
+    rec = Recorder()
+    s = train(RunConfig(epochs=2, batch_size=32, steps=5), rec, dataset=small)  # 240 images: 8 steps an epoch
+    assert s.steps == 16 and [e.epoch for e in rec.epochs] == [1, 2]
+
+
+def test_one_cycle_warms_up_then_decays_to_zero():
+    total = 100
+    f = [lr_factor("one_cycle", k, total) for k in range(total)]
+    peak = f.index(max(f))
+    assert peak == 9 and f[peak] == 1.0  # the first 10 % of the steps rise to the peak
+    assert all(a < b for a, b in pairwise(f[:peak + 1]))  # rising
+    assert all(a > b for a, b in pairwise(f[peak:]))  # then falling
+    assert f[0] == pytest.approx(0.1) and f[-1] == pytest.approx(1 / 91)  # never zero on a step that counts
+    assert [lr_factor("constant", k, total) for k in (0, 50, 99)] == [1.0, 1.0, 1.0]
+
+
+class Hook:
+    """Records what the loop shows a hook, and checks it sees gradients before and new weights after."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, int, float]] = []
+
+    def before_update(self, state: StepState) -> None:
+        first = state.layers[0][0]
+        assert first.grad is not None
+        self.weights = first.detach().clone()
+        self.calls.append(("before", state.step, state.lr))
+
+    def after_update(self, state: StepState) -> None:
+        moved = float((state.layers[0][0].detach() - self.weights).abs().max())
+        assert moved > 0  # the update happened in between
+        self.calls.append(("after", state.step, moved))
+
+
+def test_hooks_see_every_update_with_its_scheduled_learning_rate(small):
+    hook = Hook()
+    s = train(RunConfig(steps=30, batch_size=32, lr=1e-3), Recorder(), dataset=small, hooks=[hook])
+    assert s.steps == 30
+    assert [(c[0], c[1]) for c in hook.calls] == [(w, k) for k in range(1, 31) for w in ("before", "after")]
+    lrs = [c[2] for c in hook.calls if c[0] == "before"]
+    assert lrs == pytest.approx([1e-3 * lr_factor("one_cycle", k, 30) for k in range(30)])
+    # Adam's first step moves a weight by the learning rate itself: the optimizer used the scheduled lr / 3.
+    assert hook.calls[1][2] == pytest.approx(lrs[0], rel=1e-2)
+
+
+@pytest.mark.parametrize("model", ["seed_cnn", "deepnet"])
+def test_gradient_details_are_a_hook_asked_for_by_the_configuration_not_by_the_model(small, model):
+    net = {"depth": 4, "width": 16} if model == "deepnet" else None
+    for details in (False, True):
+        rec = Recorder()
+        train(RunConfig(model=model, net=net, steps=6, batch_size=32, details=details), rec, dataset=small)
+        layers = len(rec.layers)
+        if not details:
+            assert rec.details == []
+            continue
+        assert [d.step for d in rec.details] == [1, 2, 3, 4, 5, 6]  # every max(1, total // 100) steps
+        assert all(len(d.histograms) == layers and len(d.update_ratios) == layers for d in rec.details)
+        assert all(r > 0 for d in rec.details for r in d.update_ratios)
+
+
+def test_gradient_details_record_about_a_hundred_times_a_run():
+    class Sink(Recorder):
+        pass
+
+    hook, sink = GradientDetails(times=4), Sink()
+    net = models.build("mlp", 3, 32, 10)
+    layers = [p for _, p in models.layers(net)]
+    for step in range(1, 13):
+        net(torch.rand(2, 3, 32, 32)).sum().backward()
+        state = StepState(step, 12, net, layers, 0.0, 0.1, sink)
+        hook.before_update(state)
+        hook.after_update(state)
+    assert [d.step for d in sink.details] == [1, 3, 6, 9, 12]
+
+
+def test_a_run_leaves_the_callers_thread_setting_alone(small):
+    before = torch.get_num_threads()
+    train(RunConfig(steps=2, batch_size=32, threads=1), Recorder(), dataset=small)
+    assert torch.get_num_threads() == before
+
+
+def test_the_batch_norm_seed_cnn_groups_each_convolution_with_its_norm():
+    net = models.build("seed_cnn_bn", 3, 32, 10)
+    names = [n for n, _ in models.layers(net)]
+    assert names == ["conv1", "conv2", "conv3", "dense", "out"]
+    assert sum(len(p) for _, p in models.layers(net)) == len(list(net.parameters()))
+    assert net.conv1.bias is None  # batch norm's shift replaces it
+
+
+@pytest.mark.parametrize("model", ["seed_cnn", "seed_cnn_bn", "resnet"])
+def test_channels_last_computes_what_nchw_computes(model):
+    # The loop trains in channels-last because it is faster on CPU (bench/train.py); the numbers must not change.
+    torch.manual_seed(0)
+    nchw = models.build(model, 3, 32, 10)
+    last = models.build(model, 3, 32, 10)
+    last.load_state_dict(nchw.state_dict())
+    last = last.to(memory_format=torch.channels_last)
+    x = torch.rand(8, 3, 32, 32)
+    a, b = nchw(x), last(x.contiguous(memory_format=torch.channels_last))
+    torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+    a.square().sum().backward()
+    b.square().sum().backward()
+    for p, q in zip(nchw.parameters(), last.parameters(), strict=True):
+        torch.testing.assert_close(p.grad, q.grad.contiguous(), rtol=1e-3, atol=1e-5)

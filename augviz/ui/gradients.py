@@ -106,6 +106,7 @@ def at_initialisation(net: NetSpec, dataset: str, seed: int) -> None:
 def launch(store: Store, net: NetSpec, opt: str, lr: float, clip: float | None, dataset: str) -> None:
     cfg = RunConfig(dataset=dataset, train_size=2000 if dataset == "synthetic" else 5000, model="deepnet",
                     net=net.to_dict(), optimizer=opt, lr=lr, clip_norm=clip, epochs=st.session_state["g_epochs"],
+                    schedule="constant", details=True,
                     batch_size=64, seed=int(st.session_state["g_seed"]),
                     name=f"gradient lab: {net.depth}-layer {net.activation} {net.kind}, {net.init} init"
                          f"{', BN' if net.batchnorm else ''}{', residual' if net.residual else ''}"

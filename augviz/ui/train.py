@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -20,6 +21,7 @@ from augviz.ui.common import md_escape
 
 LRS = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0)
 DECAYS = (0.0, 1e-5, 1e-4, 5e-4, 1e-3, 1e-2)
+STEPS = (10, 50, 100, 250, 500, 1000, 1500, 2000, 3000, 5000, 10_000)
 POLL_S = 1.0
 BROWSE_PER = 8  # images per class in the dataset browser; Start's data check shares its cached load
 DOWNLOADABLE = tuple(n for n, s in data.DATASETS.items() if s.remotes)  # fetched from their official addresses
@@ -63,7 +65,7 @@ def config_form() -> RunConfig | None:
     if name in DOWNLOADABLE:
         doc["download"] = sb.toggle("download if missing", key="t_download",
                                     help=f"From the dataset's official address into {data.data_root()}")
-    doc["train_size"] = sb.slider("training images", 250, 20_000, 5000, 250, key="t_size",
+    doc["train_size"] = sb.slider("training images", 250, 20_000, RunConfig.train_size, 250, key="t_size",
                                   help="Augmentation matters most when this is small.")
     doc["val_fraction"] = sb.slider("validation fraction", 0.0, 0.5, 0.1, 0.05, key="t_val")
     doc["model"] = sb.selectbox("model", models.TRAIN_MODELS, format_func=models.LABELS.get, key="t_model")
@@ -71,7 +73,10 @@ def config_form() -> RunConfig | None:
                                 format_func={"adam": "Adam", "sgd": "SGD + momentum"}.get)
     doc["lr"] = sb.select_slider("learning rate", LRS, 3e-3, key="t_lr", format_func=lambda v: f"{v:g}")
     doc["batch_size"] = sb.select_slider("batch size", (16, 32, 64, 128, 256), 64, key="t_batch")
-    doc["epochs"] = sb.slider("epochs", 1, 50, 10, key="t_epochs")
+    doc["steps"] = sb.select_slider("training steps", STEPS, RunConfig.steps, key="t_steps",
+                                    help="Optimizer steps, the same for any training-set size.")
+    if sb.toggle("count epochs instead", False, key="t_by_epochs"):
+        doc["epochs"] = sb.slider("epochs", 1, 50, 10, key="t_epochs")
     doc["weight_decay"] = sb.select_slider("weight decay", DECAYS, 0.0, key="t_wd", format_func=lambda v: f"{v:g}")
     if sb.toggle("augment with the Explore page's pipeline", True, key="t_aug"):
         doc["pipeline"] = explore_pipeline()
@@ -322,15 +327,20 @@ def lab_charts(h: RunHistory, key: str) -> None:
 
 
 def experiment_panel(store_: Store, base: RunConfig) -> None:
-    """The seed's experiment in one click, and the answer with its spread."""
-    st.subheader("The seed's experiment: does augmentation help here?")
-    st.caption("The configuration on the left trained with no augmentation and with the Explore page's pipeline, "
-               "over several seeds. Each pair shares its seed, data and initialisation.")
-    seeds = st.slider("seeds", 1, 5, 3, key="x_seeds")
+    """The seed article's question in one click: does augmentation help? The answer, with its interval."""
+    st.subheader("Does augmentation help here?")
+    length = f"{base.epochs} epochs" if base.epochs is not None else f"{base.steps} optimizer steps"
+    st.caption(f"The configuration on the left, trained without augmentation and with the Explore page's "
+               f"pipeline, each run for {length}. Each pair shares its seed: training images, initialisation and "
+               "batch order. The verdict comes from a 95% paired t-interval of the difference in test accuracy: "
+               "“helped” or “hurt” only when the interval excludes zero.")
+    seeds = st.slider("seeds (pairs of runs)", 1, 5, 3, key="x_seeds",
+                      help="Each seed trains one pair; two or more are needed for an interval, more narrow it.")
     sweep = st.multiselect("also sweep training-set sizes (optional)", (250, 500, 1000, 2000, 5000, 10000, 20000),
                            key="x_sizes")
     if st.button(f"Run the experiment ({2 * seeds * max(1, len(sweep))} runs)", key="x_go"):
-        configs = experiment.plan(base, explore_pipeline(), seeds, sorted(sweep) or None)
+        threads = experiment.threads_per_run(worker.max_concurrent(), os.cpu_count() or 1)
+        configs = experiment.plan(replace(base, threads=threads), explore_pipeline(), seeds, sorted(sweep) or None)
         launch(store_, configs)
         st.session_state["group"] = configs[0].group
     group = st.session_state.get("group")
@@ -348,7 +358,7 @@ def experiment_results(store_: Store, group: str) -> None:
         for c in comparisons:
             st.markdown(md_escape(c.sentence()))
         if any(r.status != "queued" for r in runs):
-            st.plotly_chart(charts.arms(store_, runs), key=f"arms-{group}")
+            st.plotly_chart(charts.arms([history(store_, r) for r in runs]), key=f"arms-{group}")
         if len([c for c in comparisons if c.mean is not None]) > 1:
             st.plotly_chart(charts.benefit(comparisons), key=f"benefit-{group}")
         failed = [r for r in runs if r.status in ("failed", "diverged", "interrupted")]

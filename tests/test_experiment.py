@@ -1,0 +1,113 @@
+"""The experiment's verdict is statistics: a 95 % paired t-interval over seeds decides "helped" and "hurt", an
+interval that crosses zero is never a verdict, and arms that have not learnt are "too early to tell"."""
+
+from __future__ import annotations
+
+import pytest
+
+from augviz import experiment
+from augviz.experiment import Comparison, compare, t_quantile
+from augviz.runconfig import RunConfig
+from augviz.store import Run
+
+
+def pairs(plain: list[float], augmented: list[float], chance: float = 0.1, size: int = 500) -> Comparison:
+    return Comparison(size, plain, augmented, [a - p for p, a in zip(plain, augmented, strict=True)], chance)
+
+
+def test_the_t_quantiles_are_students():
+    scipy_stats = pytest.importorskip("scipy.stats")
+    for df in (1, 2, 3, 4, 9, 29, 30, 31, 60, 500):
+        assert t_quantile(df) == pytest.approx(scipy_stats.t.ppf(0.975, df), abs=1e-3), df
+
+
+def test_the_interval_is_the_paired_t_interval_worked_by_hand():
+    # differences +5, +4, +3 points: mean 4, sd 1, standard error 1/sqrt(3) = 0.5774, t(0.975, 2) = 4.303,
+    # half-width 2.484: the interval is [+1.52, +6.48] points.
+    c = pairs([0.50, 0.52, 0.49], [0.55, 0.56, 0.52])
+    assert c.mean == pytest.approx(0.04) and c.spread == pytest.approx(0.01)
+    lo, hi = c.interval
+    assert lo == pytest.approx(0.01516, abs=1e-4) and hi == pytest.approx(0.06484, abs=1e-4)
+    assert c.verdict == "helped"
+    assert c.sentence() == ("500 training images: augmentation helped: test accuracy 50.3% without, 54.3% with "
+                            "augmentation, a difference of +4.0 points, 95% interval [+1.5, +6.5] (paired "
+                            "t-interval over 3 seeds).")
+
+
+def test_an_interval_that_crosses_zero_is_never_helped():
+    # Two of three seeds gain, the mean is +3 points, but the interval is [-6.0, +12.0]: no verdict.
+    c = pairs([0.60, 0.61, 0.62], [0.66, 0.60, 0.66])
+    lo, hi = c.interval
+    assert lo < 0 < hi and c.mean > 0
+    assert c.verdict == "unclear"
+    assert "no clear difference with 3 seeds: run more seeds" in c.sentence()
+    assert "helped" not in c.sentence() and "hurt" not in c.sentence()
+
+
+def test_a_consistent_loss_is_hurt():
+    c = pairs([0.70, 0.72, 0.71], [0.65, 0.66, 0.67])
+    assert c.interval[1] < 0
+    assert c.verdict == "hurt" and "augmentation hurt" in c.sentence()
+
+
+def test_one_seed_gives_no_interval_and_asks_for_more():
+    c = pairs([0.50], [0.70])
+    assert c.interval is None and c.verdict == "unclear"
+    assert "no clear difference with 1 seed: run more seeds" in c.sentence()
+
+
+def test_arms_near_chance_are_too_early_to_tell_even_with_a_tight_interval():
+    # The issue's case: every arm near chance. Here every seed loses exactly 3 points (a zero-width interval
+    # that excludes zero), and still the runs have not learnt enough to say anything.
+    c = pairs([0.15, 0.16, 0.155], [0.12, 0.13, 0.125])
+    assert c.interval[1] < 0
+    assert c.verdict == "too early"
+    assert c.sentence().startswith("500 training images: too early to tell: both arms are near chance (10%); "
+                                   "train longer")
+    assert "hurt" not in c.sentence()
+
+
+def test_chance_follows_the_number_of_classes():
+    # 55 % on a two-class problem is near chance (50 %); on a ten-class problem it is well above it.
+    assert pairs([0.55, 0.56], [0.54, 0.55], chance=0.5).verdict == "too early"
+    assert pairs([0.55, 0.56], [0.54, 0.55], chance=0.1).verdict != "too early"
+    assert "near chance (50%)" in pairs([0.55, 0.56], [0.54, 0.55], chance=0.5).sentence()
+
+
+def test_one_arm_above_chance_is_a_real_difference():
+    # Augmentation so strong the augmented arm learns nothing: a true "hurt", not "too early".
+    c = pairs([0.80, 0.82, 0.81], [0.11, 0.10, 0.12])
+    assert c.verdict == "hurt"
+
+
+def _runs(accs: dict[tuple[int, int, bool], float], classes: int = 10) -> list[Run]:
+    plan = experiment.plan(RunConfig(train_size=500), {"version": 1, "steps": []}, seeds=3, sizes=[500, 1000])
+    out = []
+    for i, c in enumerate(plan):
+        acc = accs.get((c.train_size, c.seed, c.pipeline is not None))
+        if acc is not None:
+            out.append(Run(i, c, c.label(), c.group, "finished", None, 0, 0, 0, None, False, 1, [],
+                           [str(k) for k in range(classes)], None, acc, 0.0, 1.0, 1.0))
+    return out
+
+
+def test_the_plan_pairs_every_seed_and_size_in_one_group():
+    plan = experiment.plan(RunConfig(train_size=500), {"version": 1, "steps": []}, seeds=3, sizes=[500, 1000])
+    assert len(plan) == 12 and len({c.group for c in plan}) == 1
+    assert {(c.train_size, c.seed, c.pipeline is None) for c in plan} == {
+        (s, k, a) for s in (500, 1000) for k in range(3) for a in (True, False)}
+
+
+def test_compare_pairs_finished_runs_by_seed_and_takes_chance_from_the_classes():
+    accs = {(500, 0, False): 0.50, (500, 0, True): 0.55, (500, 1, False): 0.52, (500, 1, True): 0.56,
+            (500, 2, False): 0.49}  # seed 2's augmented run has not finished: seed 2 is left out
+    (c,) = compare(_runs(accs, classes=4))
+    assert c.train_size == 500 and c.differences == pytest.approx([0.05, 0.04])
+    assert c.chance == pytest.approx(0.25)
+
+
+def test_runs_side_by_side_share_the_cores_and_runs_one_at_a_time_keep_the_default():
+    assert experiment.threads_per_run(2, 2) == 1
+    assert experiment.threads_per_run(4, 2) == 1
+    assert experiment.threads_per_run(2, 16) == 8
+    assert experiment.threads_per_run(1, 2) is None
