@@ -1,7 +1,9 @@
 """The pipeline: an ordered list of steps, the one object used by the preview and by training.
 
 ``sample`` draws every step's random values for a batch (plain data, see ``Draw``); ``apply`` is a pure
-function of the images and those draws. Consecutive geometric steps are fused into a single resample.
+function of the images and those draws. Consecutive geometric steps are fused into a single resample. Every
+other step goes through the one contract of ``Transform.apply``; mixing steps take their partners from the
+batch itself, as it stands at that step.
 """
 
 from __future__ import annotations
@@ -12,15 +14,19 @@ from typing import Any
 import torch
 
 from augviz import transforms as _register_all  # noqa: F401  (fills the registry)
+from augviz.errors import ConfigError
 from augviz.functional import scratch
 from augviz.functional.warp import Warp, resample
 from augviz.transform import REGISTRY, GeometricTransform, Params, Transform, take, to_plain
-from augviz.transforms.mixing import MixingTransform, mix_labels
 
 
 @dataclass(frozen=True)
 class Step:
-    """One step: a registry transform, its settings, the probability it applies to an image, and on/off."""
+    """One step: a registry transform, its settings, the probability it applies to an image, and on/off.
+
+    Built only valid: an unknown transform or parameter, a value outside its range or of the wrong kind, or a
+    p outside [0, 1] raises ConfigError naming the field, here rather than deep inside a kernel later.
+    """
 
     name: str
     params: dict[str, Any] = field(default_factory=dict)
@@ -28,8 +34,16 @@ class Step:
     enabled: bool = True
 
     def __post_init__(self) -> None:
-        # Every parameter is always present, so two steps that behave alike compare equal.
-        object.__setattr__(self, "params", {**self.transform.defaults(), **self.params})
+        if self.name not in REGISTRY:
+            raise ConfigError("transform", f"unknown transform {str(self.name)[:40]!r}")
+        p = self.p
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p <= 1:  # also refuses NaN
+            raise ConfigError(f"{self.name}.p", f"expected a probability from 0 to 1, got {p!r}"[:120])
+        if not isinstance(self.enabled, bool):
+            raise ConfigError(f"{self.name}.enabled", f"expected true or false, got {self.enabled!r}"[:120])
+        # Every parameter is always present and canonical, so two steps that behave alike compare equal.
+        object.__setattr__(self, "params", self.transform.validate(self.params, self.name))
+        object.__setattr__(self, "p", float(p))
 
     @property
     def transform(self) -> Transform:
@@ -90,7 +104,7 @@ class Pipeline:
         """A fresh generator at this pipeline's seed."""
         return torch.Generator().manual_seed(self.seed)
 
-    def sample(self, n: int, g: torch.Generator, pool_size: int | None = None) -> list[Draw]:
+    def sample(self, n: int, g: torch.Generator) -> list[Draw]:
         """Draw every enabled step's values for ``n`` images.
 
         Each step draws from its own generator, seeded in turn from ``g`` for every step, enabled or not, so
@@ -103,44 +117,41 @@ class Pipeline:
                 continue
             sub = torch.Generator().manual_seed(s)
             applied = torch.rand(n, generator=sub) < step.p
-            t, cfg = step.transform, step.params
-            params = t.sample(cfg, n, sub, pool_size) if isinstance(t, MixingTransform) else t.sample(cfg, n, sub)
-            draws.append(Draw(i, step.name, applied, params))
+            draws.append(Draw(i, step.name, applied, step.transform.sample(step.params, n, sub)))
         return draws
 
     def apply(self, x: torch.Tensor, draws: list[Draw], labels: torch.Tensor | None = None,
-              pool: torch.Tensor | None = None, pool_labels: torch.Tensor | None = None,
               trace: bool = False) -> Result:
         """Apply ``draws`` to ``x`` (B×C×H×W float in [0, 1], or uint8). ``x`` itself is never modified.
 
-        Mixing steps take partners from ``pool`` (default: the batch itself, as it stands at that step).
-        With ``trace``, ``stages`` holds the images after each enabled step.
+        ``labels`` (B×K, one-hot or soft) are mixed by mixing steps. With ``trace``, ``stages`` holds the images
+        after each enabled step.
         """
         out = _float_input(x)
+        # Ownership (see Transform.kernel): steps may overwrite the batch they are handed, so they get the
+        # caller's tensor only as a copy, and a traced stage, which is kept, is never handed on.
+        owned = x.dtype == torch.uint8 and not trace  # the float copy is the pipeline's own
         result = Result(out, labels, draws)
-        # Kernels may work in place on a batch that no caller can see: never the caller's own tensors, and
-        # never when traced, since every stage is kept.
-        theirs = [t.untyped_storage().data_ptr() for t in (x, pool) if t is not None]
+        h, w = out.shape[-2:]
         i = 0
         while i < len(draws):
             step = self.steps[draws[i].step]
             t = step.transform
             if isinstance(t, GeometricTransform):
                 j = _geometric_run(self.steps, draws, i)
-                out = self._warp(out, draws[i:j], result.stages if trace else None)
+                warped = self._warp(out, draws[i:j], result.stages if trace else None)
+                owned, out = not trace and (owned or warped is not out), warped
                 i = j
                 continue
             d = draws[i]
-            if isinstance(t, MixingTransform):
-                src = out if pool is None else to_float(pool).to(out.device)
-                src_labels = result.labels if pool_labels is None else pool_labels
-                out, lam = t.mix(out, src, step.params, d.params, d.applied)
+            if bool(d.applied.any()):
+                out = t.apply(out if owned else out.clone(), step.params, d.params, d.applied)
+                owned = not trace
+            lam = t.label_weights(step.params, d.params, d.applied, h, w)
+            if lam is not None:
                 result.mix_weights[d.step] = lam
-                if result.labels is not None and src_labels is not None:
-                    result.labels = mix_labels(result.labels, src_labels, d.params["partner"], lam)
-            else:
-                owned = not trace and out.untyped_storage().data_ptr() not in theirs
-                out = _apply_subset(t, out, step.params, d, owned)
+                if result.labels is not None:
+                    result.labels = t.mix_labels(result.labels, d.params, lam)
             if trace:
                 result.stages.append(out)
             i += 1
@@ -159,22 +170,22 @@ class Pipeline:
             cfg = step.params
             if "fill" in cfg:
                 fill, value = cfg["fill"], cfg["fill_value"]
+            t = step.transform
+            assert isinstance(t, GeometricTransform)
             if bool(d.applied.all()):
-                warp = warp.then(step.transform, cfg, d.params)
+                warp = t.then(warp, cfg, d.params)
             elif bool(d.applied.any()):
                 idx = d.applied.nonzero().squeeze(1)
-                warp = warp.then(step.transform, cfg, take(d.params, idx), idx)
+                warp = t.then(warp, cfg, take(d.params, idx), idx)
             if stages is not None:
                 stages.append(resample(x, warp, fill, value))
         return stages[-1] if stages is not None else resample(x, warp, fill, value)
 
     def run(self, x: torch.Tensor, g: torch.Generator | None = None, labels: torch.Tensor | None = None,
-            pool: torch.Tensor | None = None, pool_labels: torch.Tensor | None = None,
             trace: bool = False) -> Result:
         """Sample and apply in one call (``g`` defaults to a generator at the pipeline's seed)."""
         g = self.generator() if g is None else g
-        draws = self.sample(x.shape[0], g, None if pool is None else pool.shape[0])
-        return self.apply(x, draws, labels, pool, pool_labels, trace)
+        return self.apply(x, self.sample(x.shape[0], g), labels, trace)
 
     def __call__(self, x: torch.Tensor, g: torch.Generator | None = None) -> torch.Tensor:
         """Augmented float images for a batch: the training loop's entry point."""
@@ -221,19 +232,3 @@ def _geometric_run(steps: tuple[Step, ...], draws: list[Draw], start: int) -> in
             key = k
         j += 1
     return j
-
-
-def _apply_subset(t: Transform, x: torch.Tensor, cfg: dict[str, Any], d: Draw, owned: bool) -> torch.Tensor:
-    """Run the kernel on the images the step applies to; the others pass through untouched.
-
-    ``owned`` says that ``x`` is the pipeline's own, so it may be overwritten."""
-    applied = d.applied
-    if not bool(applied.any()):
-        return x
-    if bool(applied.all()):
-        return t.kernel_(x, cfg, d.params) if owned else t.kernel(x, cfg, d.params)
-    idx = applied.nonzero().squeeze(1)
-    out = x if owned else x.clone()
-    dev_idx = idx.to(x.device)
-    out[dev_idx] = t.kernel_(x[dev_idx], cfg, take(d.params, idx))  # x[idx] is a copy: free to overwrite
-    return out

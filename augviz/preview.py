@@ -1,7 +1,7 @@
 """What the Explore page shows, computed without any UI: draws of one image, captions, the step-by-step strip.
 
 The preview runs the same Pipeline object the training loop runs: N copies of the picture make one batch, and
-mixing steps take their partners from a pool of other pictures.
+mixing steps take their partners from the other draws.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def format_value(value: object) -> str:
     return str(value)
 
 
-_HIDDEN = {"seed", "on", "gray", "flipped"}  # markers and seeds say nothing a person can read
+_HIDDEN = {"seed"}  # a noise seed says nothing a person can read
 
 
 def describe(name: str, row: dict | None, keys: set[str] | None = None) -> str:
@@ -75,28 +75,25 @@ def varying(rows: list[dict | None]) -> set[str] | None:
     return {k for k in applied[0] if any(r[k] != applied[0][k] for r in applied[1:])}
 
 
-def render(pipeline: Pipeline, image: torch.Tensor, n: int, pool: torch.Tensor | None = None) -> Preview:
-    """``n`` random draws of ``image`` (C×H×W) through the pipeline at its seed, plus the first draw step by step."""
+def render(pipeline: Pipeline, image: torch.Tensor, n: int) -> Preview:
+    """``n`` random draws of ``image`` (C×H×W) through the pipeline at its seed, plus the first draw step by step.
+
+    The draws form one batch, so a mixing step mixes each draw with another draw, as in training."""
     batch = image.unsqueeze(0).expand(n, -1, -1, -1)
-    if pool is not None and pool.shape[-2:] != image.shape[-2:]:
-        pool = torch.nn.functional.interpolate(pool, size=image.shape[-2:], mode="bilinear", antialias=True,
-                                               align_corners=False)
-    draws = pipeline.sample(n, pipeline.generator(), None if pool is None else len(pool))
-    result = pipeline.apply(batch, draws, pool=pool)
-    # Only the first draw is shown step by step: trace it alone (a batch of one replays exactly).
-    first = pipeline.apply(batch[:1], [d.select(torch.tensor([0])) for d in draws], pool=pool, trace=True)
+    result = pipeline.run(batch, pipeline.generator(), trace=True)
     rows = [d.rows() for d in result.draws]
     keys = [varying(r) for r in rows]
     captions = ["\n".join(describe(d.name, r[i], k) for d, r, k in zip(result.draws, rows, keys, strict=True))
                 for i in range(n)]
     strip = []
-    for d, r, stage in zip(result.draws, rows, first.stages, strict=True):
+    before = batch
+    for d, r, stage in zip(result.draws, rows, result.stages, strict=True):
         frame = StripFrame(stage[0], REGISTRY[d.name].label, describe(d.name, r[0]))
         if REGISTRY[d.name].category == MIXING and r[0] is not None:
-            source = batch if pool is None else pool
-            frame.partner = source[int(d.params["partner"][0])]
+            frame.partner = before[int(d.params["partner"][0])]  # the partner as it stood at the mixing step
             frame.weight = float(result.mix_weights[d.step][0])
         strip.append(frame)
+        before = stage
     return Preview(result.images, captions, strip)
 
 

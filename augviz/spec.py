@@ -51,7 +51,9 @@ class Param:
             return value
         if self.is_range:
             if not isinstance(value, (list, tuple)) or len(value) != 2:
-                raise ConfigError(path, f"expected a pair [low, high], got {_show(value)}")
+                fixed = (f" (for a fixed value: [{float(value)!r}, {float(value)!r}])"
+                         if isinstance(value, (int, float)) and not isinstance(value, bool) else "")
+                raise ConfigError(path, f"expected a pair [low, high], got {_show(value)}{fixed}")
             lo = self._number(value[0], f"{path}[0]")
             hi = self._number(value[1], f"{path}[1]")
             if lo > hi:

@@ -7,8 +7,12 @@ A transform is a declarative parameter spec plus two pure steps, after torchvisi
   ``torch.Generator`` and returns plain data: a dict of tensors whose first dimension is ``n``;
 * ``kernel(x, cfg, params)`` applies those values to a float batch ``x`` (B×C×H×W in [0, 1]).
 
-The pipeline draws, for each image, whether the step applies at all (probability ``p``) and hands the kernel
-only the images it applies to, so ``p = 0`` is the identity by construction.
+The pipeline draws, for each image, whether the step applies at all (probability ``p``) and calls
+``apply(x, cfg, params, applied)``, which by default hands the kernel only the images the step applies to, so
+``p = 0`` is the identity by construction. The pipeline passes the batch size to ``sample``, so a transform that
+draws nothing random returns no parameters. Every step follows this one contract: a mixing step overrides
+``apply`` (its images depend on their partners in the batch) and reports how labels mix through
+``label_weights`` and ``mix_labels``, which are no-ops for every other step.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any, ClassVar
 import torch
 
 from augviz.errors import ConfigError
+from augviz.functional.warp import Warp, resample
 from augviz.spec import Param
 
 Params = dict[str, torch.Tensor]
@@ -67,15 +72,39 @@ class Transform:
         return {}
 
     def kernel(self, x: torch.Tensor, cfg: dict[str, Any], params: Params) -> torch.Tensor:
-        """Apply the drawn values to every image of ``x`` (only images the step applies to reach here)."""
+        """Apply the drawn values to every image of ``x`` (only images the step applies to reach here).
+
+        Ownership rule, the one buffer-reuse mechanism of the library: ``x`` belongs to the kernel, which may
+        overwrite it and return it. The pipeline only ever hands a kernel a batch that no caller can see (a copy
+        where needed), so kernels work in place where that is cheaper: a batch-sized result that is not
+        allocated afresh saves the page faults of new memory, which cost a CPU as much as the arithmetic. Call a
+        kernel directly with a tensor you do not mind losing.
+        """
         raise NotImplementedError
 
-    def kernel_(self, x: torch.Tensor, cfg: dict[str, Any], params: Params) -> torch.Tensor:
-        """``kernel`` that may overwrite ``x`` and return it: the pipeline calls it on batches it owns.
+    def apply(self, x: torch.Tensor, cfg: dict[str, Any], params: Params, applied: torch.Tensor) -> torch.Tensor:
+        """The step on a batch whose images ``applied`` (a B-bool) take part; the others pass through untouched.
 
-        Transforms that can work in place override it: a batch-sized result that is not allocated afresh
-        saves the page faults of new memory, which cost a CPU as much as the arithmetic."""
-        return self.kernel(x, cfg, params)
+        ``x`` is owned as in ``kernel``. This default runs the kernel on the applied images alone; a step whose
+        images depend on each other (mixing) overrides it.
+        """
+        if not bool(applied.any()):
+            return x
+        if bool(applied.all()):
+            return self.kernel(x, cfg, params)
+        idx = applied.nonzero().squeeze(1)
+        dev_idx = idx.to(x.device)
+        x[dev_idx] = self.kernel(x[dev_idx], cfg, take(params, idx))  # x[idx] is a copy: the kernel's to overwrite
+        return x
+
+    def label_weights(self, cfg: dict[str, Any], params: Params, applied: torch.Tensor, height: int,
+                      width: int) -> torch.Tensor | None:
+        """Each image's share λ of its own label after this step, or None when the step leaves labels alone."""
+        return None
+
+    def mix_labels(self, labels: torch.Tensor, params: Params, weights: torch.Tensor) -> torch.Tensor:
+        """The labels (B×K, one-hot or soft) after this step, given ``label_weights``' λ."""
+        return labels
 
     # Transforms with nothing to set but p export from these templates; the others override ``to_code``.
     code_templates: ClassVar[dict[str, str]] = {}
@@ -95,7 +124,8 @@ class GeometricTransform(Transform):
     category = GEOMETRIC
 
     def matrix(self, cfg: dict[str, Any], params: Params, height: int, width: int) -> torch.Tensor | None:
-        """Forward 3×3 map (B×3×3) from input to output pixel coordinates, origin at the image centre, y down.
+        """Forward 3×3 map (B×3×3, or 1×3×3 shared by every image) from input to output pixel coordinates,
+        origin at the image centre, y down.
 
         Returns None for a warp that no matrix expresses (elastic); such a transform gives ``displacement``.
         """
@@ -105,11 +135,15 @@ class GeometricTransform(Transform):
         """Per-pixel offset (B×H×W×2, in pixels) from an output pixel to where it samples the input."""
         raise NotImplementedError
 
-    def kernel(self, x: torch.Tensor, cfg: dict[str, Any], params: Params) -> torch.Tensor:
-        from augviz.functional.warp import Warp, resample
+    def then(self, warp: Warp, cfg: dict[str, Any], params: Params, index: torch.Tensor | None = None) -> Warp:
+        """``warp`` followed by this step on the images at ``index`` (all images when None)."""
+        m = self.matrix(cfg, params, warp.height, warp.width)
+        if m is not None:
+            return warp.then_matrix(m, index)
+        return warp.then_field(self.displacement(cfg, params, warp.height, warp.width), index)
 
-        warp = Warp.identity(x.shape[0], x.shape[-2], x.shape[-1], x.device)
-        warp = warp.then(self, cfg, params)
+    def kernel(self, x: torch.Tensor, cfg: dict[str, Any], params: Params) -> torch.Tensor:
+        warp = self.then(Warp.identity(x.shape[0], x.shape[-2], x.shape[-1], x.device), cfg, params)
         return resample(x, warp, cfg.get("fill", "nearest"), cfg.get("fill_value", 0.0))
 
 

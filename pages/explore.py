@@ -5,7 +5,7 @@ import streamlit as st
 from augviz import images, serialize
 from augviz.preview import render
 from augviz.ui import explore
-from augviz.ui.common import builtin_pool, md_escape, md_lines, through_app
+from augviz.ui.common import md_escape, md_lines, through_app
 
 through_app()
 STRIP = 160  # pixels per picture in the step-by-step strip
@@ -24,7 +24,7 @@ st.title("Explore augmentations")
 n = st.session_state["n_draws"]
 tile = 128 if n > 8 else 192
 # Draws at the picture's own size: blur, noise and elastic settings are in pixels of the picture.
-preview = render(pipeline, image, n, pool=builtin_pool())
+preview = render(pipeline, image, n)
 
 original, grid = st.columns([1, 4])
 original.image(images.to_pil(image), caption="Original")

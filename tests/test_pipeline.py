@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from augviz import Pipeline, Step
 from augviz.functional import warp
 from augviz.functional.color import gaussian_blur
+from augviz.preview import render
 
 SEED_PIPELINE = Pipeline((
     Step("rotation", {"degrees": (-15.0, 15.0)}),
@@ -79,12 +80,23 @@ def test_labels_are_mixed_and_stay_distributions(batch):
     assert not torch.equal(res.labels, labels)
 
 
-def test_preview_mixes_with_a_pool_of_other_images(batch):
-    one = batch[:1].expand(4, -1, -1, -1)
-    pipe = Pipeline((Step("mixup", {"alpha": 1.0}, 1.0),))
-    res = pipe.run(one, torch.Generator().manual_seed(0), pool=batch[1:])
-    assert (res.draws[0].params["partner"] < len(batch) - 1).all()
-    assert not torch.equal(res.images, one)
+def test_mixing_partners_are_other_images_of_the_batch_as_augmented_so_far(batch):
+    pipe = Pipeline((Step("invert", p=0.5), Step("mixup", {"alpha": 1.0}, 1.0)))
+    res = pipe.run(batch, torch.Generator().manual_seed(0), trace=True)
+    before = res.stages[0]
+    partner, lam = res.draws[1].params["partner"], res.draws[1].params["lam"].view(-1, 1, 1, 1)
+    assert (partner != torch.arange(len(batch))).all()  # nobody mixes with itself
+    torch.testing.assert_close(res.images, lam * before + (1 - lam) * before[partner])
+
+
+def test_the_preview_mixes_each_draw_with_another_draw():
+    # n copies of one picture: a partner is another augmented draw, never an index outside the batch.
+    image = torch.rand(3, 16, 20, generator=torch.Generator().manual_seed(0))
+    pipe = Pipeline((Step("rotation"), Step("mixup", {"alpha": 1.0}, 1.0), Step("cutmix", {}, 1.0)))
+    for n in (1, 2, 3, 8):
+        shown = render(pipe, image, n)
+        assert shown.draws.shape == (n, 3, 16, 20) and len(shown.strip) == 3
+        assert shown.strip[1].partner is not None and shown.strip[1].weight is not None
 
 
 def test_runs_on_uint8_batches_as_the_training_loop_feeds_them():

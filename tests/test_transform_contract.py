@@ -1,4 +1,5 @@
-"""The contract every registry entry keeps: identity at p=0, determinism, batch = one by one, replay, no mutation.
+"""The contract every registry entry keeps: validated settings, identity at p=0, determinism, batch = one by one,
+replay, no mutation.
 
 Each test is parametrised over the whole registry, so a new transform is covered the moment it is registered.
 """
@@ -9,11 +10,14 @@ import pytest
 import torch
 
 from augviz import REGISTRY, Pipeline, Step
+from augviz.errors import ConfigError
 from augviz.pipeline import Draw
 from augviz.transform import CATEGORIES, MIXING
 
 NAMES = sorted(REGISTRY)
-KERNEL_NAMES = [n for n in NAMES if REGISTRY[n].category != MIXING]  # mixing steps mix in the pipeline instead
+# A mixing step's image depends on its partner in the batch, so it cannot be replayed one image at a time; its
+# formula is checked image by image in tests/test_transform_reference.py.
+ALONE_NAMES = [n for n in NAMES if REGISTRY[n].category != MIXING]
 
 
 def one(name: str, p: float = 1.0, **params) -> Pipeline:
@@ -58,16 +62,32 @@ def test_a_seed_gives_the_same_output_twice(name, batch):
     assert not torch.equal(a, c)
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", ALONE_NAMES)
 def test_batch_equals_images_one_by_one(name, batch):
     pipe = one(name, p=0.7)
     draws = pipe.sample(len(batch), torch.Generator().manual_seed(3))
     together = pipe.apply(batch, draws).images
-    mixing = REGISTRY[name].category == MIXING
     for i in range(len(batch)):
-        # A mixing step's partner is an index into the batch, so alone an image mixes from the same pool.
-        alone = pipe.apply(batch[i:i + 1], draws_for(draws, i), pool=batch if mixing else None).images
+        alone = pipe.apply(batch[i:i + 1], draws_for(draws, i)).images
         torch.testing.assert_close(alone[0], together[i], atol=2e-5, rtol=0)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_batch_size_from_one_runs(name, batch):
+    labels = torch.eye(len(batch))
+    for n in (1, 2, 3):
+        res = one(name).run(batch[:n], torch.Generator().manual_seed(n), labels=labels[:n, :n])
+        assert res.images.shape == batch[:n].shape
+        torch.testing.assert_close(res.labels.sum(1), torch.ones(n))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_drawn_parameters_are_per_image_values_only(name, batch):
+    # Nothing rides in the parameters just to carry the batch size: a step with nothing random draws nothing.
+    params = one(name).sample(len(batch), torch.Generator().manual_seed(0))[0].params
+    for key, value in params.items():
+        assert value.shape[0] == len(batch), key
+        assert not (value.dtype == torch.bool and bool(value.all())), f"{name}.{key} is a constant marker"
 
 
 @pytest.mark.parametrize("trace", [False, True])
@@ -78,14 +98,13 @@ def test_input_is_not_modified(name, batch, trace):
     assert torch.equal(batch, before)
 
 
-@pytest.mark.parametrize("name", KERNEL_NAMES)
-def test_the_in_place_kernel_matches_the_pure_one(name, batch):
-    t = REGISTRY[name]
-    step = Step.default(name)
-    params = one(name).sample(len(batch), torch.Generator().manual_seed(4))[0].params
-    pure = t.kernel(batch, step.params, params)
-    own = batch.clone()
-    torch.testing.assert_close(t.kernel_(own, step.params, params), pure, atol=1e-6, rtol=0)
+@pytest.mark.parametrize("name", NAMES)
+def test_traced_stages_are_kept_as_they_were(name, batch):
+    # Steps may overwrite the batch they are handed (the ownership rule): never one the caller keeps.
+    pipe = Pipeline((Step.default(name), Step("invert"), Step("brightness", {"factor": (0.5, 0.5)})), seed=3)
+    res = pipe.run(batch, trace=True)
+    alone = Pipeline(pipe.steps[:1], seed=3).run(batch).images
+    torch.testing.assert_close(res.stages[0], alone, atol=1e-6, rtol=0)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -119,3 +138,29 @@ def test_single_channel_images_work(name, batch):
     out = one(name)(gray)
     assert out.shape == gray.shape
     assert float(out.min()) >= 0 and float(out.max()) <= 1
+
+
+def test_a_step_is_validated_when_built():
+    with pytest.raises(ConfigError, match=r"rotation\.degrees\[0\]: 400 is outside the allowed range"):
+        Step("rotation", {"degrees": (400, 500)})
+    with pytest.raises(ConfigError, match=r"rotation\.angle: unknown parameter of rotation"):
+        Step("rotation", {"angle": 3})
+    with pytest.raises(ConfigError, match=r"rotation\.p: expected a probability from 0 to 1, got 3\.0"):
+        Step("rotation", p=3.0)
+    with pytest.raises(ConfigError, match=r"rotation\.p"):
+        Step("rotation", p=float("nan"))
+    with pytest.raises(ConfigError, match=r"unknown transform 'spin'"):
+        Step("spin")
+    with pytest.raises(ConfigError, match=r"posterize\.bits\[0\]: expected a whole number"):
+        Step("posterize", {"bits": (2.5, 4)})
+
+
+def test_a_single_value_where_a_range_is_expected_is_refused_with_the_fix():
+    with pytest.raises(ConfigError, match=r"gaussian_blur\.sigma: expected a pair \[low, high\].*\[2\.0, 2\.0\]"):
+        Step("gaussian_blur", {"sigma": 2.0})
+
+
+def test_a_valid_step_is_canonical():
+    step = Step("rotation", {"degrees": [-10, 10]}, 1)
+    assert step.params["degrees"] == (-10.0, 10.0) and step.params["fill"] == "nearest"
+    assert step == Step("rotation", {"degrees": (-10.0, 10.0)})

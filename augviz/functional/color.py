@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 
@@ -77,20 +75,28 @@ def color_matrix(x: torch.Tensor, m: torch.Tensor, out: torch.Tensor | None = No
 
 
 def hue(x: torch.Tensor, shift: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
-    """Rotate hue by ``shift`` turns: a rotation of the chroma plane (I, Q) of YIQ, leaving luma Y alone.
+    """Turn hue by ``shift`` turns in HSV (as PIL, colorsys, torchvision and kornia do): +1/6 takes red to
+    yellow; saturation and value stay. ``out`` as in ``brightness``.
 
-    One 3×3 matrix per image, so a batch costs a single batched matmul.
+    No HSV image is built: with V = max, C = max − min and the hue in sextants h' = 6H + 6·shift, each channel
+    is ``V − C·clip(min(k, 4 − k), 0, 1)`` with k = (n + h') mod 6 and n = 5, 3, 1 for R, G, B, the closed
+    form of HSV → RGB.
     """
     if x.shape[1] != 3:
         return x
-    to_yiq = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]],
-                          dtype=torch.float64)
-    theta = shift.to(torch.float64) * 2 * math.pi
-    c, s = torch.cos(theta), torch.sin(theta)
-    rot = torch.zeros(len(shift), 3, 3, dtype=torch.float64)
-    rot[:, 0, 0] = 1
-    rot[:, 1, 1], rot[:, 1, 2], rot[:, 2, 1], rot[:, 2, 2] = c, -s, s, c
-    return color_matrix(x, torch.linalg.inv(to_yiq) @ rot @ to_yiq, out)
+    r, g, b = x[:, 0], x[:, 1], x[:, 2]
+    v = x.amax(dim=1)
+    c = v - x.amin(dim=1)
+    safe = torch.where(c > 0, c, torch.ones_like(c))
+    # The hue in sextants 0..6, from whichever channel is the largest (red wins ties, then green, as colorsys).
+    h = torch.where(v == r, (g - b) / safe, torch.where(v == g, (b - r) / safe + 2, (r - g) / safe + 4))
+    h.add_(_col(shift * 6, x)[:, 0])
+    out = torch.empty_like(x) if out is None else out
+    for channel, n in enumerate((5.0, 3.0, 1.0)):
+        k = torch.remainder(h + n, 6)
+        torch.minimum(k, 4 - k, out=k).clamp_(0, 1)
+        torch.addcmul(v, c, k, value=-1, out=out[:, channel])
+    return out
 
 
 def gamma(x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:

@@ -9,13 +9,11 @@ one 3×3 product, so rotation + translation + zoom + flip cost a single ``grid_s
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 
 from augviz.functional import scratch
-from augviz.transform import GeometricTransform, Params
 
 _PADDING = {"constant": "zeros", "nearest": "border", "reflect": "reflection"}
 
@@ -35,17 +33,24 @@ class Warp:
     def identity(cls, n: int, height: int, width: int, device: torch.device) -> Warp:
         return cls(n, height, width, device, [], torch.zeros(n, dtype=torch.bool, device=device))
 
-    def then(self, t: GeometricTransform, cfg: dict[str, Any], params: Params,
-             index: torch.Tensor | None = None) -> Warp:
-        """This chain followed by ``t`` on the images at ``index`` (all images when None)."""
-        m = t.matrix(cfg, params, self.height, self.width)
-        if m is not None:
-            m = m.to(self.device, torch.float64)
-            op = ("matrix", m if index is None else
-                  _scatter(torch.eye(3, dtype=torch.float64, device=self.device).expand(self.n, 3, 3), m, index))
-        else:
-            d = t.displacement(cfg, params, self.height, self.width).to(self.device)
-            op = ("field", _scatter(torch.zeros(self.n, self.height, self.width, 2, device=self.device), d, index))
+    def then_matrix(self, m: torch.Tensor, index: torch.Tensor | None = None) -> Warp:
+        """This chain followed by the forward matrices ``m`` (K×3×3, or 1×3×3 for all) on the images at ``index``
+        (all images when None; K is then the batch size or 1)."""
+        k = self.n if index is None else len(index)
+        m = m.to(self.device, torch.float64).expand(k, 3, 3)
+        if index is not None:
+            m = _scatter(torch.eye(3, dtype=torch.float64, device=self.device).expand(self.n, 3, 3), m, index)
+        return self._then(("matrix", m), index)
+
+    def then_field(self, d: torch.Tensor, index: torch.Tensor | None = None) -> Warp:
+        """This chain followed by the displacement fields ``d`` (K×H×W×2, in pixels: from an output pixel to where
+        it samples the input) on the images at ``index`` (all images when None)."""
+        d = d.to(self.device)
+        if index is not None:
+            d = _scatter(torch.zeros(self.n, self.height, self.width, 2, device=self.device), d, index)
+        return self._then(("field", d), index)
+
+    def _then(self, op: tuple[str, torch.Tensor], index: torch.Tensor | None) -> Warp:
         if index is None:
             moved = torch.ones_like(self.moved)
         else:
@@ -120,9 +125,7 @@ def _affine_grid(theta: torch.Tensor, h: int, w: int, reuse: bool = False) -> to
     return out
 
 
-def _scatter(base: torch.Tensor, values: torch.Tensor, index: torch.Tensor | None) -> torch.Tensor:
-    if index is None:
-        return values.to(base.dtype)
+def _scatter(base: torch.Tensor, values: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     out = base.clone()
     out[index.to(base.device)] = values.to(base.dtype)
     return out

@@ -79,15 +79,9 @@ class _Flip(GeometricTransform):
     axis = 0
 
     def matrix(self, cfg, params, height, width):
-        n = len(next(iter(params.values()))) if params else None
-        assert n is not None
-        m = _eye(n)
+        m = _eye(1)  # nothing drawn: one mirror matrix serves every image
         m[:, self.axis, self.axis] = -1
         return m
-
-    def sample(self, cfg, n, g):
-        # Nothing random besides p; a per-image marker keeps the batch size in the parameters.
-        return {"flipped": torch.ones(n, dtype=torch.bool)}
 
 
 @register

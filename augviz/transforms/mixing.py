@@ -1,7 +1,7 @@
-"""Mixing transforms: blend each image with a partner and blend the labels by the same weight.
+"""Mixing transforms: blend each image with a partner from the same batch and blend the labels by the same weight.
 
-In training the partners come from the same batch; in the preview they come from a pool of other pictures so
-a single image has something to mix with. Either way the partner is a drawn index, so a draw replays exactly.
+The partner is a drawn index into the batch (as it stands at the mixing step), so a draw replays exactly; the
+preview mixes each draw with another draw, as a training batch does.
 """
 
 from __future__ import annotations
@@ -22,36 +22,32 @@ def beta(g: torch.Generator, n: int, alpha: float) -> torch.Tensor:
     return torch.from_numpy(np.random.default_rng(seed).beta(alpha, alpha, size=n)).float()
 
 
+def partners(g: torch.Generator, n: int) -> torch.Tensor:
+    """Each image's partner: the batch turned by a random shift of 1 to n − 1, so no image mixes with itself
+    (as torchvision's MixUp and CutMix roll the batch); a batch of one can only mix with itself."""
+    shift = int(torch.randint(1, n, (1,), generator=g)) if n > 1 else 0
+    return (torch.arange(n) + shift) % n
+
+
 class MixingTransform(Transform):
-    """Base of the mixing entries: ``mix`` replaces ``kernel`` because it needs the partner images."""
+    """Base of the mixing entries. ``apply`` overrides the default because an image's result needs its partner,
+    which the kernel of a lone image would not see."""
 
     category = MIXING
 
-    def sample(self, cfg: dict[str, Any], n: int, g: torch.Generator, pool_size: int | None = None) -> Params:
-        if pool_size is None:
-            partner = torch.randperm(n, generator=g)
-        else:
-            partner = torch.randint(0, pool_size, (n,), generator=g)
-        return {"partner": partner, **self.sample_mix(cfg, n, g)}
+    def sample(self, cfg: dict[str, Any], n: int, g: torch.Generator) -> Params:
+        return {"partner": partners(g, n), **self.sample_mix(cfg, n, g)}
 
     def sample_mix(self, cfg: dict[str, Any], n: int, g: torch.Generator) -> Params:
         raise NotImplementedError
 
-    def mix(self, x: torch.Tensor, pool: torch.Tensor, cfg: dict[str, Any], params: Params,
-            applied: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Mixed images and each image's own weight λ (1 where the step does not apply)."""
-        raise NotImplementedError
-
     def kernel(self, x, cfg, params):
-        out, _ = self.mix(x, x, cfg, params, torch.ones(x.shape[0], dtype=torch.bool))
-        return out
+        return self.apply(x, cfg, params, torch.ones(x.shape[0], dtype=torch.bool))
 
-
-def mix_labels(labels: torch.Tensor, pool_labels: torch.Tensor, partner: torch.Tensor,
-               lam: torch.Tensor) -> torch.Tensor:
-    """Soft labels ``λ·y + (1 − λ)·y_partner`` (labels are B×K one-hot or soft)."""
-    lam = lam.to(labels.device, labels.dtype).view(-1, 1)
-    return lam * labels + (1 - lam) * pool_labels[partner.to(labels.device)]
+    def mix_labels(self, labels, params, weights):
+        """Soft labels ``λ·y + (1 − λ)·y_partner``."""
+        lam = weights.to(labels.device, labels.dtype).view(-1, 1)
+        return lam * labels + (1 - lam) * labels[params["partner"].to(labels.device)]
 
 
 @register
@@ -68,10 +64,13 @@ class Mixup(MixingTransform):
     def sample_mix(self, cfg, n, g):
         return {"lam": beta(g, n, cfg["alpha"])}
 
-    def mix(self, x, pool, cfg, params, applied):
-        lam = torch.where(applied, params["lam"], torch.ones_like(params["lam"]))
-        w = lam.to(x.device, x.dtype).view(-1, 1, 1, 1)
-        return w * x + (1 - w) * pool[params["partner"].to(x.device)], lam
+    def apply(self, x, cfg, params, applied):
+        w = self.label_weights(cfg, params, applied, *x.shape[-2:]).to(x.device, x.dtype).view(-1, 1, 1, 1)
+        other = x[params["partner"].to(x.device)]  # a copy, taken before x is overwritten
+        return torch.lerp(other, x, w, out=x)  # λ·x + (1 − λ)·partner
+
+    def label_weights(self, cfg, params, applied, height, width):
+        return torch.where(applied, params["lam"], torch.ones_like(params["lam"]))
 
     def to_code(self, target, cfg, p):
         a = cfg["alpha"]
@@ -101,12 +100,18 @@ class CutMix(MixingTransform):
         return {"top": (cy - side / 2).clamp(0, 1), "bottom": (cy + side / 2).clamp(0, 1),
                 "left": (cx - side / 2).clamp(0, 1), "right": (cx + side / 2).clamp(0, 1)}
 
-    def mix(self, x, pool, cfg, params, applied):
-        h, w = x.shape[-2:]
-        mask = box_mask(params["top"], params["left"], params["bottom"], params["right"], h, w, x.device)
-        mask = mask & applied.to(x.device).view(-1, 1, 1, 1)
-        lam = 1 - mask.float().mean(dim=(1, 2, 3)).cpu()
-        return torch.where(mask, pool[params["partner"].to(x.device)], x), lam
+    def apply(self, x, cfg, params, applied):
+        mask = self._mask(params, applied, *x.shape[-2:], x.device)
+        return torch.where(mask, x[params["partner"].to(x.device)], x)
+
+    def label_weights(self, cfg, params, applied, height, width):
+        # λ is the share of pixels the image keeps, counted on the pixel grid, so labels match the pictures.
+        return 1 - self._mask(params, applied, height, width, torch.device("cpu")).float().mean(dim=(1, 2, 3))
+
+    @staticmethod
+    def _mask(params, applied, height, width, device):
+        mask = box_mask(params["top"], params["left"], params["bottom"], params["right"], height, width, device)
+        return mask & applied.to(device).view(-1, 1, 1, 1)
 
     def to_code(self, target, cfg, p):
         a = cfg["alpha"]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import torch
-
 from augviz.functional.noise import normal_field, uniform_field
 from augviz.spec import flag, span
 from augviz.transform import NOISE, Transform, register, seeds, uniform
@@ -27,17 +25,10 @@ class GaussianNoise(_Noise):
         return {"sigma": uniform(g, n, cfg["sigma"]), "seed": seeds(g, n)}
 
     def kernel(self, x, cfg, params):
-        return self._add(x, cfg, params, out=None)
-
-    def kernel_(self, x, cfg, params):
-        return self._add(x, cfg, params, out=x)
-
-    @staticmethod
-    def _add(x, cfg, params, out):
         c, h, w = x.shape[1:]
         z = normal_field(params["seed"], (c if cfg["per_channel"] else 1, h, w), x.device, reuse=True)
         sigma = params["sigma"].to(x.device, x.dtype).view(-1, 1, 1, 1)
-        return torch.addcmul(x, z.to(x.dtype), sigma, out=out).clamp_(0, 1)
+        return x.addcmul_(z.to(x.dtype), sigma).clamp_(0, 1)
 
     def to_code(self, target, cfg, p):
         lo, hi = cfg["sigma"]
@@ -63,9 +54,6 @@ class SaltAndPepper(_Noise):
                 "seed": seeds(g, n)}
 
     def kernel(self, x, cfg, params):
-        return self.kernel_(x.clone(), cfg, params)
-
-    def kernel_(self, x, cfg, params):
         h, w = x.shape[-2:]
         u = uniform_field(params["seed"], (1, h, w), x.device, reuse=True)
         amount = params["amount"].to(x.device).view(-1, 1, 1, 1)
@@ -96,16 +84,9 @@ class Speckle(_Noise):
         return {"sigma": uniform(g, n, cfg["sigma"]), "seed": seeds(g, n)}
 
     def kernel(self, x, cfg, params):
-        return self._add(x, params, out=None)
-
-    def kernel_(self, x, cfg, params):
-        return self._add(x, params, out=x)
-
-    @staticmethod
-    def _add(x, params, out):
         z = normal_field(params["seed"], tuple(x.shape[1:]), x.device, reuse=True).to(x.dtype)
         sigma = params["sigma"].to(x.device, x.dtype).view(-1, 1, 1, 1)
-        return torch.addcmul(x, z.mul_(x), sigma, out=out).clamp_(0, 1)  # z·x is taken before out is written
+        return x.addcmul_(z.mul_(x), sigma).clamp_(0, 1)  # z·x is taken before x is written
 
     export_notes = {"torchvision": "no speckle noise", "albumentations": "no speckle noise in albumentations 2",
                     "kornia": "no speckle noise"}

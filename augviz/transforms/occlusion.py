@@ -51,10 +51,8 @@ class RandomErasing(Transform):
         c, h, w = x.shape[1:]
         mask = box_mask(params["top"], params["left"], params["bottom"], params["right"], h, w, x.device)
         if cfg["fill"] == "noise":
-            fill = uniform_field(params["seed"], (c, h, w), x.device).to(x.dtype)
-        else:
-            fill = torch.full_like(x, cfg["value"])
-        return torch.where(mask, fill, x)
+            return torch.where(mask, uniform_field(params["seed"], (c, h, w), x.device).to(x.dtype), x, out=x)
+        return x.masked_fill_(mask, cfg["value"])
 
     def to_code(self, target, cfg, p):
         a, r = cfg["area"], cfg["ratio"]

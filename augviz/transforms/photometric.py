@@ -22,9 +22,6 @@ class _Factor(_Photometric):
         return {"factor": uniform(g, n, cfg["factor"])}
 
     def kernel(self, x, cfg, params):
-        return type(self).fn(x, params["factor"])
-
-    def kernel_(self, x, cfg, params):
         return type(self).fn(x, params["factor"], out=x)
 
 
@@ -91,7 +88,7 @@ class Hue(_Photometric):
     name = "hue"
     label = "Hue"
     description = "Turn every colour round the colour wheel by a random fraction of a turn; greys stay grey."
-    formula = (r"\begin{pmatrix}I'\\Q'\end{pmatrix} = R(2\pi h)\begin{pmatrix}I\\Q\end{pmatrix}\text{ in YIQ},\quad "
+    formula = (r"(H', S', V') = ((H + h) \bmod 1,\ S,\ V) \text{ in HSV},\quad "
                r"h \sim U(h_{lo}, h_{hi})")
     params = (span("shift", -0.5, 0.5, (-0.05, 0.05), "Hue shift in turns of the colour wheel (0.5 is half a turn)."),)
 
@@ -99,19 +96,15 @@ class Hue(_Photometric):
         return {"shift": uniform(g, n, cfg["shift"])}
 
     def kernel(self, x, cfg, params):
-        return color.hue(x, params["shift"])
-
-    def kernel_(self, x, cfg, params):
         return color.hue(x, params["shift"], out=x)
 
     def to_code(self, target, cfg, p):
         h = cfg["shift"]
-        note = "  # rotates hue in HSV; augviz rotates chroma in YIQ"
         if target == "torchvision":
-            return f"v2.RandomApply([v2.ColorJitter(hue={h})], p={p}){note}"
+            return f"v2.RandomApply([v2.ColorJitter(hue={h})], p={p})"
         if target == "albumentations":
-            return f"A.ColorJitter(brightness=0, contrast=0, saturation=0, hue={h}, p={p}){note}"
-        return f"K.ColorJitter(hue={h}, p={p}){note}"
+            return f"A.ColorJitter(brightness=0, contrast=0, saturation=0, hue={h}, p={p})"
+        return f"K.ColorJitter(hue={h}, p={p})"
 
 
 @register
@@ -122,11 +115,8 @@ class Grayscale(_Photometric):
     formula = r"x' = 0.299R + 0.587G + 0.114B \text{ in every channel}"
     default_p = 0.2
 
-    def sample(self, cfg, n, g):
-        return {"gray": torch.ones(n, dtype=torch.bool)}
-
     def kernel(self, x, cfg, params):
-        return color.gray(x).expand_as(x).clone()
+        return x.copy_(color.gray(x).expand_as(x))
 
     code_templates = {"torchvision": "v2.RandomGrayscale(p={p})",
                       "albumentations": "A.ToGray(num_output_channels=3, p={p})",
@@ -251,9 +241,6 @@ class _Fixed(_Photometric):
     """A transform with no parameter to draw: only p decides."""
 
     fn = staticmethod(color.autocontrast)
-
-    def sample(self, cfg, n, g):
-        return {"on": torch.ones(n, dtype=torch.bool)}
 
     def kernel(self, x, cfg, params):
         return type(self).fn(x)

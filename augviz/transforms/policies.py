@@ -1,13 +1,15 @@
 """Augmentation policies built from the registry's own transforms.
 
 RandAugment (Cubuk et al., 2020) applies N operations chosen at random, all at one magnitude M of 30;
-TrivialAugment (Müller & Hutter, 2021) applies one operation at a magnitude drawn per image. The operations and
-their magnitude scales follow torchvision's RandAugment.
+TrivialAugment (Müller & Hutter, 2021) applies one operation at a magnitude drawn per image. The 14 operations,
+their order and their magnitude scales follow torchvision: ``RandAugment._augmentation_space`` for RandAugment
+and the wider space of ``TrivialAugmentWide`` (the paper's default, "TA (Wide)") for TrivialAugment. A shear
+magnitude is the shear factor, as there (its angle is atan of it); translations are a fraction of the size in
+RandAugment (150/331) and a fixed 32 pixels in TrivialAugment Wide.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -16,54 +18,77 @@ import torch
 from augviz.spec import FILL_PARAMS, integer
 from augviz.transform import POLICY, REGISTRY, Params, Transform, register
 
-BINS = 30  # magnitudes run 0..30
+BINS = 30  # magnitudes run 0..30 (torchvision's 31 bins)
 
 
-def _zeros(m: torch.Tensor) -> torch.Tensor:
-    return torch.zeros_like(m)
+@dataclass(frozen=True)
+class Scale:
+    """The magnitude scales of one policy: a signed magnitude m in [-1, 1] (bin / 30, times the sign) sets each
+    operation's strength to ``m`` times the value here."""
+
+    shear: float  # shear factor (tan of the angle)
+    translate: Callable[[int], float]  # largest shift in pixels, for an image side of that many pixels
+    rotate: float  # degrees
+    enhance: float  # brightness, colour, contrast and sharpness factors run 1 ± this
+    posterize_drop: int  # bits dropped at the top magnitude
 
 
-def _affine(tx=None, ty=None, shx=None, shy=None) -> Callable[[torch.Tensor], Params]:
-    def params(m: torch.Tensor) -> Params:
-        pick = {"tx": tx, "ty": ty, "shear_x": shx, "shear_y": shy}
-        out = {k: (f(m) if f else _zeros(m)) for k, f in pick.items()}
-        return {**out, "scale": torch.ones_like(m)}
-    return params
+RANDAUGMENT = Scale(shear=0.3, translate=lambda side: 150 / 331 * side, rotate=30.0, enhance=0.9, posterize_drop=4)
+TRIVIAL_WIDE = Scale(shear=0.99, translate=lambda side: 32.0, rotate=135.0, enhance=0.99, posterize_drop=6)
 
 
 @dataclass(frozen=True)
 class Op:
-    """A policy operation: a registry transform and how a signed magnitude in [-1, 1] sets its parameters."""
+    """A policy operation: a registry transform and how a signed magnitude sets its parameters for a batch of
+    images of a given height and width."""
 
     label: str
     transform: str | None  # None: identity
-    params: Callable[[torch.Tensor], Params]
+    params: Callable[[Scale, torch.Tensor, int, int], Params]
     signed: bool = True
 
 
-_SHEAR = math.degrees(math.atan(0.3))
-OPS: tuple[Op, ...] = (
-    Op("identity", None, lambda m: {}, signed=False),
-    Op("shear_x", "affine", _affine(shx=lambda m: m * _SHEAR)),
-    Op("shear_y", "affine", _affine(shy=lambda m: m * _SHEAR)),
-    Op("translate_x", "affine", _affine(tx=lambda m: m * 0.45)),
-    Op("translate_y", "affine", _affine(ty=lambda m: m * 0.45)),
-    Op("rotate", "rotation", lambda m: {"angle": m * 30.0}),
-    Op("brightness", "brightness", lambda m: {"factor": 1 + 0.9 * m}),
-    Op("color", "saturation", lambda m: {"factor": 1 + 0.9 * m}),
-    Op("contrast", "contrast", lambda m: {"factor": 1 + 0.9 * m}),
-    Op("sharpness", "sharpness", lambda m: {"factor": 1 + 0.9 * m}),
-    Op("posterize", "posterize", lambda m: {"bits": (8 - (m * 4).round()).long()}, signed=False),
-    Op("solarize", "solarize", lambda m: {"threshold": 1.0 - m}, signed=False),
-    Op("autocontrast", "autocontrast", lambda m: {"on": torch.ones_like(m, dtype=torch.bool)}, signed=False),
-    Op("equalize", "equalize", lambda m: {"on": torch.ones_like(m, dtype=torch.bool)}, signed=False),
+def _affine(key: str) -> Callable[[Scale, torch.Tensor, int, int], Params]:
+    def params(s: Scale, m: torch.Tensor, height: int, width: int) -> Params:
+        out = {k: torch.zeros_like(m) for k in ("tx", "ty", "shear_x", "shear_y")}
+        if key in ("shear_x", "shear_y"):
+            out[key] = torch.rad2deg(torch.atan(m * s.shear))
+        else:
+            side = width if key == "tx" else height
+            out[key] = m * s.translate(side) / side
+        return {**out, "scale": torch.ones_like(m)}
+    return params
+
+
+def _enhance(s: Scale, m: torch.Tensor, height: int, width: int) -> Params:
+    return {"factor": 1 + s.enhance * m}
+
+
+OPS: tuple[Op, ...] = (  # torchvision's order
+    Op("identity", None, lambda s, m, h, w: {}, signed=False),
+    Op("shear_x", "affine", _affine("shear_x")),
+    Op("shear_y", "affine", _affine("shear_y")),
+    Op("translate_x", "affine", _affine("tx")),
+    Op("translate_y", "affine", _affine("ty")),
+    Op("rotate", "rotation", lambda s, m, h, w: {"angle": m * s.rotate}),
+    Op("brightness", "brightness", _enhance),
+    Op("color", "saturation", _enhance),
+    Op("contrast", "contrast", _enhance),
+    Op("sharpness", "sharpness", _enhance),
+    Op("posterize", "posterize", lambda s, m, h, w: {"bits": 8 - (m * s.posterize_drop).round().long()},
+       signed=False),
+    Op("solarize", "solarize", lambda s, m, h, w: {"threshold": 1.0 - m}, signed=False),
+    Op("autocontrast", "autocontrast", lambda s, m, h, w: {}, signed=False),
+    Op("equalize", "equalize", lambda s, m, h, w: {}, signed=False),
 )
 
 
-def apply_ops(x: torch.Tensor, ops: torch.Tensor, magnitude: torch.Tensor, sign: torch.Tensor,
+def apply_ops(x: torch.Tensor, scale: Scale, ops: torch.Tensor, magnitude: torch.Tensor, sign: torch.Tensor,
               cfg: dict) -> torch.Tensor:
-    """Apply, slot by slot, the op each image drew (``ops``, ``magnitude`` in bins, ``sign``: all B×N)."""
-    out = x
+    """Apply, slot by slot, the op each image drew (``ops``, ``magnitude`` in bins, ``sign``: all B×N).
+
+    ``x`` is overwritten (the kernel contract)."""
+    h, w = x.shape[-2:]
     for k in range(ops.shape[1]):
         for j, op in enumerate(OPS):
             if op.transform is None:
@@ -76,10 +101,9 @@ def apply_ops(x: torch.Tensor, ops: torch.Tensor, magnitude: torch.Tensor, sign:
                 m = m * sign[idx, k].float()
             t = REGISTRY[op.transform]
             step_cfg = {**t.defaults(), **{k2: v for k2, v in cfg.items() if k2 in t.defaults()}}
-            part = t.kernel(out[idx.to(x.device)], step_cfg, op.params(m))
-            out = out.clone() if out is x else out
-            out[idx.to(x.device)] = part
-    return out
+            dev_idx = idx.to(x.device)
+            x[dev_idx] = t.kernel(x[dev_idx], step_cfg, op.params(scale, m, h, w))  # x[idx] is a copy
+    return x
 
 
 def _sample_signs(g: torch.Generator, n: int, k: int) -> torch.Tensor:
@@ -104,7 +128,7 @@ class RandAugment(Transform):
                 "sign": _sample_signs(g, n, k)}
 
     def kernel(self, x, cfg, params):
-        return apply_ops(x, params["ops"], params["magnitude"], params["sign"], cfg)
+        return apply_ops(x, RANDAUGMENT, params["ops"], params["magnitude"], params["sign"], cfg)
 
     def to_code(self, target, cfg, p):
         n, m = cfg["num_ops"], cfg["magnitude"]
@@ -132,7 +156,7 @@ class TrivialAugment(Transform):
                 "sign": _sample_signs(g, n, 1)}
 
     def kernel(self, x, cfg, params):
-        return apply_ops(x, params["ops"], params["magnitude"], params["sign"], cfg)
+        return apply_ops(x, TRIVIAL_WIDE, params["ops"], params["magnitude"], params["sign"], cfg)
 
     def to_code(self, target, cfg, p):
         if target == "torchvision":

@@ -29,12 +29,6 @@ def builtin_tensor(name: str) -> torch.Tensor:
     return images.to_tensor(images.builtin(name))
 
 
-@st.cache_resource(show_spinner=False)
-def builtin_pool() -> torch.Tensor:
-    """Every built-in sample, the partners mixing steps draw from in the preview."""
-    return torch.stack([builtin_tensor(n) for n in images.BUILTIN])
-
-
 def through_app() -> None:
     """Make sure a page runs inside ``app.py``'s navigation.
 
