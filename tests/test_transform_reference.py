@@ -6,6 +6,7 @@ is registered without one.
 
 from __future__ import annotations
 
+import colorsys
 import math
 
 import numpy as np
@@ -15,7 +16,6 @@ from PIL import Image, ImageEnhance, ImageOps
 
 from augviz import REGISTRY, Pipeline, Step, images
 from augviz.functional.color import gray
-from augviz.transforms.policies import BINS, OPS
 
 U8 = 1 / 255
 
@@ -182,17 +182,26 @@ def ref_saturation(card):
     against_enhancer("saturation", ImageEnhance.Color, 0.3, card, 2 * U8)
 
 
+def hsv_turn(x: torch.Tensor, turns: float) -> torch.Tensor:
+    """Each pixel through Python's colorsys: to HSV, hue plus ``turns`` (mod 1), back to RGB."""
+    out = np.empty(x.shape, dtype=np.float64)
+    for i in range(x.shape[0]):
+        for y in range(x.shape[2]):
+            for xx in range(x.shape[3]):
+                h, s_, v = colorsys.rgb_to_hsv(*x[i, :, y, xx].tolist())
+                out[i, :, y, xx] = colorsys.hsv_to_rgb((h + turns) % 1.0, s_, v)
+    return torch.from_numpy(out).float()
+
+
 def ref_hue(card):
-    res = run("hue", card, shift=(0.25, 0.25))
-    # A hue rotation keeps luma where nothing clips, and greys stay grey.
-    unclipped = ((res.images > 0.01) & (res.images < 0.99)).all(1, keepdim=True)
-    torch.testing.assert_close(gray(res.images)[unclipped], gray(card)[unclipped], atol=1e-5, rtol=0)
-    grey = torch.full((1, 3, 4, 4), 0.4)
-    torch.testing.assert_close(run("hue", grey, shift=(0.3, 0.3)).images, grey)
-    assert (res.images - card).abs().max() > 0.2
-    back = run("hue", run("hue", grey + torch.tensor([0.1, 0, -0.1]).view(1, 3, 1, 1), shift=(0.2, 0.2)).images,
-               shift=(-0.2, -0.2)).images
-    torch.testing.assert_close(back, grey + torch.tensor([0.1, 0, -0.1]).view(1, 3, 1, 1), atol=1e-5, rtol=0)
+    # The primaries first, where the direction of the turn is plain: +1/6 takes red to yellow.
+    red = torch.tensor([1.0, 0.0, 0.0]).view(1, 3, 1, 1)
+    torch.testing.assert_close(run("hue", red, shift=(1 / 6, 1 / 6)).images.flatten(), torch.tensor([1.0, 1.0, 0.0]))
+    torch.testing.assert_close(run("hue", red, shift=(-1 / 3, -1 / 3)).images.flatten(),
+                               torch.tensor([0.0, 0.0, 1.0]))
+    for shift in (0.25, -0.1, 0.5):
+        res = run("hue", card, shift=(shift, shift))
+        torch.testing.assert_close(res.images, hsv_turn(card, shift), atol=1e-5, rtol=0)
 
 
 def ref_grayscale(card):
@@ -301,40 +310,128 @@ def ref_cutmix(card):
     x = torch.stack([card[0], 1 - card[0], card[0].flip(-1)])
     labels = torch.eye(3)
     res = Pipeline((Step("cutmix", {"alpha": 1.0}, 1.0),)).run(x, torch.Generator().manual_seed(4), labels=labels)
-    partner, lam = drawn(res, "partner"), res.mix_weights[0]
-    from_partner = (res.images == x[partner]) & (res.images != x)
+    p = {k: v.tolist() for k, v in res.draws[0].params.items()}
+    h, w = x.shape[-2:]
+    expected, lam = x.clone(), torch.zeros(3)
     for i in range(3):
-        if partner[i] == i:
-            continue
-        assert ((res.images[i] == x[i]) | (res.images[i] == x[partner[i]])).all()
-        share = float(from_partner[i].any(0).float().mean())
-        assert share <= 1 - float(lam[i]) + 1e-6  # pixels equal in both images are not counted as pasted
+        # The box by hand: the pixels whose centres lie in [top, bottom) × [left, right) of the drawn fractions.
+        rows = [r for r in range(h) if p["top"][i] <= (r + 0.5) / h < p["bottom"][i]]
+        cols = [c for c in range(w) if p["left"][i] <= (c + 0.5) / w < p["right"][i]]
+        for r in rows:
+            for c in cols:
+                expected[i, :, r, c] = x[p["partner"][i], :, r, c]
+        lam[i] = 1 - len(rows) * len(cols) / (h * w)  # λ = 1 − box area / image area, exactly
+        assert p["partner"][i] != i
+    assert (lam < 1).all() and (lam > 0).any()  # the boxes are real
+    torch.testing.assert_close(res.images, expected, atol=0, rtol=0)
+    torch.testing.assert_close(res.mix_weights[0], lam)
+    partner = torch.tensor(p["partner"])
     torch.testing.assert_close(res.labels, lam[:, None] * labels + (1 - lam[:, None]) * labels[partner])
 
 
-def _policy_by_hand(name: str, card: torch.Tensor) -> None:
-    x = card.expand(8, -1, -1, -1).contiguous()
+# The published operation spaces, written out here from torchvision's source (transforms/v2/_auto_augment.py,
+# RandAugment._AUGMENTATION_SPACE and TrivialAugmentWide._AUGMENTATION_SPACE, 31 bins), not taken from augviz:
+# op → (magnitudes per bin, signed). Translations are in pixels for an image of width/height ``side``.
+POLICY_OPS = ("Identity", "ShearX", "ShearY", "TranslateX", "TranslateY", "Rotate", "Brightness", "Color",
+              "Contrast", "Sharpness", "Posterize", "Solarize", "AutoContrast", "Equalize")
+
+
+def randaugment_space(side: int) -> dict[str, tuple[list[float], bool]]:
+    return {
+        "Identity": ([0.0] * 31, False),
+        "ShearX": (np.linspace(0.0, 0.3, 31).tolist(), True),
+        "ShearY": (np.linspace(0.0, 0.3, 31).tolist(), True),
+        "TranslateX": (np.linspace(0.0, 150.0 / 331.0 * side, 31).tolist(), True),
+        "TranslateY": (np.linspace(0.0, 150.0 / 331.0 * side, 31).tolist(), True),
+        "Rotate": (np.linspace(0.0, 30.0, 31).tolist(), True),
+        "Brightness": (np.linspace(0.0, 0.9, 31).tolist(), True),
+        "Color": (np.linspace(0.0, 0.9, 31).tolist(), True),
+        "Contrast": (np.linspace(0.0, 0.9, 31).tolist(), True),
+        "Sharpness": (np.linspace(0.0, 0.9, 31).tolist(), True),
+        "Posterize": ([8 - round(b / ((31 - 1) / 4)) for b in range(31)], False),
+        "Solarize": (np.linspace(255.0, 0.0, 31).tolist(), False),
+        "AutoContrast": ([0.0] * 31, False),
+        "Equalize": ([0.0] * 31, False),
+    }
+
+
+def trivialaugment_wide_space(side: int) -> dict[str, tuple[list[float], bool]]:
+    return {
+        "Identity": ([0.0] * 31, False),
+        "ShearX": (np.linspace(0.0, 0.99, 31).tolist(), True),
+        "ShearY": (np.linspace(0.0, 0.99, 31).tolist(), True),
+        "TranslateX": (np.linspace(0.0, 32.0, 31).tolist(), True),
+        "TranslateY": (np.linspace(0.0, 32.0, 31).tolist(), True),
+        "Rotate": (np.linspace(0.0, 135.0, 31).tolist(), True),
+        "Brightness": (np.linspace(0.0, 0.99, 31).tolist(), True),
+        "Color": (np.linspace(0.0, 0.99, 31).tolist(), True),
+        "Contrast": (np.linspace(0.0, 0.99, 31).tolist(), True),
+        "Sharpness": (np.linspace(0.0, 0.99, 31).tolist(), True),
+        "Posterize": ([8 - round(b / ((31 - 1) / 6)) for b in range(31)], False),
+        "Solarize": (np.linspace(255.0, 0.0, 31).tolist(), False),
+        "AutoContrast": ([0.0] * 31, False),
+        "Equalize": ([0.0] * 31, False),
+    }
+
+
+def published_op(op: str, v: float, h: int, w: int) -> Step | None:
+    """One operation at magnitude ``v`` (signed) as an augviz step with fixed settings; None for Identity."""
+    fixed = {"fill": "nearest"}
+    if op in ("ShearX", "ShearY"):
+        # About the top-left corner, as torchvision (center=[0, 0]) and AutoAugment: the centred shear plus the
+        # shift that keeps the top row (left column) in place.
+        deg = math.degrees(math.atan(v))
+        if op == "ShearX":
+            return Step("affine", {**fixed, "shear_x": (deg, deg), "translate_x": (v * h / (2 * w),) * 2,
+                                   "translate_y": (0.0, 0.0)}, 1.0)
+        return Step("affine", {**fixed, "shear_y": (deg, deg), "translate_y": (v * w / (2 * h),) * 2,
+                               "translate_x": (0.0, 0.0)}, 1.0)
+    if op == "TranslateX":
+        return Step("affine", {**fixed, "translate_x": (v / w, v / w), "translate_y": (0.0, 0.0)}, 1.0)
+    if op == "TranslateY":
+        return Step("affine", {**fixed, "translate_y": (v / h, v / h), "translate_x": (0.0, 0.0)}, 1.0)
+    if op == "Rotate":
+        return Step("rotation", {**fixed, "degrees": (v, v)}, 1.0)
+    enhance = {"Brightness": "brightness", "Color": "saturation", "Contrast": "contrast", "Sharpness": "sharpness"}
+    if op in enhance:
+        return Step(enhance[op], {"factor": (1 + v, 1 + v)}, 1.0)
+    if op == "Posterize":
+        return Step("posterize", {"bits": (int(v), int(v))}, 1.0)
+    if op == "Solarize":
+        return Step("solarize", {"threshold": (v / 255, v / 255)}, 1.0)
+    if op in ("AutoContrast", "Equalize"):
+        return Step(op.lower(), {}, 1.0)
+    return None
+
+
+def _policy_by_hand(name: str, space, count: int) -> None:
+    # A square 64-pixel card: TrivialAugment Wide shifts by up to 32 pixels, half of it, the most a step can say.
+    card = from_pil(images.builtin("test_card").resize((64, 64)))
+    x = card.expand(count, -1, -1, -1).contiguous()
     res = run(name, x, seed=2)
     p = res.draws[0].params
-    for i in range(8):
+    h, w = card.shape[2:]
+    for i in range(count):
         expected = x[i:i + 1]
         for k in range(p["ops"].shape[1]):
-            op = OPS[int(p["ops"][i, k])]
-            if op.transform is None:
-                continue
-            m = torch.tensor([float(p["magnitude"][i, k]) / BINS * (float(p["sign"][i, k]) if op.signed else 1)])
-            t = REGISTRY[op.transform]
-            expected = t.kernel(expected, Step.default(op.transform).params, op.params(m))
-        torch.testing.assert_close(res.images[i:i + 1], expected, atol=1e-5, rtol=0)
-    assert len({int(o) for o in p["ops"].flatten()}) > 2
+            op = POLICY_OPS[int(p["ops"][i, k])]
+            side = w if op == "TranslateX" else h
+            magnitudes, signed = space(side)[op]
+            v = magnitudes[int(p["magnitude"][i, k])] * (float(p["sign"][i, k]) if signed else 1.0)
+            step = published_op(op, v, h, w)
+            if step is not None:
+                expected = Pipeline((step,)).run(expected).images
+        torch.testing.assert_close(res.images[i:i + 1], expected, atol=1e-5, rtol=0, msg=lambda m, i=i: f"{i}: {m}")
+    assert {int(o) for o in p["ops"].flatten()} == set(range(len(POLICY_OPS)))  # every operation was checked
 
 
 def ref_randaugment(card):
-    _policy_by_hand("randaugment", card)
+    _policy_by_hand("randaugment", randaugment_space, 48)
+    assert set(run("randaugment", card, magnitude=9).draws[0].params["magnitude"].flatten().tolist()) == {9}
 
 
 def ref_trivialaugment(card):
-    _policy_by_hand("trivialaugment", card)
+    _policy_by_hand("trivialaugment", trivialaugment_wide_space, 96)
 
 
 REFERENCES = {name[4:]: fn for name, fn in globals().items() if name.startswith("ref_")}

@@ -4,7 +4,7 @@ RandAugment (Cubuk et al., 2020) applies N operations chosen at random, all at o
 TrivialAugment (Müller & Hutter, 2021) applies one operation at a magnitude drawn per image. The 14 operations,
 their order and their magnitude scales follow torchvision: ``RandAugment._augmentation_space`` for RandAugment
 and the wider space of ``TrivialAugmentWide`` (the paper's default, "TA (Wide)") for TrivialAugment. A shear
-magnitude is the shear factor, as there (its angle is atan of it); translations are a fraction of the size in
+magnitude is the shear factor, as there (its angle is atan of it), about the top-left corner; translations are a fraction of the size in
 RandAugment (150/331) and a fixed 32 pixels in TrivialAugment Wide.
 """
 
@@ -52,7 +52,13 @@ def _affine(key: str) -> Callable[[Scale, torch.Tensor, int, int], Params]:
     def params(s: Scale, m: torch.Tensor, height: int, width: int) -> Params:
         out = {k: torch.zeros_like(m) for k in ("tx", "ty", "shear_x", "shear_y")}
         if key in ("shear_x", "shear_y"):
+            # About the top-left corner, as torchvision and the original AutoAugment shear: the shear about the
+            # centre that the affine entry draws, plus the shift that keeps the top row (or left column) in place.
             out[key] = torch.rad2deg(torch.atan(m * s.shear))
+            if key == "shear_x":
+                out["tx"] = m * s.shear * height / (2 * width)
+            else:
+                out["ty"] = m * s.shear * width / (2 * height)
         else:
             side = width if key == "tx" else height
             out[key] = m * s.translate(side) / side
