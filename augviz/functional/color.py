@@ -80,21 +80,29 @@ def hue(x: torch.Tensor, shift: torch.Tensor, out: torch.Tensor | None = None) -
 
     No HSV image is built: with V = max, C = max − min and the hue in sextants h' = 6H + 6·shift, each channel
     is ``V − C·clip(min(k, 4 − k), 0, 1)`` with k = (n + h') mod 6 and n = 5, 3, 1 for R, G, B, the closed
-    form of HSV → RGB.
+    form of HSV → RGB. The planes live in this thread's scratch buffer, and branches are arithmetic (a 0/1
+    factor from ``sign``): ``torch.where`` and bool masks take torch's slow paths on the CPU.
     """
     if x.shape[1] != 3:
         return x
-    r, g, b = x[:, 0], x[:, 1], x[:, 2]
-    v = x.amax(dim=1)
-    c = v - x.amin(dim=1)
-    safe = torch.where(c > 0, c, torch.ones_like(c))
-    # The hue in sextants 0..6, from whichever channel is the largest (red wins ties, then green, as colorsys).
-    h = torch.where(v == r, (g - b) / safe, torch.where(v == g, (b - r) / safe + 2, (r - g) / safe + 4))
+    n, _, height, width = x.shape
+    r, g, b = x.unbind(1)
+    v, c, h, k, t = scratch.buffer("hue", (5, n, height, width), x.dtype, x.device).unbind(0)
+    torch.maximum(torch.maximum(r, g, out=v), b, out=v)
+    torch.sub(v, torch.minimum(torch.minimum(r, g, out=c), b, out=c), out=c)
+    # C·h' before the shift, on colorsys' branches: red where red is largest, else green, else blue.
+    torch.sub(r, g, out=h).add_(c, alpha=4)  # blue: r − g + 4C
+    torch.sub(b, r, out=k).add_(c, alpha=2).sub_(h)  # green: b − r + 2C
+    h.addcmul_(k, torch.sub(v, g, out=t).sign_().neg_().add_(1))  # 1 where green is largest
+    torch.sub(g, b, out=k).sub_(h)  # red: g − b
+    h.addcmul_(k, torch.sub(v, r, out=t).sign_().neg_().add_(1))
+    h.div_(torch.clamp(c, min=1e-30, out=t))  # grey: C·h' is 0 there, and so is h'
     h.add_(_col(shift * 6, x)[:, 0])
     out = torch.empty_like(x) if out is None else out
-    for channel, n in enumerate((5.0, 3.0, 1.0)):
-        k = torch.remainder(h + n, 6)
-        torch.minimum(k, 4 - k, out=k).clamp_(0, 1)
+    for channel, offset in enumerate((5.0, 3.0, 1.0)):
+        torch.add(h, offset, out=k)
+        k.sub_(torch.floor(torch.div(k, 6, out=t), out=t), alpha=6)  # mod 6
+        k.sub_(2).abs_().neg_().add_(2).clamp_(0, 1)  # clip(min(k, 4 − k), 0, 1)
         torch.addcmul(v, c, k, value=-1, out=out[:, channel])
     return out
 

@@ -4,8 +4,8 @@ RandAugment (Cubuk et al., 2020) applies N operations chosen at random, all at o
 TrivialAugment (Müller & Hutter, 2021) applies one operation at a magnitude drawn per image. The 14 operations,
 their order and their magnitude scales follow torchvision: ``RandAugment._augmentation_space`` for RandAugment
 and the wider space of ``TrivialAugmentWide`` (the paper's default, "TA (Wide)") for TrivialAugment. A shear
-magnitude is the shear factor, as there (its angle is atan of it), about the top-left corner; translations are a fraction of the size in
-RandAugment (150/331) and a fixed 32 pixels in TrivialAugment Wide.
+magnitude is the shear factor, as there (its angle is atan of it), about the top-left corner; translations are
+a fraction of the size in RandAugment (150/331) and a fixed 32 pixels in TrivialAugment Wide.
 """
 
 from __future__ import annotations
