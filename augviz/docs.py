@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from augviz import transforms as _register_all  # noqa: F401  (fills the registry)
 from augviz.spec import Param
 from augviz.transform import CATEGORIES, REGISTRY
 
@@ -32,6 +33,4 @@ def transforms_table() -> str:
 
 
 if __name__ == "__main__":
-    import augviz.pipeline  # noqa: F401  (registers every transform)
-
     print(transforms_table())
