@@ -192,13 +192,8 @@ class Pipeline:
         return self.run(x, g).images
 
 
-def to_float(x: torch.Tensor) -> torch.Tensor:
-    """uint8 0..255 becomes float 0..1 (a new tensor); float passes through."""
-    return x.float().div_(255) if x.dtype == torch.uint8 else x
-
-
 def _float_input(x: torch.Tensor) -> torch.Tensor:
-    """Like ``to_float``, but a uint8 batch is converted into this thread's reused input buffer."""
+    """uint8 0..255 as float 0..1 in this thread's reused input buffer; a float batch passes through."""
     if x.dtype != torch.uint8:
         return x
     # copy_ then an in-place divide: faster than one dividing kernel that has to promote uint8 on the way.
