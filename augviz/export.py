@@ -1,31 +1,24 @@
-"""A pipeline as runnable Python code for augviz, torchvision.transforms.v2, albumentations and kornia.
+"""A pipeline as runnable Python code for augviz, torchvision.transforms.v2, albumentations, kornia and Keras 3.
 
-Each registry entry says how it reads in each library (``Transform.to_code``); this module adds the imports and
-the container, and lists as comments the steps a library cannot express.
+The per-target tables in ``augviz.exports`` say how each registry entry reads in each library; this module adds
+the imports and the container, puts each step's note in a comment after its line, and lists as comments the
+steps a library cannot express.
 """
 
 from __future__ import annotations
 
 from augviz import serialize
-from augviz.pipeline import Pipeline
+from augviz.exports import Line, Target, albumentations, keras, kornia, torchvision
+from augviz.pipeline import Pipeline, Step
 
-TARGETS = ("augviz", "torchvision", "albumentations", "kornia")
+LIBRARIES: dict[str, Target] = {t.name: t for t in (torchvision.TARGET, albumentations.TARGET, kornia.TARGET,
+                                                     keras.TARGET)}
+TARGETS = ("augviz", *LIBRARIES)
 
-_HEADER = {
-    "torchvision": "import torch\nfrom torchvision.transforms import v2\n",
-    "albumentations": "import albumentations as A\nimport cv2\n",
-    "kornia": "import kornia\nimport kornia.augmentation as K\n",
-}
-_OPEN = {"torchvision": "v2.Compose([", "albumentations": "A.Compose([", "kornia": "K.AugmentationSequential("}
-_CLOSE = {"torchvision": "])", "albumentations": "])", "kornia": ")"}
-# torchvision refuses an empty Compose; the others take one.
-_EMPTY = {"torchvision": "    v2.Identity(),  # no step this library can express"}
-_USAGE = {
-    "torchvision": "# images: uint8 or float tensor B×C×H×W (or one C×H×W image)\n# out = pipeline(images)",
-    "albumentations": "# image: H×W×C uint8 numpy array, one at a time as a DataLoader would pass it\n"
-                      "# out = pipeline(image=image)['image']",
-    "kornia": "# images: float tensor B×C×H×W in [0, 1]\n# out = pipeline(images)",
-}
+
+def line(step: Step, target: str) -> Line:
+    """``step`` in ``target``: its constructor call (None if the library has no counterpart) and its note."""
+    return LIBRARIES[target].table[step.name](step.params, round(step.p, 4))
 
 
 def to_code(pipeline: Pipeline, target: str, size: tuple[int, int] = (32, 32), num_classes: int = 10) -> str:
@@ -34,23 +27,27 @@ def to_code(pipeline: Pipeline, target: str, size: tuple[int, int] = (32, 32), n
         raise ValueError(f"unknown export target {target!r} (known: {', '.join(TARGETS)})")
     if target == "augviz":
         return _augviz(pipeline)
+    lib = LIBRARIES[target]
+    steps = [s for s in pipeline.steps if s.enabled]
     lines, missing = [], []
-    for step in pipeline.steps:
-        if not step.enabled:
-            continue
-        t = step.transform
-        code = t.to_code(target, step.params, round(step.p, 4))
-        if code is None:
-            missing.append(f"# {step.name}: left out, {t.export_notes.get(target, f'no {target} counterpart')}")
+    for step in steps:
+        out = line(step, target)
+        if out.code is None:
+            missing.append(f"# {step.name}: left out, {out.note}")
         else:
-            expr, _, note = code.partition("  # ")
-            lines.append(f"    {expr},  # {note}" if note else f"    {expr},")
-    body = "\n".join(lines) if lines else _EMPTY.get(target, "    # (no step this library can express)")
-    parts = [_HEADER[target], f"SIZE = {size}\nNUM_CLASSES = {num_classes}\n"]
+            # The note goes after the comma, where it cannot comment out a bracket of the call.
+            lines.append(f"    {out.code},  # {out.note}" if out.note else f"    {out.code},")
+    body = "\n".join(lines) if lines else lib.empty
+    parts = [lib.header, f"SIZE = {tuple(size)}\nNUM_CLASSES = {num_classes}\n"]
     if missing:
         parts.append("# Not expressible here:\n" + "\n".join(missing) + "\n")
-    parts.append(f"pipeline = {_OPEN[target]}\n{body}\n{_CLOSE[target]}\n")
-    parts.append(_USAGE[target] + "\n")
+    if target == "keras":
+        generator = keras.image_data_generator([(s.name, s.params, s.p) for s in steps])
+        if generator:
+            parts.append("# The same pipeline in Keras 2's ImageDataGenerator (removed in Keras 3):\n"
+                         f"# from keras.preprocessing.image import ImageDataGenerator\n# datagen = {generator}\n")
+    parts.append(f"pipeline = {lib.open}\n{body}\n{lib.close}\n")
+    parts.append(lib.usage + "\n")
     return "\n".join(parts)
 
 

@@ -46,8 +46,6 @@ class Transform:
     formula: ClassVar[str]  # LaTeX, shown in the UI to say what the step computes
     params: ClassVar[tuple[Param, ...]] = ()
     default_p: ClassVar[float] = 1.0
-    # Why a target library has no counterpart, for targets where ``to_code`` returns None (see augviz.export).
-    export_notes: ClassVar[dict[str, str]] = {}
 
     def defaults(self) -> dict[str, Any]:
         """The default setting of every parameter."""
@@ -105,17 +103,6 @@ class Transform:
     def mix_labels(self, labels: torch.Tensor, params: Params, weights: torch.Tensor) -> torch.Tensor:
         """The labels (B×K, one-hot or soft) after this step, given ``label_weights``' λ."""
         return labels
-
-    # Transforms with nothing to set but p export from these templates; the others override ``to_code``.
-    code_templates: ClassVar[dict[str, str]] = {}
-
-    def to_code(self, target: str, cfg: dict[str, Any], p: float) -> str | None:
-        """This step as a constructor call in ``target`` (torchvision, albumentations, kornia); None if it has none.
-
-        A trailing ``# comment`` says what the target cannot express exactly.
-        """
-        template = self.code_templates.get(target)
-        return None if template is None else template.format(p=p)
 
 
 class GeometricTransform(Transform):

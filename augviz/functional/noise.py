@@ -69,3 +69,15 @@ def normal_field(seeds: torch.Tensor, shape: tuple[int, ...], device: torch.devi
                  reuse: bool = False) -> torch.Tensor:
     """For each seed, a standard normal field (``reuse`` as in ``uniform_field``)."""
     return _fields(seeds, shape, device, normal=True, reuse=reuse)
+
+
+def snow(x: torch.Tensor, seeds: torch.Tensor, amount: torch.Tensor, magnitude: torch.Tensor,
+         out: torch.Tensor | None = None) -> torch.Tensor:
+    """Move a share ``amount`` of each image's pixels up or down (half each) by ``magnitude``, all channels alike.
+
+    One uniform number u per pixel from the image's seed: u < amount/2 goes up, amount/2 ≤ u < amount down."""
+    h, w = x.shape[-2:]
+    u = uniform_field(seeds, (1, h, w), x.device, reuse=True)
+    a = amount.to(x.device, x.dtype).view(-1, 1, 1, 1)
+    step = (u < a / 2).to(x.dtype) - ((u >= a / 2) & (u < a)).to(x.dtype)
+    return torch.addcmul(x, step, magnitude.to(x.device, x.dtype).view(-1, 1, 1, 1), out=out).clamp_(0, 1)

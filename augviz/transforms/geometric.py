@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import torch
 
@@ -12,37 +11,12 @@ from augviz.functional.noise import uniform_field
 from augviz.spec import FILL_PARAMS, flag, span
 from augviz.transform import GeometricTransform, register, seeds, uniform
 
-_CV2_BORDER = {"nearest": "cv2.BORDER_REPLICATE", "reflect": "cv2.BORDER_REFLECT", "constant": "cv2.BORDER_CONSTANT"}
-_KORNIA_PAD = {"nearest": "border", "reflect": "reflection", "constant": "zeros"}
-
-
 _EYE = torch.eye(3, dtype=torch.float64)
 
 
 def _eye(n: int) -> torch.Tensor:
     """``n`` identity matrices to fill in, float64 (a copy of an expanded eye: cheaper than ``repeat``)."""
     return _EYE.expand(n, 3, 3).clone()
-
-
-def tv_fill(cfg: dict[str, Any]) -> str:
-    """The fill argument of a torchvision call (torchvision only fills with a constant)."""
-    return f"fill={cfg['fill_value']!r}"
-
-
-def tv_notes(cfg: dict[str, Any], *notes: str) -> str:
-    """The trailing comment of a torchvision step: ``notes``, and a word when the step asks for a fill other
-    than a constant. It goes at the very end of the line, where it cannot comment out a bracket."""
-    if cfg["fill"] != "constant":
-        notes = (*notes, f"torchvision has no '{cfg['fill']}' fill: constant used")
-    return "  # " + "; ".join(notes) if notes else ""
-
-
-def alb_fill(cfg: dict[str, Any]) -> str:
-    return f"border_mode={_CV2_BORDER[cfg['fill']]}, fill={round(cfg['fill_value'] * 255)}"
-
-
-def kornia_fill(cfg: dict[str, Any]) -> str:
-    return f"padding_mode={_KORNIA_PAD[cfg['fill']]!r}"
 
 
 @register
@@ -65,14 +39,6 @@ class Rotation(GeometricTransform):
         m[:, 0, 0], m[:, 0, 1], m[:, 1, 0], m[:, 1, 1] = t.cos(), t.sin(), -t.sin(), t.cos()
         return m
 
-    def to_code(self, target, cfg, p):
-        lo, hi = cfg["degrees"]
-        if target == "torchvision":
-            return f"v2.RandomApply([v2.RandomRotation(degrees=({lo}, {hi}), {tv_fill(cfg)})], p={p}){tv_notes(cfg)}"
-        if target == "albumentations":
-            return f"A.Rotate(limit=({lo}, {hi}), {alb_fill(cfg)}, p={p})"
-        return f"K.RandomRotation(degrees=({lo}, {hi}), p={p})  # kornia fills rotations with zeros"
-
 
 class _Flip(GeometricTransform):
     default_p = 0.5
@@ -92,9 +58,6 @@ class HorizontalFlip(_Flip):
     formula = r"x' = -x"
     axis = 0
 
-    code_templates = {"torchvision": "v2.RandomHorizontalFlip(p={p})", "albumentations": "A.HorizontalFlip(p={p})",
-                      "kornia": "K.RandomHorizontalFlip(p={p})"}
-
 
 @register
 class VerticalFlip(_Flip):
@@ -103,9 +66,6 @@ class VerticalFlip(_Flip):
     description = "Mirror top to bottom."
     formula = r"y' = -y"
     axis = 1
-
-    code_templates = {"torchvision": "v2.RandomVerticalFlip(p={p})", "albumentations": "A.VerticalFlip(p={p})",
-                      "kornia": "K.RandomVerticalFlip(p={p})"}
 
 
 @register
@@ -138,20 +98,6 @@ class Affine(GeometricTransform):
         m[:, 0, 2], m[:, 1, 2] = d["tx"] * width, d["ty"] * height
         return m
 
-    def to_code(self, target, cfg, p):
-        tx, ty = max(map(abs, cfg["translate_x"])), max(map(abs, cfg["translate_y"]))
-        sc, shx, shy = cfg["scale"], cfg["shear_x"], cfg["shear_y"]
-        if target == "torchvision":
-            return (f"v2.RandomApply([v2.RandomAffine(degrees=0, translate=({tx}, {ty}), scale={sc}, "
-                    f"shear=({shx[0]}, {shx[1]}, {shy[0]}, {shy[1]}), {tv_fill(cfg)})], p={p})"
-                    + tv_notes(cfg, "translate is symmetric there"))
-        if target == "albumentations":
-            return (f"A.Affine(translate_percent={{'x': {cfg['translate_x']}, 'y': {cfg['translate_y']}}}, "
-                    f"scale={sc}, shear={{'x': {shx}, 'y': {shy}}}, {alb_fill(cfg)}, p={p})")
-        return (f"K.RandomAffine(degrees=0, translate=({tx}, {ty}), scale={sc}, "
-                f"shear=({shx[0]}, {shx[1]}, {shy[0]}, {shy[1]}), {kornia_fill(cfg)}, p={p})"
-                "  # translate is symmetric there")
-
 
 @register
 class Zoom(GeometricTransform):
@@ -172,15 +118,6 @@ class Zoom(GeometricTransform):
         m = _eye(len(params["zoom_x"]))
         m[:, 0, 0], m[:, 1, 1] = params["zoom_x"].to(torch.float64), params["zoom_y"].to(torch.float64)
         return m
-
-    def to_code(self, target, cfg, p):
-        f = cfg["factor"]
-        if target == "torchvision":
-            return f"v2.RandomApply([v2.RandomAffine(degrees=0, scale={f}, {tv_fill(cfg)})], p={p}){tv_notes(cfg)}"
-        if target == "albumentations":
-            sc = f if cfg["keep_aspect"] else f"{{'x': {f}, 'y': {f}}}"
-            return f"A.Affine(scale={sc}, keep_ratio={cfg['keep_aspect']}, {alb_fill(cfg)}, p={p})"
-        return f"K.RandomAffine(degrees=0, scale={f}, {kornia_fill(cfg)}, p={p})"
 
 
 @register
@@ -212,14 +149,6 @@ class RandomResizedCrop(GeometricTransform):
         m[:, 1, 2] = -d["center_y"] * height / d["crop_h"]
         return m
 
-    def to_code(self, target, cfg, p):
-        a, r = cfg["area"], cfg["ratio"]
-        if target == "torchvision":
-            return f"v2.RandomApply([v2.RandomResizedCrop(size=SIZE, scale={a}, ratio={r}, antialias=True)], p={p})"
-        if target == "albumentations":
-            return f"A.RandomResizedCrop(size=SIZE, scale={a}, ratio={r}, p={p})"
-        return f"K.RandomResizedCrop(size=SIZE, scale={a}, ratio={r}, p={p})"
-
 
 @register
 class Perspective(GeometricTransform):
@@ -241,14 +170,6 @@ class Perspective(GeometricTransform):
         inward = torch.tensor([[1, 1], [-1, 1], [-1, -1], [1, -1]], dtype=torch.float64)
         dst = src + inward * params["corners"].to(torch.float64) * torch.tensor([hw, hh], dtype=torch.float64)
         return homography(src.expand_as(dst), dst)
-
-    def to_code(self, target, cfg, p):
-        d = cfg["distortion"][1]
-        if target == "torchvision":
-            return f"v2.RandomPerspective(distortion_scale={d}, p={p}, {tv_fill(cfg)}){tv_notes(cfg)}"
-        if target == "albumentations":
-            return f"A.Perspective(scale=(0.0, {d / 2}), {alb_fill(cfg)}, p={p})"
-        return f"K.RandomPerspective(distortion_scale={d}, p={p})"
 
 
 def homography(src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
@@ -288,11 +209,3 @@ class Elastic(GeometricTransform):
         smooth = color.gaussian_blur(u, params["sigma"])
         return (smooth * params["alpha"].view(-1, 1, 1, 1)).permute(0, 2, 3, 1)
 
-    def to_code(self, target, cfg, p):
-        a, s = cfg["alpha"][1], cfg["sigma"][1]
-        if target == "torchvision":
-            return f"v2.RandomApply([v2.ElasticTransform(alpha={a}, sigma={s})], p={p})"
-        if target == "albumentations":
-            return f"A.ElasticTransform(alpha={a}, sigma={s}, {alb_fill(cfg)}, p={p})"
-        note = "  # kornia's alpha is relative to the image size"
-        return f"K.RandomElasticTransform(alpha=({a / 32}, {a / 32}), sigma=({s}, {s}), p={p}){note}"

@@ -72,16 +72,6 @@ class Mixup(MixingTransform):
     def label_weights(self, cfg, params, applied, height, width):
         return torch.where(applied, params["lam"], torch.ones_like(params["lam"]))
 
-    def to_code(self, target, cfg, p):
-        a = cfg["alpha"]
-        if target == "torchvision":
-            return f"v2.RandomApply([v2.MixUp(alpha={a}, num_classes=NUM_CLASSES)], p={p})  # needs (images, labels)"
-        if target == "kornia":
-            return f"K.RandomMixUpV2(lambda_val=None, p={p})  # kornia draws λ from U(0, 1), not Beta(α, α)"
-        return None
-
-    export_notes = {"albumentations": "albumentations works on one image at a time and has no mixup"}
-
 
 @register
 class CutMix(MixingTransform):
@@ -113,12 +103,4 @@ class CutMix(MixingTransform):
         mask = box_mask(params["top"], params["left"], params["bottom"], params["right"], height, width, device)
         return mask & applied.to(device).view(-1, 1, 1, 1)
 
-    def to_code(self, target, cfg, p):
-        a = cfg["alpha"]
-        if target == "torchvision":
-            return f"v2.RandomApply([v2.CutMix(alpha={a}, num_classes=NUM_CLASSES)], p={p})  # needs (images, labels)"
-        if target == "kornia":
-            return f"K.RandomCutMixV2(beta={a}, p={p})"
-        return None
 
-    export_notes = {"albumentations": "albumentations works on one image at a time and has no cutmix"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from augviz.functional import noise
 from augviz.functional.noise import normal_field, uniform_field
 from augviz.spec import flag, span
 from augviz.transform import NOISE, Transform, register, seeds, uniform
@@ -30,14 +31,6 @@ class GaussianNoise(_Noise):
         sigma = params["sigma"].to(x.device, x.dtype).view(-1, 1, 1, 1)
         return x.addcmul_(z.to(x.dtype), sigma).clamp_(0, 1)
 
-    def to_code(self, target, cfg, p):
-        lo, hi = cfg["sigma"]
-        if target == "torchvision":
-            return f"v2.RandomApply([v2.GaussianNoise(sigma={hi}, clip=True)], p={p})  # one fixed sigma"
-        if target == "albumentations":
-            return f"A.GaussNoise(std_range=({lo}, {hi}), per_channel={cfg['per_channel']}, p={p})"
-        return f"K.RandomGaussianNoise(std={hi}, p={p})  # one fixed std"
-
 
 @register
 class SaltAndPepper(_Noise):
@@ -61,16 +54,6 @@ class SaltAndPepper(_Noise):
         pepper = (u < amount) & ~salt
         return x.masked_fill_(salt, 1.0).masked_fill_(pepper, 0.0)
 
-    def to_code(self, target, cfg, p):
-        a, r = cfg["amount"], cfg["salt_ratio"]
-        if target == "torchvision":
-            return None
-        if target == "albumentations":
-            return f"A.SaltAndPepper(amount={a}, salt_vs_pepper={r}, p={p})"
-        return f"K.RandomSaltAndPepperNoise(amount={a}, salt_vs_pepper={r}, p={p})"
-
-    export_notes = {"torchvision": "torchvision has no salt-and-pepper noise"}
-
 
 @register
 class Speckle(_Noise):
@@ -88,5 +71,25 @@ class Speckle(_Noise):
         sigma = params["sigma"].to(x.device, x.dtype).view(-1, 1, 1, 1)
         return x.addcmul_(z.mul_(x), sigma).clamp_(0, 1)  # z·x is taken before x is written
 
-    export_notes = {"torchvision": "no speckle noise", "albumentations": "no speckle noise in albumentations 2",
-                    "kornia": "no speckle noise"}
+
+
+@register
+class Snow(_Noise):
+    name = "snow"
+    label = "Snow"
+    description = ("Move a random share of pixels up or down by a set amount (half each way), the seed article's "
+                   "\"snow\" beside salt-and-pepper noise.")
+    formula = (r"x'_{ij} = \mathrm{clip}\left(x_{ij} + \delta\begin{cases}+1 & u_{ij} < a/2\\ -1 & a/2 \le u_{ij} < a"
+               r"\\ 0 & \text{else}\end{cases}\right),\quad u \sim U(0,1)")
+    params = (span("amount", 0.0, 1.0, (0.05, 0.2), "Share of pixels moved.", step=0.01),
+              span("magnitude", 0.0, 1.0, (0.2, 0.2), "How far a moved pixel goes up or down, on the 0–1 scale."))
+
+    def sample(self, cfg, n, g):
+        return {"amount": uniform(g, n, cfg["amount"]), "magnitude": uniform(g, n, cfg["magnitude"]),
+                "seed": seeds(g, n)}
+
+    def kernel(self, x, cfg, params):
+        return noise.snow(x, params["seed"], params["amount"], params["magnitude"])
+
+    def kernel_(self, x, cfg, params):
+        return noise.snow(x, params["seed"], params["amount"], params["magnitude"], out=x)

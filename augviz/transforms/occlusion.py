@@ -54,12 +54,3 @@ class RandomErasing(Transform):
             return torch.where(mask, uniform_field(params["seed"], (c, h, w), x.device).to(x.dtype), x, out=x)
         return x.masked_fill_(mask, cfg["value"])
 
-    def to_code(self, target, cfg, p):
-        a, r = cfg["area"], cfg["ratio"]
-        noise = cfg["fill"] == "noise"
-        if target == "torchvision":
-            return f"v2.RandomErasing(p={p}, scale={a}, ratio={r}, value={'random' if noise else cfg['value']!r})"
-        if target == "albumentations":
-            return f"A.Erasing(scale={a}, ratio={r}, fill={'random' if noise else cfg['value']!r}, p={p})"
-        note = "  # kornia erases with a constant, not noise" if noise else ""
-        return f"K.RandomErasing(scale={a}, ratio={r}, value={0.0 if noise else cfg['value']}, p={p}){note}"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import torch
-
 from augviz.functional import color
 from augviz.spec import int_span, span
 from augviz.transform import PHOTOMETRIC, Transform, randint, register, uniform
@@ -38,14 +36,6 @@ class Brightness(_Factor):
     params = _factor_param("brightness")
     fn = staticmethod(color.brightness)
 
-    def to_code(self, target, cfg, p):
-        f = cfg["factor"]
-        if target == "torchvision":
-            return f"v2.RandomApply([v2.ColorJitter(brightness={f})], p={p})"
-        if target == "albumentations":
-            return f"A.ColorJitter(brightness={f}, contrast=0, saturation=0, hue=0, p={p})"
-        return f"K.ColorJitter(brightness={f}, p={p})"
-
 
 @register
 class Contrast(_Factor):
@@ -56,14 +46,6 @@ class Contrast(_Factor):
     params = _factor_param("contrast")
     fn = staticmethod(color.contrast)
 
-    def to_code(self, target, cfg, p):
-        f = cfg["factor"]
-        if target == "torchvision":
-            return f"v2.RandomApply([v2.ColorJitter(contrast={f})], p={p})"
-        if target == "albumentations":
-            return f"A.ColorJitter(brightness=0, contrast={f}, saturation=0, hue=0, p={p})"
-        return f"K.ColorJitter(contrast={f}, p={p})"
-
 
 @register
 class Saturation(_Factor):
@@ -73,14 +55,6 @@ class Saturation(_Factor):
     formula = r"x' = \mathrm{clip}(g + f\,(x - g)),\quad g = 0.299R + 0.587G + 0.114B"
     params = _factor_param("saturation")
     fn = staticmethod(color.saturation)
-
-    def to_code(self, target, cfg, p):
-        f = cfg["factor"]
-        if target == "torchvision":
-            return f"v2.RandomApply([v2.ColorJitter(saturation={f})], p={p})"
-        if target == "albumentations":
-            return f"A.ColorJitter(brightness=0, contrast=0, saturation={f}, hue=0, p={p})"
-        return f"K.ColorJitter(saturation={f}, p={p})"
 
 
 @register
@@ -98,14 +72,6 @@ class Hue(_Photometric):
     def kernel(self, x, cfg, params):
         return color.hue(x, params["shift"], out=x)
 
-    def to_code(self, target, cfg, p):
-        h = cfg["shift"]
-        if target == "torchvision":
-            return f"v2.RandomApply([v2.ColorJitter(hue={h})], p={p})"
-        if target == "albumentations":
-            return f"A.ColorJitter(brightness=0, contrast=0, saturation=0, hue={h}, p={p})"
-        return f"K.ColorJitter(hue={h}, p={p})"
-
 
 @register
 class Grayscale(_Photometric):
@@ -117,10 +83,6 @@ class Grayscale(_Photometric):
 
     def kernel(self, x, cfg, params):
         return x.copy_(color.gray(x).expand_as(x))
-
-    code_templates = {"torchvision": "v2.RandomGrayscale(p={p})",
-                      "albumentations": "A.ToGray(num_output_channels=3, p={p})",
-                      "kornia": "K.RandomGrayscale(p={p})"}
 
 
 @register
@@ -136,15 +98,6 @@ class Gamma(_Photometric):
 
     def kernel(self, x, cfg, params):
         return color.gamma(x, params["gamma"])
-
-    def to_code(self, target, cfg, p):
-        lo, hi = cfg["gamma"]
-        if target == "torchvision":
-            return (f"v2.RandomApply([v2.Lambda(lambda im: v2.functional.adjust_gamma(im, "
-                    f"float(torch.empty(1).uniform_({lo}, {hi}))))], p={p})  # no random-gamma class")
-        if target == "albumentations":
-            return f"A.RandomGamma(gamma_limit=({round(lo * 100)}, {round(hi * 100)}), p={p})"
-        return f"K.RandomGamma(gamma=({lo}, {hi}), p={p})"
 
 
 @register
@@ -162,15 +115,6 @@ class GaussianBlur(_Photometric):
     def kernel(self, x, cfg, params):
         return color.gaussian_blur(x, params["sigma"])
 
-    def to_code(self, target, cfg, p):
-        lo, hi = cfg["sigma"]
-        k = 2 * int(torch.ceil(torch.tensor(3 * hi))) + 1
-        if target == "torchvision":
-            return f"v2.RandomApply([v2.GaussianBlur(kernel_size={k}, sigma=({lo}, {hi}))], p={p})"
-        if target == "albumentations":
-            return f"A.GaussianBlur(blur_limit=(0, 0), sigma_limit=({lo}, {hi}), p={p})"
-        return f"K.RandomGaussianBlur(kernel_size=({k}, {k}), sigma=({lo}, {hi}), p={p})"
-
 
 @register
 class Sharpness(_Factor):
@@ -181,14 +125,6 @@ class Sharpness(_Factor):
                r"s = \tfrac{1}{13}\begin{pmatrix}1&1&1\\1&5&1\\1&1&1\end{pmatrix} * x")
     params = (span("factor", 0.0, 5.0, (0.5, 2.0), "Sharpness factor drawn per image (1 leaves the image)."),)
     fn = staticmethod(color.sharpness)
-
-    def to_code(self, target, cfg, p):
-        lo, hi = cfg["factor"]
-        if target == "torchvision":
-            return f"v2.RandomAdjustSharpness(sharpness_factor={hi}, p={p})  # torchvision uses one fixed factor"
-        if target == "albumentations":
-            return f"A.Sharpen(alpha=(0.2, 0.5), lightness=(1.0, 1.0), p={p})  # a different sharpening rule"
-        return f"K.RandomSharpness(sharpness=({lo}, {hi}), p={p})"
 
 
 @register
@@ -205,14 +141,6 @@ class Posterize(_Photometric):
     def kernel(self, x, cfg, params):
         return color.posterize(x, params["bits"])
 
-    def to_code(self, target, cfg, p):
-        lo, hi = cfg["bits"]
-        if target == "torchvision":
-            return f"v2.RandomPosterize(bits={lo}, p={p})  # torchvision uses one fixed bit depth"
-        if target == "albumentations":
-            return f"A.Posterize(num_bits=({lo}, {hi}), p={p})"
-        return f"K.RandomPosterize(bits=({float(lo)}, {float(hi)}), p={p})"
-
 
 @register
 class Solarize(_Photometric):
@@ -227,14 +155,6 @@ class Solarize(_Photometric):
 
     def kernel(self, x, cfg, params):
         return color.solarize(x, params["threshold"])
-
-    def to_code(self, target, cfg, p):
-        lo, hi = cfg["threshold"]
-        if target == "torchvision":
-            return f"v2.RandomSolarize(threshold={lo}, p={p})  # torchvision uses one fixed threshold"
-        if target == "albumentations":
-            return f"A.Solarize(threshold_range=({lo}, {hi}), p={p})"
-        return f"K.RandomSolarize(thresholds=({lo}, {hi}), additions=0.0, p={p})  # kornia's thresholds centre on 0.5"
 
 
 class _Fixed(_Photometric):
@@ -255,9 +175,6 @@ class Equalize(_Fixed):
     default_p = 0.5
     fn = staticmethod(color.equalize)
 
-    code_templates = {"torchvision": "v2.RandomEqualize(p={p})", "albumentations": "A.Equalize(p={p})",
-                      "kornia": "K.RandomEqualize(p={p})"}
-
 
 @register
 class AutoContrast(_Fixed):
@@ -267,9 +184,6 @@ class AutoContrast(_Fixed):
     formula = r"x' = \frac{x - \min x}{\max x - \min x} \text{ per channel}"
     default_p = 0.5
     fn = staticmethod(color.autocontrast)
-
-    code_templates = {"torchvision": "v2.RandomAutocontrast(p={p})", "albumentations": "A.AutoContrast(p={p})",
-                      "kornia": "K.RandomAutoContrast(p={p})"}
 
 
 @register
@@ -281,5 +195,3 @@ class Invert(_Fixed):
     default_p = 0.5
     fn = staticmethod(lambda x: 1 - x)
 
-    code_templates = {"torchvision": "v2.RandomInvert(p={p})", "albumentations": "A.InvertImg(p={p})",
-                      "kornia": "K.RandomInvert(p={p})"}

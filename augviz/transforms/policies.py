@@ -136,16 +136,6 @@ class RandAugment(Transform):
     def kernel(self, x, cfg, params):
         return apply_ops(x, RANDAUGMENT, params["ops"], params["magnitude"], params["sign"], cfg)
 
-    def to_code(self, target, cfg, p):
-        n, m = cfg["num_ops"], cfg["magnitude"]
-        if target == "torchvision":
-            return f"v2.RandomApply([v2.RandAugment(num_ops={n}, magnitude={m})], p={p})  # needs uint8 images"
-        if target == "kornia":
-            return f"kornia.augmentation.auto.RandAugment(n={n}, m={m})  # kornia's magnitudes differ"
-        return None
-
-    export_notes = {"albumentations": "albumentations has no RandAugment policy"}
-
 
 @register
 class TrivialAugment(Transform):
@@ -164,11 +154,4 @@ class TrivialAugment(Transform):
     def kernel(self, x, cfg, params):
         return apply_ops(x, TRIVIAL_WIDE, params["ops"], params["magnitude"], params["sign"], cfg)
 
-    def to_code(self, target, cfg, p):
-        if target == "torchvision":
-            return f"v2.RandomApply([v2.TrivialAugmentWide()], p={p})  # needs uint8 images"
-        if target == "kornia":
-            return "kornia.augmentation.auto.TrivialAugment()"
-        return None
 
-    export_notes = {"albumentations": "albumentations has no TrivialAugment policy"}

@@ -1,0 +1,276 @@
+"""The Keras 3 export: preprocessing layers in a ``keras.Sequential``, on channels-last float images in [0, 1].
+
+Keras 3 layers mostly lack a probability, so a step with p < 1 is wrapped in a small ``RandomApply`` layer the
+export defines; where no layer computes what augviz does (multiplicative brightness, luma contrast, the noises),
+a ``Lambda`` layer writes the formula out with Keras ops, so it runs on every Keras backend.
+The seed article's ``ImageDataGenerator`` (Keras 2, gone from Keras 3) is given as a comment where it expresses
+the pipeline: see ``image_data_generator``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from augviz.exports import Line, Target, missing, odd_kernel, varies
+
+HEADER = '''import keras
+from keras import ops
+
+
+def per_image(x, low, high):
+    """One value per image, uniform in [low, high], shaped to broadcast over H×W×C."""
+    return keras.random.uniform((ops.shape(x)[0], 1, 1, 1), low, high)
+
+
+def luma(x):
+    """The grey level 0.299 R + 0.587 G + 0.114 B of channels-last images, keeping a channel axis."""
+    return ops.sum(x * ops.convert_to_tensor([0.299, 0.587, 0.114], dtype=x.dtype), axis=-1, keepdims=True)
+
+
+def pixel_uniform(x):
+    """One uniform number per pixel, shared by its channels."""
+    return keras.random.uniform((*ops.shape(x)[:3], 1))
+
+
+class RandomApply(keras.layers.Layer):
+    """``layer`` on each image with probability ``p`` (Keras 3 layers mostly have no probability)."""
+
+    def __init__(self, layer, p, **kwargs):
+        super().__init__(**kwargs)
+        self.layer, self.p = layer, p
+
+    def call(self, x, training=True):
+        keep = keras.random.uniform((ops.shape(x)[0], 1, 1, 1)) < self.p
+        return ops.where(keep, self.layer(x, training=training), x)
+'''
+
+_FILL = {"nearest": "nearest", "reflect": "reflect", "constant": "constant"}
+
+
+def _fill(cfg: dict[str, Any]) -> str:
+    return f"fill_mode={_FILL[cfg['fill']]!r}, fill_value={cfg['fill_value']!r}"
+
+
+def _apply(expr: str, p: float) -> str:
+    return expr if p >= 1 else f"RandomApply({expr}, p={p})"
+
+
+def _lambda(body: str, p: float) -> str:
+    return _apply(f"keras.layers.Lambda(lambda x: {body})", p)
+
+
+def rotation(cfg: dict[str, Any], p: float) -> Line:
+    lo, hi = cfg["degrees"]
+    # Keras' factor is a fraction of a full turn; positive turns counter-clockwise, as in augviz.
+    return Line(_apply(f"keras.layers.RandomRotation(factor=({lo / 360:.6g}, {hi / 360:.6g}), {_fill(cfg)})", p))
+
+
+def _zoom_factor(span: tuple[float, float]) -> tuple[float, float]:
+    # Keras' zoom factor f shows the image at 1 / (1 + f) of its size; augviz's factor z at z.
+    lo, hi = span
+    return (round(1 / hi - 1, 6), round(1 / lo - 1, 6))
+
+
+def _zoom_note(span: tuple[float, float]) -> str:
+    return ("Keras draws 1/zoom uniformly, augviz the zoom itself: the same range, a slightly different spread"
+            if varies(span) else "")
+
+
+def affine(cfg: dict[str, Any], p: float) -> Line:
+    tx, ty = cfg["translate_x"], cfg["translate_y"]
+    layers = []
+    if cfg["scale"] != (1.0, 1.0):
+        layers.append(f"keras.layers.RandomZoom(height_factor={_zoom_factor(cfg['scale'])}, {_fill(cfg)})")
+    if cfg["shear_x"] != (0.0, 0.0) or cfg["shear_y"] != (0.0, 0.0):
+        return Line(None, "Keras' RandomShear draws a shear symmetric about 0 in its own units; no call matches "
+                          "augviz's shear range")
+    layers.append(f"keras.layers.RandomTranslation(height_factor={ty}, width_factor={tx}, {_fill(cfg)})")
+    expr = layers[0] if len(layers) == 1 else f"keras.Sequential([{', '.join(layers)}])"
+    return Line(_apply(expr, p), _zoom_note(cfg["scale"]) if len(layers) > 1 else "")
+
+
+def zoom(cfg: dict[str, Any], p: float) -> Line:
+    f = _zoom_factor(cfg["factor"])
+    # Without width_factor Keras keeps the aspect ratio (one factor); with it, x and y are drawn independently.
+    width = "" if cfg["keep_aspect"] else f", width_factor={f}"
+    return Line(_apply(f"keras.layers.RandomZoom(height_factor={f}{width}, {_fill(cfg)})", p),
+                _zoom_note(cfg["factor"]))
+
+
+def flip(mode: str, axis: int):
+    def write(cfg: dict[str, Any], p: float) -> Line:
+        if p == 0.5:  # Keras' RandomFlip flips half the images, the article's horizontal_flip=True
+            return Line(f"keras.layers.RandomFlip({mode!r})")
+        return Line(_lambda(f"ops.flip(x, axis={axis})", p))
+    return write
+
+
+def brightness(cfg: dict[str, Any], p: float) -> Line:
+    lo, hi = cfg["factor"]
+    # Keras' RandomBrightness adds a value; augviz multiplies.
+    return Line(_lambda(f"ops.clip(x * per_image(x, {lo}, {hi}), 0, 1)", p))
+
+
+def contrast(cfg: dict[str, Any], p: float) -> Line:
+    lo, hi = cfg["factor"]
+    # Keras' RandomContrast pulls towards each channel's mean; augviz (as PIL and torchvision) to the mean grey.
+    return Line(_lambda(f"ops.clip(ops.mean(luma(x), axis=(1, 2, 3), keepdims=True) * (1 - (f := per_image(x, "
+                        f"{lo}, {hi}))) + f * x, 0, 1)", p))
+
+
+def saturation(cfg: dict[str, Any], p: float) -> Line:
+    lo, hi = cfg["factor"]
+    # Keras' RandomSaturation scales saturation in HSV; augviz blends with the grey level, as PIL does.
+    return Line(_lambda(f"ops.clip(luma(x) * (1 - (f := per_image(x, {lo}, {hi}))) + f * x, 0, 1)", p))
+
+
+def hue(cfg: dict[str, Any], p: float) -> Line:
+    lo, hi = cfg["shift"]
+    m = max(abs(lo), abs(hi))
+    return Line(_apply(f"keras.layers.RandomHue(factor=({2 * m}, {2 * m}), value_range=(0, 1))", p),
+                "Keras' RandomHue turns by ± a drawn amount with a random sign: this turns by ±the range's "
+                "largest magnitude")
+
+
+def gamma(cfg: dict[str, Any], p: float) -> Line:
+    lo, hi = cfg["gamma"]
+    return Line(_lambda(f"x ** per_image(x, {lo}, {hi})", p))
+
+
+def gaussian_blur(cfg: dict[str, Any], p: float) -> Line:
+    lo, hi = cfg["sigma"]
+    return Line(_apply(f"keras.layers.RandomGaussianBlur(kernel_size={odd_kernel(hi)}, sigma=({lo}, {hi}), "
+                       "value_range=(0, 1))", p))
+
+
+def sharpness(cfg: dict[str, Any], p: float) -> Line:
+    lo, hi = cfg["factor"]
+    # Keras' sharpness factor f is PIL's 2·f, and stops at 1 (PIL's 2).
+    note = "Keras' RandomSharpness stops at factor 2" if hi > 2 else ""
+    return Line(_apply(f"keras.layers.RandomSharpness(factor=({lo / 2}, {min(hi, 2.0) / 2}), value_range=(0, 1))",
+                       p), note)
+
+
+def posterize(cfg: dict[str, Any], p: float) -> Line:
+    return Line(_apply(f"keras.layers.RandomPosterization(factor={cfg['bits']}, value_range=(0, 1))", p))
+
+
+def solarize(cfg: dict[str, Any], p: float) -> Line:
+    return Line(_apply(f"keras.layers.Solarization(threshold_factor={cfg['threshold']}, value_range=(0, 1))", p))
+
+
+def gaussian_noise(cfg: dict[str, Any], p: float) -> Line:
+    lo, hi = cfg["sigma"]
+    shape = "ops.shape(x)" if cfg["per_channel"] else "(*ops.shape(x)[:3], 1)"
+    return Line(_lambda(f"ops.clip(x + per_image(x, {lo}, {hi}) * keras.random.normal({shape}), 0, 1)", p))
+
+
+def speckle(cfg: dict[str, Any], p: float) -> Line:
+    lo, hi = cfg["sigma"]
+    return Line(_lambda(f"ops.clip(x + per_image(x, {lo}, {hi}) * x * keras.random.normal(ops.shape(x)), 0, 1)", p))
+
+
+def salt_and_pepper(cfg: dict[str, Any], p: float) -> Line:
+    (alo, ahi), (rlo, rhi) = cfg["amount"], cfg["salt_ratio"]
+    return Line(_lambda(f"ops.where((u := pixel_uniform(x)) < (a := per_image(x, {alo}, {ahi})) * per_image(x, {rlo}, "
+                        f"{rhi}), 1.0, ops.where(u < a, 0.0, x))", p))
+
+
+def snow(cfg: dict[str, Any], p: float) -> Line:
+    (alo, ahi), (mlo, mhi) = cfg["amount"], cfg["magnitude"]
+    return Line(_lambda(f"ops.clip(x + per_image(x, {mlo}, {mhi}) * ops.where((u := pixel_uniform(x)) < "
+                        f"(a := per_image(x, {alo}, {ahi})) / 2, 1.0, ops.where(u < a, -1.0, 0.0)), 0, 1)", p))
+
+
+def random_erasing(cfg: dict[str, Any], p: float) -> Line:
+    fill = "None" if cfg["fill"] == "noise" else repr(cfg["value"])
+    return Line(f"keras.layers.RandomErasing(factor=({p}, {p}), scale={cfg['area']}, fill_value={fill}, "
+                "value_range=(0, 1))",
+                "Keras' RandomErasing draws boxes of its own shape: it has no aspect-ratio range")
+
+
+def mixup(cfg: dict[str, Any], p: float) -> Line:
+    return Line(_apply(f"keras.layers.MixUp(alpha={cfg['alpha']})", p),
+                "call it on {'images': x, 'labels': y} to mix the labels too")
+
+
+def cutmix(cfg: dict[str, Any], p: float) -> Line:
+    return Line(_apply(f"keras.layers.CutMix(factor=({cfg['alpha']}, {cfg['alpha']}))", p),
+                "call it on {'images': x, 'labels': y} to mix the labels too")
+
+
+def randaugment(cfg: dict[str, Any], p: float) -> Line:
+    m = round(cfg["magnitude"] / 30, 4)
+    return Line(_apply(f"keras.layers.RandAugment(value_range=(0, 1), num_ops={cfg['num_ops']}, factor={m})", p),
+                "Keras' operations and magnitude scale differ from torchvision's, which augviz follows")
+
+
+def image_data_generator(steps: list[tuple[str, dict[str, Any], float]]) -> str | None:
+    """The Keras 2 ``ImageDataGenerator(...)`` that does what ``steps`` (name, settings, p) do, or None.
+
+    Only the seed article's kinds of step fit: a symmetric rotation and shift, a symmetric zoom, flips at 0.5."""
+    args: dict[str, Any] = {}
+    for name, cfg, p in steps:
+        if name == "rotation" and cfg["degrees"][0] == -cfg["degrees"][1] and p == 1:
+            args["rotation_range"] = cfg["degrees"][1]
+        elif (name == "affine" and p == 1 and cfg["scale"] == (1.0, 1.0) and cfg["shear_x"] == cfg["shear_y"]
+              == (0.0, 0.0) and cfg["translate_x"][0] == -cfg["translate_x"][1]
+              and cfg["translate_y"][0] == -cfg["translate_y"][1]):
+            args["width_shift_range"], args["height_shift_range"] = cfg["translate_x"][1], cfg["translate_y"][1]
+        elif name == "zoom" and p == 1 and not cfg["keep_aspect"] and 1 - cfg["factor"][0] == cfg["factor"][1] - 1:
+            args["zoom_range"] = round(cfg["factor"][1] - 1, 6)
+        elif name in ("horizontal_flip", "vertical_flip") and p == 0.5:
+            args[name] = True
+        else:
+            return None
+        if name in ("rotation", "affine", "zoom") and cfg["fill"] != "nearest":
+            return None
+    if not args:
+        return None
+    return "ImageDataGenerator(" + ", ".join(f"{k}={v!r}" for k, v in args.items()) + ")"
+
+
+TARGET = Target(
+    name="keras",
+    header=HEADER,
+    open="keras.Sequential([",
+    close="])",
+    # Keras cannot build an empty Sequential.
+    empty="    keras.layers.Identity(),  # no step this library can express",
+    usage="# images: float array or tensor B×H×W×C in [0, 1] (channels last), run with any Keras 3 backend\n"
+          "# out = pipeline(images, training=True)",
+    table={
+        "rotation": rotation,
+        "horizontal_flip": flip("horizontal", 2),
+        "vertical_flip": flip("vertical", 1),
+        "affine": affine,
+        "zoom": zoom,
+        "random_resized_crop": missing("Keras 3 has no random resized crop (RandomCrop cuts a fixed size)"),
+        "perspective": missing("Keras' RandomPerspective moves corners both in and out by its own rule; "
+                               "no setting matches augviz's inward corner moves"),
+        "elastic": missing("Keras' RandomElasticTransform scales its field by the image size in its own units; "
+                           "no setting matches augviz's alpha in pixels"),
+        "brightness": brightness,
+        "contrast": contrast,
+        "saturation": saturation,
+        "hue": hue,
+        "grayscale": lambda cfg, p: Line(f"keras.layers.RandomGrayscale(factor={p})"),
+        "gamma": gamma,
+        "gaussian_blur": gaussian_blur,
+        "sharpness": sharpness,
+        "posterize": posterize,
+        "solarize": solarize,
+        "equalize": lambda cfg, p: Line(_apply("keras.layers.Equalization(value_range=(0, 1))", p)),
+        "autocontrast": lambda cfg, p: Line(_apply("keras.layers.AutoContrast(value_range=(0, 1))", p)),
+        "invert": lambda cfg, p: Line(f"keras.layers.RandomInvert(factor=({p}, {p}), value_range=(0, 1))"),
+        "gaussian_noise": gaussian_noise,
+        "salt_and_pepper": salt_and_pepper,
+        "speckle": speckle,
+        "snow": snow,
+        "random_erasing": random_erasing,
+        "mixup": mixup,
+        "cutmix": cutmix,
+        "randaugment": randaugment,
+        "trivialaugment": missing("Keras 3 has no TrivialAugment policy"),
+    },
+)
