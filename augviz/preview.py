@@ -15,10 +15,10 @@ from augviz.transform import MIXING, REGISTRY
 
 SEED_PIPELINE = Pipeline((
     # The seed article's Keras ImageDataGenerator(rotation_range=15, width_shift_range=0.1,
-    # height_shift_range=0.1, horizontal_flip=True, zoom_range=0.1).
+    # height_shift_range=0.1, horizontal_flip=True, zoom_range=0.1); zoom_range draws x and y apart.
     Step("rotation", {"degrees": (-15.0, 15.0)}),
     Step("affine", {"translate_x": (-0.1, 0.1), "translate_y": (-0.1, 0.1)}),
-    Step("zoom", {"factor": (0.9, 1.1)}),
+    Step("zoom", {"factor": (0.9, 1.1), "keep_aspect": False}),
     Step("horizontal_flip", {}, 0.5),
 ))
 

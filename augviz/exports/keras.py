@@ -1,4 +1,4 @@
-"""The Keras 3 export: preprocessing layers in a ``keras.Sequential``, on channels-last float images in [0, 1].
+"""The Keras 3 export: preprocessing layers in a ``keras.layers.Pipeline``, on channels-last float images in [0, 1].
 
 Keras 3 layers mostly lack a probability, so a step with p < 1 is wrapped in a small ``RandomApply`` layer the
 export defines; where no layer computes what augviz does (multiplicative brightness, luma contrast, the noises),
@@ -9,6 +9,7 @@ the pipeline: see ``image_data_generator``.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from augviz.exports import Line, Target, missing, odd_kernel, varies
@@ -30,6 +31,17 @@ def luma(x):
 def pixel_uniform(x):
     """One uniform number per pixel, shared by its channels."""
     return keras.random.uniform((*ops.shape(x)[:3], 1))
+
+
+def gaussian_blur(x, sigma, radius):
+    """A Gaussian blur of width sigma over radius pixels, mirrored at the borders, as augviz blurs."""
+    t = ops.arange(-radius, radius + 1, dtype=x.dtype)
+    w = ops.exp(-(t**2) / (2 * sigma**2))
+    w = w / ops.sum(w)
+    c = ops.shape(x)[-1]
+    x = ops.pad(x, ((0, 0), (radius, radius), (radius, radius), (0, 0)), mode="reflect")
+    x = ops.depthwise_conv(x, ops.tile(ops.reshape(w, (1, -1, 1, 1)), (1, 1, c, 1)), padding="valid")
+    return ops.depthwise_conv(x, ops.tile(ops.reshape(w, (-1, 1, 1, 1)), (1, 1, c, 1)), padding="valid")
 
 
 class RandomApply(keras.layers.Layer):
@@ -139,8 +151,14 @@ def gamma(cfg: dict[str, Any], p: float) -> Line:
 
 def gaussian_blur(cfg: dict[str, Any], p: float) -> Line:
     lo, hi = cfg["sigma"]
-    return Line(_apply(f"keras.layers.RandomGaussianBlur(kernel_size={odd_kernel(hi)}, sigma=({lo}, {hi}), "
-                       "value_range=(0, 1))", p))
+    # Keras' RandomGaussianBlur refuses sigma above 1 and draws one sigma per batch, and ops.image.gaussian_blur
+    # (Keras 3.15, torch backend) darkens the image: the blur is written out with a depthwise convolution.
+    # Reflect padding needs a radius below the image size, so the radius is capped there.
+    r = f"min({odd_kernel(hi) // 2}, min(SIZE) - 1)"
+    if not varies(cfg["sigma"]):
+        return Line(_lambda(f"gaussian_blur(x, {lo}, {r})", p))
+    return Line(_lambda(f"gaussian_blur(x, keras.random.uniform((), {lo}, {hi}), {r})", p),
+                "one sigma per call: a whole batch shares it, where augviz draws one per image")
 
 
 def sharpness(cfg: dict[str, Any], p: float) -> Line:
@@ -152,11 +170,20 @@ def sharpness(cfg: dict[str, Any], p: float) -> Line:
 
 
 def posterize(cfg: dict[str, Any], p: float) -> Line:
-    return Line(_apply(f"keras.layers.RandomPosterization(factor={cfg['bits']}, value_range=(0, 1))", p))
+    lo, hi = cfg["bits"]
+    if not varies(cfg["bits"]):
+        return Line(_apply(f"keras.layers.RandomPosterization(factor=({lo}, {lo}), value_range=(0, 1))", p))
+    # Keras' RandomPosterization draws its bits with an exclusive top, so the top never comes up: written out,
+    # with bits drawn uniformly from lo..hi inclusive.
+    return Line(_lambda(f"ops.floor(ops.round(x * 255) / (q := 2.0 ** (8 - ops.minimum(ops.floor(per_image(x, {lo}, "
+                        f"{hi + 1})), {hi})))) * q / 255", p))
 
 
 def solarize(cfg: dict[str, Any], p: float) -> Line:
-    return Line(_apply(f"keras.layers.Solarization(threshold_factor={cfg['threshold']}, value_range=(0, 1))", p))
+    lo, hi = cfg["threshold"]
+    # Keras' Solarization draws its threshold from U(lo, 255·hi) on the 0–255 scale (only the top is scaled),
+    # so no setting gives a threshold range in [0, 1]: the formula, written out.
+    return Line(_lambda(f"ops.where(x >= per_image(x, {lo}, {hi}), 1 - x, x)", p))
 
 
 def gaussian_noise(cfg: dict[str, Any], p: float) -> Line:
@@ -217,7 +244,8 @@ def image_data_generator(steps: list[tuple[str, dict[str, Any], float]]) -> str 
               == (0.0, 0.0) and cfg["translate_x"][0] == -cfg["translate_x"][1]
               and cfg["translate_y"][0] == -cfg["translate_y"][1]):
             args["width_shift_range"], args["height_shift_range"] = cfg["translate_x"][1], cfg["translate_y"][1]
-        elif name == "zoom" and p == 1 and not cfg["keep_aspect"] and 1 - cfg["factor"][0] == cfg["factor"][1] - 1:
+        elif (name == "zoom" and p == 1 and not cfg["keep_aspect"]
+              and math.isclose(1 - cfg["factor"][0], cfg["factor"][1] - 1)):
             args["zoom_range"] = round(cfg["factor"][1] - 1, 6)
         elif name in ("horizontal_flip", "vertical_flip") and p == 0.5:
             args[name] = True
@@ -233,9 +261,9 @@ def image_data_generator(steps: list[tuple[str, dict[str, Any], float]]) -> str 
 TARGET = Target(
     name="keras",
     header=HEADER,
-    open="keras.Sequential([",
+    open="keras.layers.Pipeline([",
     close="])",
-    # Keras cannot build an empty Sequential.
+    # The test of the empty case keeps one step, as for torchvision.
     empty="    keras.layers.Identity(),  # no step this library can express",
     usage="# images: float array or tensor B×H×W×C in [0, 1] (channels last), run with any Keras 3 backend\n"
           "# out = pipeline(images, training=True)",
@@ -260,7 +288,9 @@ TARGET = Target(
         "sharpness": sharpness,
         "posterize": posterize,
         "solarize": solarize,
-        "equalize": lambda cfg, p: Line(_apply("keras.layers.Equalization(value_range=(0, 1))", p)),
+        "equalize": lambda cfg, p: Line(_apply("keras.layers.Equalization(value_range=(0, 1))", p),
+                                        "Keras' Equalization builds its lookup table by its own rule, not PIL's: "
+                                        "about 0.025 apart on average"),
         "autocontrast": lambda cfg, p: Line(_apply("keras.layers.AutoContrast(value_range=(0, 1))", p)),
         "invert": lambda cfg, p: Line(f"keras.layers.RandomInvert(factor=({p}, {p}), value_range=(0, 1))"),
         "gaussian_noise": gaussian_noise,

@@ -18,15 +18,16 @@ def _pad(cfg: dict[str, Any]) -> tuple[str, str]:
 
 
 def _neg(span: tuple[float, float]) -> tuple[float, float]:
-    # kornia's shear angle turns the other way round from augviz's (a positive augviz shear_x moves the bottom
-    # edge right), so the export hands it the negated range.
+    # kornia's RandomAffine angles (rotation and shear) turn the other way round from augviz's (a positive augviz
+    # shear_x moves the bottom edge right), so the export hands it negated ranges.
     return (-span[1], -span[0])
 
 
 def rotation(cfg: dict[str, Any], p: float) -> Line:
     pad, note = _pad(cfg)
-    # RandomAffine rather than RandomRotation: only the former takes a padding mode.
-    return Line(f"K.RandomAffine(degrees={cfg['degrees']}, {pad}, p={p})", note)
+    # RandomAffine rather than RandomRotation: only the former takes a padding mode. Its angle turns the
+    # other way round from RandomRotation's and augviz's, so the range is negated.
+    return Line(f"K.RandomAffine(degrees={_neg(cfg['degrees'])}, {pad}, p={p})", note)
 
 
 def affine(cfg: dict[str, Any], p: float) -> Line:
