@@ -286,6 +286,17 @@ def ref_speckle(card):
     assert abs(float(rel.std()) - 0.1) < 0.006 and abs(float(rel.mean())) < 0.01
 
 
+def ref_snow(card):
+    # The article's snow: a share of pixels moves up or down by a set amount, half each way, all channels alike.
+    grey = torch.full((1, 3, 100, 100), 0.5)
+    res = run("snow", grey, amount=(0.3, 0.3), magnitude=(0.2, 0.2))
+    up, down = (res.images[0, 0] > 0.69).float().mean(), (res.images[0, 0] < 0.31).float().mean()
+    assert abs(float(up) - 0.15) < 0.015 and abs(float(down) - 0.15) < 0.015
+    assert torch.isclose(res.images, torch.tensor([0.3, 0.5, 0.7]).view(-1, 1, 1, 1, 1)).any(0).all()
+    assert (res.images[0] == res.images[0, :1]).all()
+    light = run("snow", torch.full((1, 3, 50, 50), 0.9), amount=(1.0, 1.0), magnitude=(0.2, 0.2)).images
+    assert torch.isclose(light, torch.tensor([0.7, 1.0]).view(-1, 1, 1, 1, 1)).any(0).all()  # clipped at white
+
 def ref_random_erasing(card):
     res = run("random_erasing", card, area=(0.1, 0.2), value=0.5)
     changed = (res.images != card).any(1)[0]
