@@ -264,3 +264,32 @@ def test_keras_export_of_the_default_pipeline_runs_with_the_article_generator_be
     assert "zoom_range=0.1" in code and "horizontal_flip=True" in code
     out = run(build(code, "keras"), "keras", picture(4))
     assert out.shape == (4, 3, SIZE, SIZE) and math.isfinite(out.sum().item())
+
+
+def extremes(name: str) -> list[dict]:
+    """Settings at the edges of what the spec accepts: every range at its bottom, at its top, and at full width."""
+    from augviz import REGISTRY
+
+    spans = [p for p in REGISTRY[name].params if p.is_range]
+    return [{p.name: pick(p) for p in spans} for pick in (lambda p: (p.low, p.low), lambda p: (p.high, p.high),
+                                                          lambda p: (p.low, p.high))] if spans else [{}]
+
+
+@pytest.mark.parametrize("target", LIBS)
+@pytest.mark.parametrize("name", sorted(__import__("augviz").REGISTRY))
+def test_settings_augviz_accepts_never_make_the_export_crash(name, target):
+    for cfg in extremes(name):
+        pipe = Pipeline((Step(name, cfg, 1.0),))
+        if line(pipe.steps[0], target).code is None:
+            continue
+        out = run(exported(pipe, target, 28), target, torch.rand(2, 3, 28, 28))
+        assert out.shape == (2, 3, 28, 28), cfg
+
+
+@pytest.mark.parametrize(("name", "cfg"), [("brightness", {"factor": (0.5, 0.5)}), ("invert", {})])
+def test_keras_applies_a_step_to_the_share_p_of_images(name, cfg):
+    # Most Keras layers have no probability: the export wraps them in its RandomApply layer.
+    pipe = Pipeline((Step(name, cfg, 0.3),))
+    x = torch.full((400, 3, 8, 8), 0.8)
+    changed = (run(exported(pipe, "keras", 8), "keras", x) - x).abs().amax(dim=(1, 2, 3)) > 0.1
+    assert changed.float().mean().item() == pytest.approx(0.3, abs=0.07)

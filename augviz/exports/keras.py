@@ -165,8 +165,8 @@ def sharpness(cfg: dict[str, Any], p: float) -> Line:
     lo, hi = cfg["factor"]
     # Keras' sharpness factor f is PIL's 2·f, and stops at 1 (PIL's 2).
     note = "Keras' RandomSharpness stops at factor 2" if hi > 2 else ""
-    return Line(_apply(f"keras.layers.RandomSharpness(factor=({lo / 2}, {min(hi, 2.0) / 2}), value_range=(0, 1))",
-                       p), note)
+    return Line(_apply(f"keras.layers.RandomSharpness(factor=({min(lo, 2.0) / 2}, {min(hi, 2.0) / 2}), "
+                       "value_range=(0, 1))", p), note)
 
 
 def posterize(cfg: dict[str, Any], p: float) -> Line:
