@@ -90,6 +90,3 @@ class Snow(_Noise):
 
     def kernel(self, x, cfg, params):
         return noise.snow(x, params["seed"], params["amount"], params["magnitude"])
-
-    def kernel_(self, x, cfg, params):
-        return noise.snow(x, params["seed"], params["amount"], params["magnitude"], out=x)
