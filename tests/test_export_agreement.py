@@ -158,10 +158,12 @@ def test_albumentations_perspective_says_by_how_much_it_warps_more():
     assert "1.6 times" in line(Step("perspective"), "albumentations").note
 
 
+@pytest.mark.parametrize("target", ["kornia", "albumentations"])
 @pytest.mark.parametrize("size", [32, 64])
-def test_elastic_displaces_as_far_in_kornia_at_every_size(size):
-    # kornia's alpha is relative to the image size: a fixed a/32 was right at 64 px only.
-    ours, theirs = draws_through("elastic", {"alpha": (30.0, 30.0), "sigma": (4.0, 4.0)}, "kornia", 200, size)
+def test_elastic_displaces_as_far_at_every_size(size, target):
+    # kornia's alpha is relative to the image size: a fixed a/32 was right at 64 px only. albumentations' default
+    # field (normal noise scaled to a maximum of 1) displaced half as far.
+    ours, theirs = draws_through("elastic", {"alpha": (30.0, 30.0), "sigma": (4.0, 4.0)}, target, 100, size)
     assert mean_move(theirs) == pytest.approx(mean_move(ours), rel=0.15)
 
 
@@ -293,3 +295,13 @@ def test_keras_applies_a_step_to_the_share_p_of_images(name, cfg):
     x = torch.full((400, 3, 8, 8), 0.8)
     changed = (run(exported(pipe, "keras", 8), "keras", x) - x).abs().amax(dim=(1, 2, 3)) > 0.1
     assert changed.float().mean().item() == pytest.approx(0.3, abs=0.07)
+
+
+@pytest.mark.parametrize("target", ["kornia", "albumentations"])
+def test_resized_crops_have_the_same_area_and_aspect_ratio(target):
+    # A crop of a quarter of the picture, twice as wide as high, stretched back: x zooms by √2, y by 2√2.
+    cfg = {"area": (0.25, 0.25), "ratio": (2.0, 2.0)}
+    for out in draws_through("random_resized_crop", cfg, target, 40):
+        zx, zy = zooms(out)
+        assert zx.median().item() == pytest.approx(math.sqrt(2), rel=0.06)
+        assert zy.median().item() == pytest.approx(2 * math.sqrt(2), rel=0.06)

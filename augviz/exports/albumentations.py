@@ -58,7 +58,10 @@ def elastic(cfg: dict[str, Any], p: float) -> Line:
     (alo, ahi), (slo, shi) = cfg["alpha"], cfg["sigma"]
     note = ("albumentations takes one alpha and one sigma: the middles of augviz's ranges"
             if varies(cfg["alpha"]) or varies(cfg["sigma"]) else "")
-    return Line(f"A.ElasticTransform(alpha={(alo + ahi) / 2}, sigma={(slo + shi) / 2}, {_fill(cfg)}, p={p})", note)
+    # Its default field is normal noise scaled to a maximum of 1, about half as strong as augviz's uniform field
+    # (Simard et al.'s): the uniform one matches.
+    return Line(f"A.ElasticTransform(alpha={(alo + ahi) / 2}, sigma={(slo + shi) / 2}, noise_distribution='uniform', "
+                f"{_fill(cfg)}, p={p})", note)
 
 
 def color_jitter(key: str):
