@@ -138,10 +138,10 @@ def saturation(cfg: dict[str, Any], p: float) -> Line:
 
 def hue(cfg: dict[str, Any], p: float) -> Line:
     lo, hi = cfg["shift"]
-    m = max(abs(lo), abs(hi))
-    return Line(_apply(f"keras.layers.RandomHue(factor=({2 * m}, {2 * m}), value_range=(0, 1))", p),
-                "Keras' RandomHue turns by ± a drawn amount with a random sign: this turns by ±the range's "
-                "largest magnitude")
+    # Keras' RandomHue turns by a drawn amount with a random sign, so no setting gives a one-sided range: the HSV
+    # turn, written out with Keras' colour-space ops.
+    return Line(_lambda(f"ops.image.hsv_to_rgb(ops.concatenate([ops.mod((hsv := ops.image.rgb_to_hsv(x))[..., :1] + "
+                        f"per_image(x, {lo}, {hi}), 1.0), hsv[..., 1:]], axis=-1))", p))
 
 
 def gamma(cfg: dict[str, Any], p: float) -> Line:

@@ -150,9 +150,18 @@ def cutmix(cfg: dict[str, Any], p: float) -> Line:
     return Line(f"K.RandomCutMixV2(beta={cfg['alpha']}, p={p})")
 
 
+_NO_P = "; kornia's policies take no p: every image goes through"
+
+
 def randaugment(cfg: dict[str, Any], p: float) -> Line:
     return Line(f"kornia.augmentation.auto.RandAugment(n={cfg['num_ops']}, m={cfg['magnitude']})",
-                "kornia's operations and magnitude scale differ from torchvision's, which augviz follows")
+                "kornia's operations and magnitude scale differ from torchvision's, which augviz follows"
+                + (_NO_P if p < 1 else ""))
+
+
+def trivialaugment(cfg: dict[str, Any], p: float) -> Line:
+    return Line("kornia.augmentation.auto.TrivialAugment()",
+                "kornia's operations and magnitude scale differ from torchvision's" + (_NO_P if p < 1 else ""))
 
 
 TARGET = Target(
@@ -191,7 +200,6 @@ TARGET = Target(
         "mixup": mixup,
         "cutmix": cutmix,
         "randaugment": randaugment,
-        "trivialaugment": fixed("kornia.augmentation.auto.TrivialAugment()",
-                                "kornia's operations and magnitude scale differ from torchvision's"),
+        "trivialaugment": trivialaugment,
     },
 )
