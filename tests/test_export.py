@@ -4,35 +4,29 @@ from __future__ import annotations
 
 import ast
 import importlib.util
-import os
 import warnings
 
-import numpy as np
 import pytest
 import torch
-
-os.environ.setdefault("KERAS_BACKEND", "torch")  # Keras 3 exports run on the torch backend: no TensorFlow here
 
 from augviz import REGISTRY, Pipeline, Step
 from augviz.export import LIBRARIES, TARGETS, line, to_code
 from augviz.transform import MIXING
+from tests.export_runner import build, run
 
 SEED = Pipeline((Step("rotation"), Step("affine"), Step("zoom"), Step("horizontal_flip", {}, 0.5)))
 
 
-def run_code(code: str, target: str, size=(32, 40)):
-    ns: dict = {}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        exec(compile(code, f"<{target} export>", "exec"), ns)
-        pipe = ns["pipeline"]
-        if target == "albumentations":
-            return pipe(image=np.random.default_rng(0).integers(0, 255, (*size, 3), dtype=np.uint8))["image"].shape
-        if target == "torchvision":
-            return pipe(torch.randint(0, 255, (3, *size), dtype=torch.uint8)).shape
-        if target == "keras":
-            return pipe(np.random.default_rng(0).random((4, *size, 3), dtype=np.float32), training=True).shape
-        return pipe(torch.rand(4, 3, *size)).shape
+def run_code(code: str, target: str, size=(32, 40)) -> tuple[int, ...]:
+    """The shape of what the exported pipeline makes of a batch of four (one image for torchvision)."""
+    pipe = build(code, target)
+    if target == "torchvision":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return tuple(pipe(torch.randint(0, 255, (3, *size), dtype=torch.uint8)).shape)
+    if target == "augviz":
+        return tuple(pipe(torch.rand(4, 3, *size)).shape)
+    return tuple(run(pipe, target, torch.rand(4, 3, *size)).shape)
 
 
 @pytest.mark.parametrize("target", sorted(LIBRARIES))
@@ -80,20 +74,14 @@ def test_an_export_with_nothing_expressible_still_builds_a_pipeline():
 @pytest.mark.parametrize("target", ["augviz", "albumentations", "kornia", "keras"])
 def test_exported_code_runs_and_keeps_the_shape(name, target):
     code = to_code(Pipeline((Step.default(name),)), target, size=(32, 40))
-    shape = run_code(code, target)
-    if target == "albumentations":
-        assert tuple(shape) == (32, 40, 3)
-    elif target == "keras":
-        assert tuple(shape) == (4, 32, 40, 3)
-    else:
-        assert tuple(shape) == (4, 3, 32, 40)
+    assert run_code(code, target) == (4, 3, 32, 40)
 
 
 @pytest.mark.skipif(importlib.util.find_spec("torchvision") is None, reason="torchvision is not installed")
 @pytest.mark.parametrize("name", sorted(n for n in REGISTRY if REGISTRY[n].category != MIXING))
 def test_torchvision_export_runs(name):
     code = to_code(Pipeline((Step.default(name),)), "torchvision", size=(32, 40))
-    assert tuple(run_code(code, "torchvision")) == (3, 32, 40)
+    assert run_code(code, "torchvision") == (3, 32, 40)
 
 
 def test_augviz_export_rebuilds_the_same_pipeline():
