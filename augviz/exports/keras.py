@@ -213,7 +213,7 @@ def random_erasing(cfg: dict[str, Any], p: float) -> Line:
     fill = "None" if cfg["fill"] == "noise" else repr(cfg["value"])
     return Line(f"keras.layers.RandomErasing(factor=({p}, {p}), scale={cfg['area']}, fill_value={fill}, "
                 "value_range=(0, 1))",
-                "Keras' RandomErasing draws boxes of its own shape: it has no aspect-ratio range")
+                "" if cfg["ratio"] == (1.0, 1.0) else "Keras erases square boxes only: it has no aspect-ratio range")
 
 
 def mixup(cfg: dict[str, Any], p: float) -> Line:
@@ -274,10 +274,12 @@ TARGET = Target(
         "affine": affine,
         "zoom": zoom,
         "random_resized_crop": missing("Keras 3 has no random resized crop (RandomCrop cuts a fixed size)"),
-        "perspective": missing("Keras' RandomPerspective moves corners both in and out by its own rule; "
-                               "no setting matches augviz's inward corner moves"),
-        "elastic": missing("Keras' RandomElasticTransform scales its field by the image size in its own units; "
-                           "no setting matches augviz's alpha in pixels"),
+        "perspective": missing("Keras' RandomPerspective moves corners in and out in proportion to their "
+                               "distance from the top-left corner, which never moves; no setting matches augviz's "
+                               "inward moves of every corner"),
+        "elastic": missing("Keras' RandomElasticTransform ties alpha and sigma to one factor of the image size "
+                           "(alpha = 0.1·f·size, sigma = 0.05·f·size), so augviz's separate alpha and sigma in "
+                           "pixels have no setting there"),
         "brightness": brightness,
         "contrast": contrast,
         "saturation": saturation,
