@@ -38,7 +38,9 @@ PREVIEW_PIPELINE = Pipeline((
 def kornia_pipeline(preview: bool):
     import kornia.augmentation as K
 
-    steps = [K.RandomAffine(degrees=15, translate=(0.1, 0.1), scale=(0.9, 1.1), padding_mode="border", p=1.0),
+    # A four-value scale draws x and y apart, as the seed pipeline's Keras-style zoom does.
+    steps = [K.RandomAffine(degrees=15, translate=(0.1, 0.1), scale=(0.9, 1.1, 0.9, 1.1), padding_mode="border",
+                            p=1.0),
              K.RandomHorizontalFlip(p=0.5)]
     if preview:
         steps += [K.ColorJitter(**JITTER, p=1.0), K.RandomGaussianNoise(std=0.05, p=1.0)]
@@ -49,7 +51,7 @@ def albumentations_pipeline(preview: bool):
     import albumentations as A
     import cv2
 
-    steps = [A.Affine(rotate=(-15, 15), translate_percent=(-0.1, 0.1), scale=(0.9, 1.1),
+    steps = [A.Affine(rotate=(-15, 15), translate_percent=(-0.1, 0.1), scale={"x": (0.9, 1.1), "y": (0.9, 1.1)},
                       border_mode=cv2.BORDER_REPLICATE, p=1.0), A.HorizontalFlip(p=0.5)]
     if preview:
         steps += [A.ColorJitter(**JITTER, p=1.0), A.GaussNoise(std_range=(0.0, 0.05), p=1.0)]

@@ -58,7 +58,7 @@ def test_closed_panels_draw_nothing_and_open_ones_draw_their_widgets(app):
                                                   "1.shear_y", "n_draws"}
     open_panel(app, "export_open")
     assert [c.language for c in app.get("code")] == ["json"]  # only the chosen tab's text is sent
-    for target in ("torchvision", "albumentations", "kornia", "augviz"):
+    for target in ("torchvision", "albumentations", "kornia", "keras", "augviz"):
         app.session_state["export_tab"] = target
         code = app.run().get("code")
         assert len(code) == 1 and code[0].language == "python" and "import" in code[0].value
