@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from augviz.exports import Line, Target, fixed, missing, varies
+from augviz.exports import Line, Target, Writer, fixed, missing, varies
 
 _BORDER = {"nearest": "cv2.BORDER_REPLICATE", "reflect": "cv2.BORDER_REFLECT", "constant": "cv2.BORDER_CONSTANT"}
 
@@ -64,7 +64,7 @@ def elastic(cfg: dict[str, Any], p: float) -> Line:
                 f"{_fill(cfg)}, p={p})", note)
 
 
-def color_jitter(key: str):
+def color_jitter(key: str) -> Writer:
     def write(cfg: dict[str, Any], p: float) -> Line:
         others = ", ".join(f"{k}=0" for k in ("brightness", "contrast", "saturation") if k != key)
         return Line(f"A.ColorJitter({key}={cfg['factor']}, {others}, hue=0, p={p})")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from augviz.exports import Line, Target, missing, odd_kernel, varies
+from augviz.exports import Line, Target, Writer, missing, odd_kernel, varies
 
 HEADER = '''import keras
 from keras import ops
@@ -109,7 +109,7 @@ def zoom(cfg: dict[str, Any], p: float) -> Line:
                 _zoom_note(cfg["factor"]))
 
 
-def flip(mode: str, axis: int):
+def flip(mode: str, axis: int) -> Writer:
     def write(cfg: dict[str, Any], p: float) -> Line:
         if p == 0.5:  # Keras' RandomFlip flips half the images, the article's horizontal_flip=True
             return Line(f"keras.layers.RandomFlip({mode!r})")

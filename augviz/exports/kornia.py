@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from augviz.exports import Line, Target, fixed, missing, odd_kernel, varies
+from augviz.exports import Line, Target, Writer, fixed, missing, odd_kernel, varies
 
 _PAD = {"nearest": "border", "reflect": "reflection", "constant": "zeros"}
 
@@ -82,7 +82,7 @@ def elastic(cfg: dict[str, Any], p: float) -> Line:
                 f"alpha=({a} * 2 / SIZE[1], {a} * 2 / SIZE[0]), {pad}, p={p})", note)
 
 
-def color_jitter(key: str):
+def color_jitter(key: str) -> Writer:
     def write(cfg: dict[str, Any], p: float) -> Line:
         return Line(f"K.ColorJitter({key}={cfg['factor']}, p={p})")
     return write

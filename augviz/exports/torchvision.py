@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from augviz.exports import Line, Target, fixed, missing, odd_kernel, varies
+from augviz.exports import Line, Target, Writer, fixed, missing, odd_kernel, varies
 
 
 def _fill(cfg: dict[str, Any]) -> tuple[str, str]:
@@ -73,7 +73,7 @@ def elastic(cfg: dict[str, Any], p: float) -> Line:
     return Line(_apply(f"v2.ElasticTransform(alpha={alo + ahi}, sigma={(slo + shi) / 2})", p), note)
 
 
-def color_jitter(key: str):
+def color_jitter(key: str) -> Writer:
     def write(cfg: dict[str, Any], p: float) -> Line:
         return Line(_apply(f"v2.ColorJitter({key}={cfg['factor']})", p))
     return write
@@ -124,7 +124,7 @@ def random_erasing(cfg: dict[str, Any], p: float) -> Line:
     return Line(f"v2.RandomErasing(p={p}, scale={cfg['area']}, ratio={cfg['ratio']}, value={value})")
 
 
-def mixing(kind: str):
+def mixing(kind: str) -> Writer:
     def write(cfg: dict[str, Any], p: float) -> Line:
         return Line(_apply(f"v2.{kind}(alpha={cfg['alpha']}, num_classes=NUM_CLASSES)", p),
                     "call it on (images, labels)")
