@@ -178,8 +178,9 @@ def test_posterize_draws_every_bit_depth_equally_often(target):
     x = torch.arange(256, dtype=torch.float32).div(255).view(1, 1, 16, 16).repeat(800, 3, 1, 1)
     pipe = Pipeline((Step("posterize", {"bits": (4, 7)}, 1.0),))
     bits = bits_drawn(run(exported(pipe, target, 16), target, x))
-    share = torch.bincount(bits, minlength=9)[4:8].float() / len(bits)
-    assert share.sum().item() == 1.0
+    counts = torch.bincount(bits, minlength=9)
+    assert counts[4:8].sum().item() == len(bits), f"bit depths outside 4..7: {counts.tolist()}"
+    share = counts[4:8].float() / len(bits)
     assert (share - 0.25).abs().max().item() < 0.06, f"shares of 4..7 bits: {share.tolist()}"
 
 
@@ -292,7 +293,7 @@ def test_settings_augviz_accepts_never_make_the_export_crash(name, target):
 def test_keras_applies_a_step_to_the_share_p_of_images(name, cfg):
     # Most Keras layers have no probability: the export wraps them in its RandomApply layer.
     pipe = Pipeline((Step(name, cfg, 0.3),))
-    x = torch.full((400, 3, 8, 8), 0.8)
+    x = torch.full((1000, 3, 8, 8), 0.8)
     changed = (run(exported(pipe, "keras", 8), "keras", x) - x).abs().amax(dim=(1, 2, 3)) > 0.1
     assert changed.float().mean().item() == pytest.approx(0.3, abs=0.07)
 
