@@ -89,4 +89,4 @@ class Snow(_Noise):
                 "seed": seeds(g, n)}
 
     def kernel(self, x, cfg, params):
-        return noise.snow(x, params["seed"], params["amount"], params["magnitude"])
+        return noise.snow(x, params["seed"], params["amount"], params["magnitude"], out=x)
