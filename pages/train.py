@@ -16,10 +16,12 @@ if store is not None and cfg is not None:
         st.download_button("Download run.json", cfg.to_json(), "run.json", "application/json", on_click="ignore")
     train.dataset_browser(cfg)
     train.start_controls(store, cfg)
-    run = train.pick_run([r for r in store.runs() if not report.is_lab(r)], "t_run")
-    if run is not None:
-        train.run_panel(store, run.id)
-    else:
-        st.info("No runs yet: set up a run in the sidebar and press Start run.")
+    shown = st.container()  # filled after the experiment panel, whose button may have just started runs
     st.divider()
     train.experiment_panel(store, cfg)
+    with shown:
+        run = train.pick_run([r for r in store.runs() if not report.is_lab(r)], "t_run")
+        if run is not None:
+            train.run_panel(store, run.id)
+        else:
+            st.info("No runs yet: set up a run in the sidebar and press Start run.")
