@@ -1,17 +1,43 @@
 """What the Explore page shows, computed without any UI: draws of one image, captions, the step-by-step strip.
 
-The preview runs the same Pipeline object the training loop runs: N copies of the picture make one batch, and
-mixing steps take their partners from the other draws.
+The preview runs the same Pipeline object the training loop runs, on one batch: N differently augmented copies of
+the picture, then the partner pictures that mixing steps blend in. As in a training batch, a partner is another
+picture that went through the same preceding steps, and the mixed label says how much of each picture a draw holds.
+
+Draw *i* depends only on the pipeline (with its seed) and *i*: each draw samples from its own generator, seeded
+from the pipeline's seed and *i*, so showing 8 or 64 draws never changes draw 1. The draws are still applied as
+one batch.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import torch
 
-from augviz.pipeline import Pipeline, Step
+from augviz.captions import caption
+from augviz.pipeline import Draw, Pipeline, Step
 from augviz.transform import MIXING, REGISTRY
+
+MAX_DRAWS = 64
+# What one preview may cost, in step-images of 256×256 pixels (see ``cost``): 64 draws through 48 plain steps,
+# about 1.5 s of one core. Each rerun runs the whole preview, so this bounds the server time one slider move costs.
+BUDGET = 64 * 256 * 256 * 48
+# A step's cost per pixel relative to a plain one (a resample or a colour change), measured on 16 draws of the
+# 256-px test card (CPU time, one thread); steps whose kernel grows with σ add to it per pixel of σ.
+STEP_COST = {"elastic": 15.0, "sharpness": 6.0, "autocontrast": 5.0, "randaugment": 5.0, "gaussian_blur": 5.0,
+             "equalize": 3.0, "trivialaugment": 3.0, "perspective": 2.5}
+SIGMA_COST = {"gaussian_blur": 0.3, "elastic": 0.15}
+
+
+def step_cost(step: Step) -> float:
+    """One step's relative cost per pixel (``STEP_COST``; 1 for a plain step)."""
+    sigma = step.params.get("sigma", 0.0)
+    top = float(max(sigma)) if isinstance(sigma, (tuple, list)) else float(sigma)
+    extra = SIGMA_COST.get(step.name, 0.0) * top
+    return STEP_COST.get(step.name, 1.0) + extra
+
 
 SEED_PIPELINE = Pipeline((
     # The seed article's Keras ImageDataGenerator(rotation_range=15, width_shift_range=0.1,
@@ -21,6 +47,8 @@ SEED_PIPELINE = Pipeline((
     Step("zoom", {"factor": (0.9, 1.1), "keep_aspect": False}),
     Step("horizontal_flip", {}, 0.5),
 ))
+SEED_PIPELINE_SOURCE = ("ImageDataGenerator(rotation_range=15, width_shift_range=0.1, height_shift_range=0.1, "
+                        "horizontal_flip=True, zoom_range=0.1)")
 
 
 @dataclass
@@ -29,16 +57,24 @@ class StripFrame:
 
     image: torch.Tensor
     label: str
-    caption: str
-    partner: torch.Tensor | None = None  # mixing steps: the image mixed in
-    weight: float | None = None  # mixing steps: λ, the share of the original
+    caption: str  # exact values
+    plain: str = ""  # the short caption
+    partner: torch.Tensor | None = None  # mixing steps: the partner as it stood when it was mixed in
+    partner_name: str = ""
+    weight: float | None = None  # mixing steps: λ, the share of the draw itself
 
 
 @dataclass
 class Preview:
     draws: torch.Tensor  # N×C×H×W
-    captions: list[str]
+    captions: list[str]  # per draw: every step's exact values, one line each
     strip: list[StripFrame]
+    plain: list[str] = field(default_factory=list)  # per draw: one short line in plain words
+    labels: list[dict[str, float]] = field(default_factory=list)  # per draw: picture name → share (mixing only)
+
+
+class OverBudget(ValueError):
+    """A preview that would cost more than ``BUDGET``; the message says what to lower."""
 
 
 def format_value(value: object) -> str:
@@ -54,47 +90,110 @@ def format_value(value: object) -> str:
 _HIDDEN = {"seed"}  # a noise seed says nothing a person can read
 
 
-def describe(name: str, row: dict | None, keys: set[str] | None = None) -> str:
-    """One step's draw for one image, as text: ``rotation angle=+7.3`` or ``horizontal_flip skipped``.
-
-    ``keys`` limits the values shown (the preview passes those that vary between draws).
-    """
+def describe(name: str, row: dict | None) -> str:
+    """One step's draw for one image, every value exact: ``rotation angle=+7.3`` or ``horizontal_flip skipped``."""
     if row is None:
         return f"{name} skipped"
-    shown = {k: v for k, v in row.items() if k not in _HIDDEN and (keys is None or k in keys)}
+    shown = {k: v for k, v in row.items() if k not in _HIDDEN}
     if not shown:
         return f"{name} applied"
     return f"{name} " + " ".join(f"{k}={format_value(v)}" for k, v in shown.items())
 
 
-def varying(rows: list[dict | None]) -> set[str] | None:
-    """The keys whose values differ between the images that a step applied to (None: too few to tell)."""
-    applied = [r for r in rows if r is not None]
-    if len(applied) < 2:
-        return None
-    return {k for k in applied[0] if any(r[k] != applied[0][k] for r in applied[1:])}
+def cost(pipeline: Pipeline, height: int, width: int, n: int) -> float:
+    """The preview's work in plain-step pixels: pixels × images × the enabled steps' relative costs."""
+    steps = sum(step_cost(s) for s in pipeline.steps if s.enabled)
+    return height * width * n * max(steps, 1.0)
 
 
-def render(pipeline: Pipeline, image: torch.Tensor, n: int) -> Preview:
+def check_budget(pipeline: Pipeline, height: int, width: int, n: int) -> None:
+    """Raise OverBudget, saying what to lower, when the preview would cost more than ``BUDGET``."""
+    work = cost(pipeline, height, width, n)
+    if work <= BUDGET:
+        return
+    fewest = max(1, int(n * BUDGET / work))
+    heavy = sorted({s.transform.label for s in pipeline.steps if s.enabled and step_cost(s) > 2})
+    what = f"; the heavy steps are {', '.join(heavy)}" if heavy else ""
+    raise OverBudget(f"This preview would take {work / BUDGET:.1f}× the work one page view may cost. Show at "
+                     f"most {fewest} draws, switch steps off or remove some{what}.")
+
+
+def draw_seeds(pipeline: Pipeline, count: int) -> list[int]:
+    """One seed per draw slot (``count`` ≤ ``MAX_DRAWS`` + partners), the same for every number of draws shown."""
+    return torch.randint(0, 2**62, (MAX_DRAWS + count,), generator=pipeline.generator()).tolist()
+
+
+def _sample(pipeline: Pipeline, seeds: Sequence[int], pool_size: int, offset: int) -> list[Draw]:
+    """Each image's draws from its own generator, joined into batch draws. A mixing step's partner is one of the
+    ``pool_size`` partner rows, which start at ``offset`` in the batch, drawn from the image's own generator too."""
+    generators = [torch.Generator().manual_seed(s) for s in seeds]
+    per_image = [pipeline.sample(1, g) for g in generators]
+    joined = []
+    for k, first in enumerate(per_image[0]):
+        params = {key: torch.cat([d[k].params[key] for d in per_image]) for key in first.params}
+        if REGISTRY[first.name].category == MIXING:
+            picks = [torch.randint(0, max(pool_size, 1), (1,), generator=g) for g in generators]
+            params["partner"] = torch.cat(picks) + offset
+        joined.append(Draw(first.step, first.name, torch.cat([d[k].applied for d in per_image]), params))
+    return joined
+
+
+def render(pipeline: Pipeline, image: torch.Tensor, n: int, pool: torch.Tensor | None = None,
+           names: Sequence[str] = ()) -> Preview:
     """``n`` random draws of ``image`` (C×H×W) through the pipeline at its seed, plus the first draw step by step.
 
-    The draws form one batch, so a mixing step mixes each draw with another draw, as in training."""
-    batch = image.unsqueeze(0).expand(n, -1, -1, -1)
-    result = pipeline.run(batch, pipeline.generator(), trace=True)
-    rows = [d.rows() for d in result.draws]
-    keys = [varying(r) for r in rows]
-    captions = ["\n".join(describe(d.name, r[i], k) for d, r, k in zip(result.draws, rows, keys, strict=True))
-                for i in range(n)]
+    Mixing steps blend in the pictures of ``pool`` (default: the picture itself), each augmented by the steps
+    before the mixing step. ``names`` names the picture and then each pool picture, for the mixed labels.
+    """
+    if not 1 <= n <= MAX_DRAWS:
+        raise ValueError(f"between 1 and {MAX_DRAWS} draws, got {n}")
+    mixing = any(s.enabled and s.transform.category == MIXING for s in pipeline.steps)
+    partners = torch.empty(0, *image.shape)
+    if mixing:
+        partners = image.unsqueeze(0) if pool is None or not len(pool) else pool
+        if partners.shape[-2:] != image.shape[-2:]:
+            partners = torch.nn.functional.interpolate(partners, size=image.shape[-2:], mode="bilinear",
+                                                       antialias=True, align_corners=False)
+    if not names:
+        own = pool is None or not len(pool)  # the picture mixes with other draws of itself
+        names = ["this picture", *(("this picture" if own else f"picture {k + 1}") for k in range(len(partners)))]
+    seeds = draw_seeds(pipeline, len(partners))
+    draw_rows, partner_rows = seeds[:n], seeds[MAX_DRAWS:MAX_DRAWS + len(partners)]
+    labels = torch.eye(1 + len(partners))[[0] * n + list(range(1, 1 + len(partners)))] if mixing else None
+
+    batch = image.unsqueeze(0).expand(n, -1, -1, -1)  # a view: no copy when there is nothing to mix
+    if len(partners):
+        batch = torch.cat([batch, partners])
+    draws = _sample(pipeline, [*draw_rows, *partner_rows], len(partners), n)
+    result = pipeline.apply(batch, draws, labels=labels)
+    # Only the first draw is shown step by step: trace it with the partners alone (a smaller batch replays exactly).
+    keep = torch.tensor([0, *range(n, n + len(partners))])
+    first = pipeline.apply(batch[keep], _sample(pipeline, [draw_rows[0], *partner_rows], len(partners), 1),
+                           labels=None if labels is None else labels[keep], trace=True)
+
+    rows = [d.rows()[:n] for d in result.draws]
+    captions = ["\n".join(describe(d.name, r[i]) for d, r in zip(result.draws, rows, strict=True)) for i in range(n)]
+    plain = [" · ".join(c for c in (caption(d.name, r[i]) for d, r in zip(result.draws, rows, strict=True)) if c)
+             for i in range(n)]
+    shares = []
+    if result.labels is not None:
+        for row in result.labels[:n].tolist():
+            share: dict[str, float] = {}
+            for name, w in zip(names, row, strict=False):
+                if w > 0.005:
+                    share[name] = share.get(name, 0.0) + w
+            shares.append(share)
     strip = []
-    before = batch
-    for d, r, stage in zip(result.draws, rows, result.stages, strict=True):
-        frame = StripFrame(stage[0], REGISTRY[d.name].label, describe(d.name, r[0]))
+    for k, (d, r) in enumerate(zip(result.draws, rows, strict=True)):
+        frame = StripFrame(first.stages[k][0], REGISTRY[d.name].label, describe(d.name, r[0]), caption(d.name, r[0]))
         if REGISTRY[d.name].category == MIXING and r[0] is not None:
-            frame.partner = before[int(d.params["partner"][0])]  # the partner as it stood at the mixing step
-            frame.weight = float(result.mix_weights[d.step][0])
+            j = int(first.draws[k].params["partner"][0])  # the partner's row in the traced batch
+            before = first.stages[k - 1] if k else batch[keep]
+            frame.partner = before[j]
+            frame.partner_name = names[j] if j < len(names) else ""
+            frame.weight = float(first.mix_weights[d.step][0])
         strip.append(frame)
-        before = stage
-    return Preview(result.images, captions, strip)
+    return Preview(result.images[:n], captions, strip, plain, shares)
 
 
 def move(steps: tuple[Step, ...], index: int, offset: int) -> tuple[Step, ...]:

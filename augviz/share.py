@@ -24,9 +24,13 @@ class SharedState:
 
 def encode(state: SharedState) -> dict[str, str]:
     """Query parameters for ``state``: the pipeline as compressed, URL-safe JSON."""
-    raw = json.dumps(serialize.to_dict(state.pipeline), separators=(",", ":")).encode()
-    packed = base64.urlsafe_b64encode(zlib.compress(raw, 9)).decode().rstrip("=")
-    return {"p": packed, "img": state.image}
+    return {"p": pack(serialize.to_dict(state.pipeline)), "img": state.image}
+
+
+def pack(doc: dict) -> str:
+    """A pipeline document as the value of ``p=``: compressed, URL-safe JSON."""
+    raw = json.dumps(doc, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(zlib.compress(raw, 9)).decode().rstrip("=")
 
 
 def decode_pipeline(value: str) -> Pipeline:
@@ -41,3 +45,6 @@ def decode_pipeline(value: str) -> Pipeline:
         return serialize.loads(raw)
     except ConfigError as e:
         raise ConfigError(f"link: {e.path}" if e.path else "link", e.message) from None
+    except (ValueError, OverflowError, RecursionError, TypeError):
+        # serialize.loads names the field for what it checks; anything it lets through must not crash the page
+        raise ConfigError("link", "the pipeline in the link holds values augviz cannot read") from None

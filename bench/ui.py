@@ -5,8 +5,11 @@
 2. Train: how often the live charts redraw while a run goes. Target: at least once a second.
 3. Server memory (RSS of the Streamlit process) after 1 and after 10 minutes of live charts.
    Target: within 10 % of each other.
+4. Page switch: from a click on a page's name in the sidebar to that page settled (its title drawn and the app
+   idle), over every page in turn.
+5. Link open: from opening a copied Explore link in a new browser context to its 16 draws drawn.
 
-Usage: python -m bench.ui [--minutes 10] [--json FILE]
+Usage: python -m bench.ui [--minutes 10] [--moves 30] [--no-live] [--json FILE]
 """
 
 from __future__ import annotations
@@ -17,10 +20,13 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlencode
 
 from playwright.sync_api import sync_playwright
 
-from augviz import worker
+from augviz import serialize, share, worker
+from augviz.pipeline import Step
+from augviz.preview import SEED_PIPELINE
 from augviz.runconfig import RunConfig
 from augviz.store import Store
 from bench.common import machine, write_json
@@ -57,6 +63,44 @@ def slider_latency(page, url: str, moves: int) -> list[float]:
                                " return i && i.src !== s && i.complete }", arg=[TILES, src], timeout=30_000)
         times.append(time.perf_counter() - start)
         page.wait_for_timeout(150)
+    return times
+
+
+SETTLED = "() => !document.querySelector('[data-testid=stStatusWidget]')"
+PAGES = {"Train": "Train", "Runs": "Runs", "Gradients": "Vanishing and exploding gradients",
+         "Explore": "Explore augmentations"}
+
+
+def page_switches(page, url: str, rounds: int) -> list[float]:
+    """Click each page's name in the sidebar, time until its title is drawn and the app is idle."""
+    page.goto(url)
+    page.locator(TILES).nth(16).wait_for(timeout=60_000)
+    times = []
+    for _ in range(rounds):
+        for name, title in PAGES.items():
+            page.wait_for_function(SETTLED, timeout=60_000)
+            start = time.perf_counter()
+            page.get_by_test_id("stSidebarNav").get_by_text(name, exact=True).click()
+            page.get_by_role("heading", name=title).first.wait_for(timeout=60_000)
+            page.wait_for_function(SETTLED, timeout=60_000)
+            times.append(time.perf_counter() - start)
+    return times
+
+
+def link_opens(browser, url: str, rounds: int) -> list[float]:
+    """Open an Explore link (the rotation widened, 16 draws) in a fresh browser context each time."""
+    query = "n=16&img=scene&" + urlencode({"p": share.pack(serialize.to_dict(SEED_PIPELINE.with_steps(
+        (Step("rotation", {"degrees": (-40.0, 40.0)}), *SEED_PIPELINE.steps[1:]))))})
+    times = []
+    for _ in range(rounds):
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = context.new_page()
+        start = time.perf_counter()
+        page.goto(f"{url}/?{query}")
+        page.locator(TILES).nth(16).wait_for(timeout=60_000)
+        page.wait_for_function(SETTLED, timeout=60_000)
+        times.append(time.perf_counter() - start)
+        context.close()
     return times
 
 
@@ -110,6 +154,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--minutes", type=float, default=10.0, help="how long the live charts run")
     parser.add_argument("--moves", type=int, default=30)
+    parser.add_argument("--rounds", type=int, default=3, help="page-switch rounds and link opens")
+    parser.add_argument("--no-live", action="store_true", help="skip the live-chart soak (figures 2 and 3)")
     parser.add_argument("--json", help="write the figures to this file")
     args = parser.parse_args()
     print("machine:", ", ".join(f"{k} {v}" for k, v in machine().items()))
@@ -120,25 +166,36 @@ def main() -> None:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             times = slider_latency(page, url, args.moves)
-            os.environ.update(env)  # the run is launched here, into the server's store
-            live = chart_updates(page, url, 60, pid, args.minutes, home)
+            switches = page_switches(page, url, args.rounds)
+            opens = link_opens(browser, url, args.rounds)
+            live = None
+            if not args.no_live:
+                os.environ.update(env)  # the run is launched here, into the server's store
+                live = chart_updates(page, url, 60, pid, args.minutes, home)
             browser.close()
     p50, p90 = statistics.median(times) * 1000, statistics.quantiles(times, n=10)[8] * 1000
-    growth = (live["rss_mb_at_end"] / live["rss_mb_after_1_min"] - 1) if live["rss_mb_after_1_min"] else None
     print(f"\nslider release → new preview drawn, {len(times)} moves: p50 {p50:.0f} ms, p90 {p90:.0f} ms")
-    print(f"live charts: new steps drawn in {100 * live['share_of_seconds_with_new_steps']:.0f} % of "
-          f"{live['seconds_watched']:.0f} one-second windows")
-    if growth is not None:
-        print(f"server memory: {live['rss_mb_after_1_min']:.0f} MB after 1 min, {live['rss_mb_at_end']:.0f} MB after "
-              f"{live['minutes']:g} min ({100 * growth:+.1f} %)")
-    targets = {"slider p50 ≤ 250 ms": p50 <= 250,
-               "charts update at least once a second": live["share_of_seconds_with_new_steps"] >= 0.95,
-               "memory within 10 %": growth is not None and abs(growth) <= 0.10}
+    print(f"page switch, click → settled, {len(switches)} switches: "
+          f"median {statistics.median(switches) * 1000:.0f} ms, "
+          f"max {max(switches) * 1000:.0f} ms")
+    print(f"link open in a new browser → 16 draws drawn, {len(opens)} opens: median "
+          f"{statistics.median(opens) * 1000:.0f} ms, max {max(opens) * 1000:.0f} ms")
+    targets = {"slider p50 ≤ 250 ms": p50 <= 250}
+    if live is not None:
+        growth = (live["rss_mb_at_end"] / live["rss_mb_after_1_min"] - 1) if live["rss_mb_after_1_min"] else None
+        print(f"live charts: new steps drawn in {100 * live['share_of_seconds_with_new_steps']:.0f} % of "
+              f"{live['seconds_watched']:.0f} one-second windows")
+        if growth is not None:
+            print(f"server memory: {live['rss_mb_after_1_min']:.0f} MB after 1 min, {live['rss_mb_at_end']:.0f} MB "
+                  f"after {live['minutes']:g} min ({100 * growth:+.1f} %)")
+        targets["charts update at least once a second"] = live["share_of_seconds_with_new_steps"] >= 0.95
+        targets["memory within 10 %"] = growth is not None and abs(growth) <= 0.10
     print("\ntargets:")
     for label, ok in targets.items():
         print(f"  {'met ' if ok else 'MISS'}  {label}")
-    write_json(args.json, {"slider_ms": [t * 1000 for t in times], "p50_ms": p50, "p90_ms": p90, "live": live,
-                           "targets": targets})
+    write_json(args.json, {"slider_ms": [t * 1000 for t in times], "p50_ms": p50, "p90_ms": p90,
+                           "page_switch_ms": [t * 1000 for t in switches], "link_open_ms": [t * 1000 for t in opens],
+                           "live": live, "targets": targets})
 
 
 if __name__ == "__main__":

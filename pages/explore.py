@@ -2,49 +2,46 @@
 
 import streamlit as st
 
-from augviz import images, serialize
-from augviz.preview import render
-from augviz.ui import explore
-from augviz.ui.common import md_escape, md_lines, through_app
+from augviz import serialize
+from augviz.preview import SEED_PIPELINE_SOURCE, OverBudget, check_budget, render
+from augviz.ui import explore, state
+from augviz.ui.common import md_escape
 
-through_app()
-STRIP = 160  # pixels per picture in the step-by-step strip
-
+state.page("explore", link=explore.LINK, keep=explore.KEEP)
 explore.init_state()
-for message in st.session_state["messages"]:
-    st.warning(md_escape(message))
-
 image = explore.image_source()
 explore.step_editor()
 pipeline = explore.current_pipeline()
-explore.sync_link(pipeline)
-st.session_state["pipeline_doc"] = serialize.to_dict(pipeline)  # for the Train page
+st.session_state["pipeline_doc"] = serialize.to_dict(pipeline)  # the Train page trains with this pipeline
+if st.session_state["image"] == explore.UPLOAD:
+    state.link_caveat("Your uploaded picture cannot travel in a link: whoever opens it sees the test card until "
+                      "they upload a picture of their own. Everything else (pipeline, seed, draws) travels.")
 
 st.title("Explore augmentations")
+st.caption(f"The default pipeline is the seed article's Keras `{SEED_PIPELINE_SOURCE}`.")
+mode, detail = st.columns(2)
+present = mode.toggle("presentation mode", key="present",
+                      help="Large tiles filling the width, no captions, step by step beside: for a projector.")
+exact = detail.toggle("exact values", key="exact", disabled=present,
+                      help="Every value each step drew, instead of a short caption in plain words.")
+
 n = st.session_state["n_draws"]
-tile = 128 if n > 8 else 192
-# Draws at the picture's own size: blur, noise and elastic settings are in pixels of the picture.
-preview = render(pipeline, image, n)
+try:
+    check_budget(pipeline, image.shape[-2], image.shape[-1], n)
+    pool, names = explore.partners()
+    preview = render(pipeline, image, n, pool=pool, names=names)
+except OverBudget as e:
+    st.error(md_escape(str(e)))
+    preview = None
 
-original, grid = st.columns([1, 4])
-original.image(images.to_pil(image), caption="Original")
-original.caption(f"seed {pipeline.seed} · {sum(s.enabled for s in pipeline.steps)} steps on")
-# Embedded, not fetched: 16 requests less per slider move (bench/ui.py).
-grid.image([images.data_url(t) for t in images.thumbnails(preview.draws, tile)],
-           caption=[md_lines(c) for c in preview.captions], width=tile)
-
-st.subheader("Step by step (draw 1)")
-if preview.strip:
-    frames, captions = [images.thumbnail(image, STRIP)], ["original"]
-    for k, frame in enumerate(preview.strip, 1):
-        frames.append(images.thumbnail(frame.image, STRIP))
-        captions.append(md_lines(f"{k}. {frame.label}\n{frame.caption}"))
-        if frame.partner is not None:
-            frames.append(images.thumbnail(frame.partner, STRIP))
-            captions.append(md_lines(f"mixed in with weight 1 − λ = {1 - frame.weight:.2f}"))
-    st.image([images.data_url(f) for f in frames], caption=captions, width=STRIP)
-else:
-    st.info("No step is on: add one in the sidebar.")
+if preview is not None:
+    grid, steps = st.columns([3, 1] if present else [4, 1])
+    with grid:
+        explore.draws_grid(image, preview, present, exact)
+        st.caption(f"seed {pipeline.seed} · {sum(s.enabled for s in pipeline.steps)} steps on · {n} draws")
+    with steps:
+        st.markdown("**Draw 1, step by step**")
+        explore.step_by_step(image, preview, "stretch")
 
 # Lazy panels: what is closed is not drawn, so it costs the browser nothing when a slider moves.
 with st.expander("What each step computes", key="formulas_open", on_change="rerun") as formulas:
@@ -56,6 +53,7 @@ with st.expander("What each step computes", key="formulas_open", on_change="reru
 
 with st.expander("Export and import: JSON, code for torchvision, albumentations and kornia, the grid as PNG",
                  key="export_open", on_change="rerun") as export:
-    if export.open:
+    if export.open and preview is not None:
         explore.export_panel(pipeline, preview.draws)
+    if export.open:
         explore.import_panel()

@@ -3,9 +3,9 @@
 import streamlit as st
 
 from augviz import worker
-from augviz.ui import common, runs, train
+from augviz.ui import runs, state, train
 
-common.through_app()
+state.page("runs", keep=("r_sure",))
 
 st.title("Runs")
 store = train.store()

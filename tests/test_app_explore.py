@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import json
 from pathlib import Path
 
@@ -31,11 +30,21 @@ def open_panel(at: AppTest, key: str) -> AppTest:
 
 
 def grid_urls(at: AppTest) -> list[str]:
-    return [img.url for img in at.get("image")[1].proto.imgs]
+    """The draws' pictures (the grid's first tile is the original)."""
+    return [img.url for img in at.get("image")[0].proto.imgs[1:]]
 
 
 def captions(at: AppTest) -> list[str]:
-    return [img.caption for img in at.get("image")[1].proto.imgs]
+    return [img.caption for img in at.get("image")[0].proto.imgs[1:]]
+
+
+def strip_captions(at: AppTest) -> list[str]:
+    return [img.caption.replace("\\", "") for img in at.get("image")[1].proto.imgs]
+
+
+def code_blocks(at: AppTest) -> list:
+    """The page's code blocks, less the link in the "Copy link" popover."""
+    return [c for c in at.get("code") if c.language != "plaintext"]
 
 
 def expander_labels(at: AppTest) -> list[str]:
@@ -50,17 +59,17 @@ def test_the_page_renders_the_seed_pipeline(app):
 
 
 def test_closed_panels_draw_nothing_and_open_ones_draw_their_widgets(app):
-    assert not app.get("code") and not app.latex and [s.key for s in app.sidebar.slider] == ["n_draws"]
+    assert not code_blocks(app) and not app.latex and [s.key for s in app.sidebar.slider] == ["n_draws"]
     open_panel(app, "formulas_open")
     assert [x.value.strip("$\n") for x in app.latex] == [s.transform.formula for s in SEED_PIPELINE.steps]
     open_panel(app, "1.open")
     assert {s.key for s in app.sidebar.slider} == {"1.p", "1.translate_x", "1.translate_y", "1.scale", "1.shear_x",
                                                   "1.shear_y", "n_draws"}
     open_panel(app, "export_open")
-    assert [c.language for c in app.get("code")] == ["json"]  # only the chosen tab's text is sent
+    assert [c.language for c in code_blocks(app)] == ["json"]  # only the chosen tab's text is sent
     for target in ("torchvision", "albumentations", "kornia", "keras", "augviz"):
         app.session_state["export_tab"] = target
-        code = app.run().get("code")
+        code = code_blocks(app.run())
         assert len(code) == 1 and code[0].language == "python" and "import" in code[0].value
 
 
@@ -153,16 +162,20 @@ def test_a_damaged_link_warns_and_shows_the_default():
     at.query_params["p"] = "not-a-pipeline"
     at.run()
     assert not at.exception
-    assert "could not be used" in at.warning[0].value
+    assert "was not used" in at.warning[0].value
     assert len(expander_labels(at)) == len(SEED_PIPELINE.steps)
 
 
-def test_mixing_steps_show_the_partner_and_the_weight(app):
+def test_mixing_blends_in_another_augmented_picture_and_shows_the_label(app):
     app.sidebar.selectbox(key="add_choice").set_value("mixup")
     app.sidebar.button(key="add_step").click().run()
     open_panel(app, "4.open").sidebar.slider(key="4.p").set_value(1.0).run()
-    strip = [img.caption for img in app.get("image")[2].proto.imgs]
-    assert any("mixed in with weight" in c for c in strip)
+    strip = strip_captions(app)
+    partner = next(c for c in strip if c.startswith("mixed in: "))
+    assert partner.split(": ")[1].split(",")[0] in {"Checkerboard", "Text", "Landscape"}  # never the test card
+    assert "weight" in partner
+    bar = app.get("progress")[0].proto.text.replace("\\", "")
+    assert bar.startswith("label: ") and "Test card" in bar and partner.split(": ")[1].split(",")[0] in bar
 
 
 def test_fill_value_appears_only_for_a_constant_fill(app):
@@ -174,15 +187,108 @@ def test_fill_value_appears_only_for_a_constant_fill(app):
     assert share.decode_pipeline(app.query_params["p"]).steps[0].params["fill_value"] == 1.0
 
 
-def test_the_libraries_are_frozen_out_of_the_collector_once():
-    gc.unfreeze()
-    common._imports_frozen = False
-    try:
-        common.freeze_imports()
-        frozen = gc.get_freeze_count()
-        assert frozen > 0
-        session_objects = [[] for _ in range(100)]  # what sessions allocate later stays collectable
-        common.freeze_imports()
-        assert gc.get_freeze_count() == frozen and session_objects
-    finally:
-        gc.unfreeze()
+def page_at(at: AppTest, page: str) -> AppTest:
+    at.switch_page(f"pages/{page}.py").run()
+    assert not at.exception, page
+    return at
+
+
+def test_every_setting_survives_a_round_trip_through_every_page(app):
+    open_panel(app, "0.open").slider(key="0.degrees").set_value((-28.0, 28.0)).run()
+    app.sidebar.number_input(key="seed").set_value(7).run()
+    app.sidebar.slider(key="n_draws").set_value(8).run()
+    app.toggle(key="exact").set_value(True).run()
+    grid = grid_urls(app)
+    page_at(app, "train").sidebar.slider(key="t_epochs").set_value(3).run()
+    page_at(app, "runs")
+    page_at(app, "gradients").sidebar.slider(key="g_depth").set_value(12).run()
+    page_at(app, "explore")
+    assert app.sidebar.number_input(key="seed").value == 7
+    assert app.sidebar.slider(key="n_draws").value == 8
+    assert app.slider(key="0.degrees").value == (-28.0, 28.0)
+    assert app.toggle(key="exact").value is True
+    assert grid_urls(app) == grid
+    assert page_at(app, "train").sidebar.slider(key="t_epochs").value == 3
+    # Train trains with Explore's pipeline as it is now
+    assert share.decode_pipeline(app.query_params["p"]).steps[0].params["degrees"] == (-28.0, 28.0)
+    assert page_at(app, "gradients").sidebar.slider(key="g_depth").value == 12
+
+
+def fresh(query: dict[str, str], page: str = "explore") -> AppTest:
+    """A new session (a new browser) opening a link."""
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.query_params.update(query)
+    if page != "explore":
+        at.switch_page(f"pages/{page}.py")
+    at.run()
+    assert not at.exception
+    return at
+
+
+def test_a_link_to_explore_reproduces_the_view(app):
+    open_panel(app, "0.open").slider(key="0.degrees").set_value((-40.0, 40.0)).run()
+    app.sidebar.slider(key="n_draws").set_value(8).run()
+    app.sidebar.selectbox(key="image").set_value("scene").run()
+    open_panel(app, "formulas_open").toggle(key="exact").set_value(True).run()
+    receiver = fresh(dict(app.query_params))
+    assert grid_urls(receiver) == grid_urls(app) and len(grid_urls(receiver)) == 8
+    assert captions(receiver) == captions(app)
+    assert receiver.toggle(key="exact").value is True and len(receiver.latex) == len(SEED_PIPELINE.steps)
+    assert receiver.sidebar.selectbox(key="image").value == "scene"
+
+
+def test_links_to_train_and_gradients_reproduce_their_forms(app):
+    open_panel(app, "0.open").slider(key="0.degrees").set_value((-33.0, 33.0)).run()
+    page_at(app, "train").sidebar.slider(key="t_epochs").set_value(4).run()
+    app.sidebar.select_slider(key="t_batch").set_value(128).run()
+    receiver = fresh(dict(app.query_params), "train")
+    assert receiver.sidebar.slider(key="t_epochs").value == 4
+    assert receiver.sidebar.select_slider(key="t_batch").value == 128
+    assert share.decode_pipeline(receiver.query_params["p"]).steps[0].params["degrees"] == (-33.0, 33.0)
+    assert dict(receiver.query_params) == dict(app.query_params)
+
+    page_at(app, "gradients").sidebar.slider(key="g_depth").set_value(9).run()
+    receiver = fresh(dict(app.query_params), "gradients")
+    assert receiver.sidebar.slider(key="g_depth").value == 9
+    assert dict(receiver.query_params) == dict(app.query_params)
+
+
+@pytest.mark.parametrize(("value", "says"), [("1" + "0" * 400, "too large"), ("1e999", "too large"),
+                                         ("1000", "did not fit"), ("[[[1]]]", "nested")])
+def test_a_link_value_no_control_can_hold_is_dropped_with_a_message(value, says):
+    at = fresh({"n": value})
+    assert says in " ".join(w.value for w in at.warning)
+    assert len(grid_urls(at)) == 16  # the page works, with the default
+
+
+def test_a_huge_integer_in_a_links_pipeline_or_pasted_json_is_a_message(app):
+    doc = {"version": 1, "steps": [{"transform": "rotation", "p": 10 ** 400}]}
+    at = fresh({"p": share.pack(doc)})
+    assert "was not used" in at.warning[0].value
+    open_panel(app, "export_open").text_area(key="import_text").input(json.dumps(doc)[:-3] + "1" * 5000 + "}]}")
+    app.button(key="import_load").click().run()
+    assert not app.exception and "was not imported" in app.error[0].value
+
+
+def test_a_preview_over_the_work_budget_is_refused_with_what_to_lower():
+    heavy = Pipeline(tuple(Step("elastic", {"alpha": (200.0, 200.0), "sigma": (20.0, 20.0)}, 1.0)
+                           for _ in range(32)))
+    at = fresh(share.encode(share.SharedState(heavy, "test_card")))
+    assert "Show at most" in at.error[0].value and "Elastic" in at.error[0].value
+    assert not at.get("image")
+
+
+def test_an_uploaded_picture_is_said_not_to_travel_in_the_link(app):
+    import torch
+    app.session_state["upload_image"] = torch.rand(3, 40, 60)
+    app.session_state["image"] = "upload"
+    app.run()
+    assert app.query_params["img"] == "upload"  # the receiver is told that no picture is uploaded yet
+    assert any("cannot travel in a link" in w.value for w in app.warning)
+
+
+def test_user_text_in_messages_never_becomes_a_link():
+    text = "http://2130706433:8612/reset www.example.com a@b.c"
+    escaped = common.md_escape(text)
+    assert "://" not in escaped and "www." not in escaped and "a@b" not in escaped
+    assert escaped.replace("\\", "") == text

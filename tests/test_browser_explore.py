@@ -18,6 +18,7 @@ pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed")]
 
 TILES = "[data-testid='stImage'] img"
+PAGE_TITLES = ("Explore", "Train", "Runs", "Gradients")
 
 
 @pytest.fixture(scope="module")
@@ -96,3 +97,146 @@ def test_importing_a_json_file_replaces_the_pipeline(page):
         files=[{"name": "bad.json", "mimeType": "application/json", "buffer": b'{"version": 1, "steps": 3}'}])
     page.get_by_text("bad.json was not imported at steps").wait_for(timeout=30_000)
     assert page.get_by_test_id("stSidebar").get_by_text("1. Invert").is_visible()
+
+
+def grid_tiles(page, count: int) -> list[np.ndarray]:
+    """The first ``count`` draws' pixels as the browser shows them."""
+    return [tile_pixels(page, i) for i in range(1, count + 1)]
+
+
+def settle(page, wait_ms: int = 1500) -> None:
+    """Wait until the app has finished its run (no spinner, no stale elements), then a little longer."""
+    page.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]')", timeout=60_000)
+    page.wait_for_timeout(wait_ms)
+
+
+def nav(page, title: str) -> None:
+    page.get_by_test_id("stSidebarNav").get_by_text(title, exact=True).click()
+    settle(page)
+
+
+def test_settings_survive_a_round_trip_through_every_page(page):
+    open_explore(page)
+    sidebar = page.get_by_test_id("stSidebar")
+    seed = sidebar.get_by_label("seed", exact=True)
+    seed.fill("7")
+    seed.press("Enter")
+    settle(page)
+    n_draws = sidebar.get_by_role("slider").last
+    for _ in range(8):  # 16 → 8 draws, one settled press at a time
+        n_draws.focus()
+        n_draws.press("ArrowLeft")
+        settle(page, 300)
+    before = grid_tiles(page, 8)
+    assert "n=8" in page.url
+    for title in ("Train", "Runs", "Gradients", "Explore"):
+        nav(page, title)
+        assert page.get_by_test_id("stException").count() == 0, title
+    page.locator(TILES).nth(8).wait_for(timeout=30_000)
+    settle(page)
+    assert sidebar.get_by_label("seed", exact=True).input_value() == "7"
+    after = grid_tiles(page, 8)
+    assert all(np.abs(a - b).mean() < 1 for a, b in zip(before, after, strict=True))
+
+
+def copied_link(page) -> str:
+    page.get_by_role("button", name="Copy link").click()
+    code = page.get_by_test_id("stPopoverBody").locator("code")
+    code.wait_for(timeout=30_000)
+    link = code.inner_text().strip()
+    page.keyboard.press("Escape")
+    return link
+
+
+def test_a_copied_link_opened_in_a_new_browser_shows_the_same_pixels(page):
+    open_explore(page)
+    sidebar = page.get_by_test_id("stSidebar")
+    sidebar.get_by_text("1. Rotation").click()
+    thumb = sidebar.get_by_role("slider").nth(2)  # the rotation range's high end
+    thumb.focus()
+    thumb.press("End")
+    settle(page)
+    link = copied_link(page)
+    assert link.startswith(page.url_root) and "p=" in link and "n=16" in link
+    sender = grid_tiles(page, 16)
+    other = page.context.browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        receiver = other.new_page()
+        receiver.goto(link)
+        receiver.locator(TILES).nth(16).wait_for(timeout=60_000)
+        settle(receiver)
+        received = grid_tiles(receiver, 16)
+    finally:
+        other.close()
+    assert all(a.shape == b.shape and np.abs(a - b).mean() < 1 for a, b in zip(sender, received, strict=True))
+
+
+def test_an_upload_is_said_not_to_travel_in_the_link(page):
+    open_explore(page)
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 30, 30)).save(buf, "PNG")
+    old_src = page.locator(TILES).nth(1).get_attribute("src")
+    page.get_by_test_id("stSidebar").locator("input[type='file']").set_input_files(
+        files=[{"name": "red.png", "mimeType": "image/png", "buffer": buf.getvalue()}])
+    wait_for_new_tile(page, old_src)
+    page.get_by_role("button", name="Copy link").click()
+    page.get_by_text("Your uploaded picture cannot travel in a link").wait_for(timeout=30_000)
+    page.keyboard.press("Escape")
+
+
+def test_draw_one_is_the_same_at_1_8_and_64_draws(page):
+    firsts = []
+    for n in (1, 8, 64):
+        page.goto(f"{page.url_root}/?n={n}&exact=true")
+        page.locator(TILES).nth(n).wait_for(timeout=60_000)
+        settle(page)
+        caption = page.get_by_test_id("stImageCaption").nth(1).inner_text()  # 0 is the original's
+        pixels = Image.fromarray(tile_pixels(page, 1).astype(np.uint8)).resize((64, 64))
+        firsts.append((caption, np.asarray(pixels, dtype=np.int16)))
+    assert firsts[0][0] == firsts[1][0] == firsts[2][0] and "rotation angle=" in firsts[0][0]
+    assert all(np.abs(firsts[0][1] - f[1]).mean() < 6 for f in firsts[1:])  # the same picture at other sizes
+
+
+def test_no_request_leaves_the_machine_and_user_text_is_never_a_link(page):
+    own = page.url_root
+    outside, failed = [], []
+    context = page.context.browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        visitor = context.new_page()
+        visitor.route("**/*", lambda route: route.continue_() if route.request.url.startswith((own, "data:"))
+                      else (outside.append(route.request.url), route.abort()))
+        visitor.on("requestfailed", lambda r: failed.append(r.url))
+        for path in ("", "/train", "/runs", "/gradients"):
+            visitor.goto(own + path)
+            visitor.get_by_role("heading").first.wait_for(timeout=60_000)
+            settle(visitor, 2500)
+        visitor.goto(own)
+        visitor.locator(TILES).nth(16).wait_for(timeout=60_000)
+        visitor.get_by_text("Export and import").click()
+        doc = {"version": 1, "steps": [{"transform": "http://2130706433:8612/reset"}]}
+        visitor.get_by_label("…or paste one").fill(json.dumps(doc))
+        visitor.get_by_role("button", name="Load pasted JSON").click()
+        alert = visitor.get_by_test_id("stAlert").filter(has_text="was not imported")
+        alert.wait_for(timeout=30_000)
+        assert "2130706433" in alert.inner_text() and alert.locator("a").count() == 0
+    finally:
+        context.close()
+    assert outside == [] and failed == []
+
+
+def test_a_first_deep_link_after_the_server_starts_gets_the_apps_pages_and_settings(page):
+    with streamlit_server() as url:  # a new server: nobody has opened its app yet
+        context = page.context.browser.new_context(viewport={"width": 1400, "height": 1000})
+        try:
+            first = context.new_page()
+            first.goto(f"{url}/train?epochs=3")
+            first.get_by_role("heading", name="Train").first.wait_for(timeout=60_000)
+            settle(first)
+            links = first.get_by_test_id("stSidebarNav").locator("a").all_inner_texts()
+            assert [t.strip() for t in links] == list(PAGE_TITLES)
+            assert first.title() == "augviz"  # app.py's page settings, not the file name
+            epochs = first.get_by_test_id("stSidebar").get_by_test_id("stSlider").filter(has_text="epochs")
+            assert epochs.get_by_test_id("stSliderThumbValue").inner_text() == "3"  # the link reached the form
+            assert "epochs=3" in first.url and first.get_by_test_id("stException").count() == 0
+        finally:
+            context.close()

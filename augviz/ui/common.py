@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-import gc
 import re
+import threading
 
 import streamlit as st
 import torch
+from streamlit.navigation.page import StreamlitPage
 
 from augviz import images
 
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$])")
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:/@&=%])")
 
 
 def md_escape(text: str) -> str:
-    """Text shown verbatim where Streamlit renders Markdown (captions, labels, messages)."""
+    """Text shown verbatim where Streamlit renders Markdown (captions, labels, messages).
+
+    Besides Markdown's own characters, ``:``, ``/``, ``@``, ``&``, ``=`` and ``%`` are escaped: an escape splits
+    ``http://…``, ``www.…`` and ``a@b`` so that nothing a user typed becomes a live link."""
     return _MARKDOWN.sub(r"\\\1", text)
 
 
@@ -29,37 +33,30 @@ def builtin_tensor(name: str) -> torch.Tensor:
     return images.to_tensor(images.builtin(name))
 
 
-def through_app() -> None:
-    """Make sure a page runs inside ``app.py``'s navigation.
-
-    Streamlit treats an app with a ``pages/`` folder as an old-style multipage app until its entry point first
-    calls ``st.navigation``; a deep link opened first after the server starts would run the page file alone,
-    without the app's layout and page names. Turn that mode off and run again, through ``app.py``.
-    """
-    from streamlit.runtime.pages_manager import PagesManager
-
-    if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
-        # Once per session: a rerun drops the widget event that started this run, and AppTest puts the old
-        # mode back before every run, so rerunning each time would swallow every click there.
-        if not st.session_state.get("_through_app"):
-            st.session_state["_through_app"] = True
-            st.rerun()
+ICON = "🧩"  # an emoji: Streamlit draws it as an inline picture, where a ":material/…" icon is fetched from a font host
+PAGES = (("pages/explore.py", "Explore"), ("pages/train.py", "Train"), ("pages/runs.py", "Runs"),
+         ("pages/gradients.py", "Gradients"))  # (file, title); the first is the default page
+_inside = threading.local()  # per script thread: is this run inside app.py's navigation?
 
 
-_imports_frozen = False
+def setup() -> None:
+    """What every run needs before anything is drawn: the page settings and torch's threads (idempotent)."""
+    # One thread per preview: sessions already run side by side in the server's threads, and on a busy machine an
+    # intra-op parallel region waits for its slowest thread (README, "Responsiveness").
+    torch.set_num_threads(1)
+    st.set_page_config(page_title="augviz", page_icon=ICON, layout="wide")
 
 
-def freeze_imports() -> None:
-    """Once per server, after the first run: hide the objects alive now from the garbage collector.
+def navigation() -> StreamlitPage:
+    """The app's pages, declared with Streamlit's navigation (from ``app.py``)."""
+    # No page icons: material icons come from a font host, and emoji need a font many machines lack.
+    pages = [st.Page(path, title=title, default=k == 0) for k, (path, title) in enumerate(PAGES)]
+    return st.navigation(pages)
 
-    Streamlit runs a full collection after every script run, and with torch, plotly and Streamlit loaded a full
-    collection walks some 220,000 objects: about 110 ms, holding the GIL while the server should be sending the
-    page and its images. The libraries' objects live as long as the server; frozen, they are never walked again,
-    and what the sessions allocate is still collected as before.
-    """
-    global _imports_frozen
-    if not _imports_frozen:
-        _imports_frozen = True
-        gc.collect()
-        gc.freeze()
+
+def inside_app() -> bool:
+    return getattr(_inside, "app", False)
+
+
+def set_inside_app(value: bool) -> None:
+    _inside.app = value

@@ -15,14 +15,29 @@ import torch
 from augviz import REGISTRY, Pipeline, Step, images, serialize, share
 from augviz.errors import ConfigError, ImageError
 from augviz.export import TARGETS, to_code
-from augviz.preview import SEED_PIPELINE, move
+from augviz.preview import MAX_DRAWS, SEED_PIPELINE, Preview, move
 from augviz.serialize import MAX_SEED, MAX_STEPS
 from augviz.spec import Param
 from augviz.transform import CATEGORIES
-from augviz.ui.common import builtin_tensor, md_escape
+from augviz.ui.common import builtin_tensor, md_escape, md_lines
+from augviz.ui.state import note
 
 UPLOAD = "upload"
 DEFAULT_IMAGE = "test_card"
+FINE = "fine"  # session key: number inputs beside the sliders
+
+
+def _decode_pipeline(text: str) -> dict:
+    return serialize.to_dict(share.decode_pipeline(text))
+
+
+# What the page's link carries (query name → session key); the step widgets follow from the pipeline.
+PIPELINE_LINK = ("pipeline_doc", (share.pack, _decode_pipeline))  # the pipeline (with its seed), also Train's
+LINK: dict[str, str | tuple[str, tuple]] = {
+    "p": PIPELINE_LINK, "img": "image", "n": "n_draws", "show": "present",
+    "exact": "exact", "fx": "formulas_open", "ex": "export_open", "tab": "export_tab"}
+# More keys to keep across pages: every step's settings and open panel (not its buttons), and the editor's own.
+KEEP = (r"\d+\.(?!up$|down$|remove$|lo$|hi$)\w+", "seed", "add_choice", "import_text", FINE)
 
 
 def load_pipeline(pipeline: Pipeline) -> None:
@@ -47,42 +62,20 @@ def _seed_widgets(uid: int, step: Step) -> None:
 
 
 def init_state() -> None:
-    """First run of a session: take the pipeline and image from the link, or start from the seed article's."""
+    """First run of the page in a session: the pipeline from the link (or from an earlier visit, or the seed
+    article's), a known picture and a number of draws the slider has."""
     state = st.session_state
+    state.setdefault("n_draws", 16)  # also after a value from a link that the slider refused was dropped
     if "uids" in state:
         if any(f"{uid}.enabled" not in state for uid in state["uids"]):
-            # Streamlit forgets a page's widget values while another page is shown: rebuild them.
-            load_pipeline(serialize.from_dict(state["pipeline_doc"]))
-        _keep_closed_steps()
+            load_pipeline(serialize.from_dict(state["pipeline_doc"]))  # defensive: a key lost anyway
         return
-    state["messages"] = []
-    pipeline = SEED_PIPELINE
-    link = st.query_params.get("p")
-    if link:
-        try:
-            pipeline = share.decode_pipeline(link)
-        except ConfigError as e:
-            state["messages"].append(f"The link's pipeline could not be used ({e}); showing the default instead.")
-    image = st.query_params.get("img", DEFAULT_IMAGE)
-    state["image"] = image if image in images.BUILTIN else DEFAULT_IMAGE
-    state["n_draws"] = 16
+    pipeline = serialize.from_dict(state["pipeline_doc"]) if state.get("pipeline_doc") else SEED_PIPELINE
+    if state.get("image") not in (*images.BUILTIN, UPLOAD):
+        if "image" in state:
+            note(f"The link's picture {str(state['image'])[:60]!r} is not a built-in one; showing the test card.")
+        state["image"] = DEFAULT_IMAGE
     load_pipeline(pipeline)
-
-
-def _step_keys(uid: int) -> list[str]:
-    """The session-state keys of one step's settings."""
-    t = REGISTRY[st.session_state["names"][uid]]
-    return [f"{uid}.enabled", f"{uid}.p", *(f"{uid}.{p.name}" for p in t.params)]
-
-
-def _keep_closed_steps() -> None:
-    """Only the open step's widgets are drawn, and Streamlit forgets an undrawn widget's value when a run
-    ends; writing each value back through session state before any widget is drawn keeps it."""
-    state = st.session_state
-    for uid in state["uids"]:
-        for key in _step_keys(uid):
-            if key in state:
-                state[key] = state[key]
 
 
 def current_pipeline() -> Pipeline:
@@ -94,14 +87,6 @@ def current_pipeline() -> Pipeline:
         params = {p.name: _from_widget(p, state[f"{uid}.{p.name}"]) for p in t.params if f"{uid}.{p.name}" in state}
         steps.append(Step(t.name, params, float(state[f"{uid}.p"]), bool(state[f"{uid}.enabled"])))
     return Pipeline(tuple(steps), int(state["seed"]))
-
-
-def sync_link(pipeline: Pipeline) -> None:
-    """Keep the address bar's query string equal to what is shown, so the link reproduces it."""
-    image = st.session_state["image"]
-    wanted = share.encode(share.SharedState(pipeline, image if image != UPLOAD else DEFAULT_IMAGE))
-    if {k: st.query_params.get(k) for k in wanted} != wanted:
-        st.query_params.from_dict(wanted)
 
 
 # ---- step editor -------------------------------------------------------------------------------------------
@@ -119,12 +104,38 @@ def _from_widget(param: Param, value: Any) -> Any:
     return tuple(value) if param.is_range else value
 
 
+def _typed(key: str, part: int | None) -> None:
+    """A number typed beside a slider becomes the slider's value (a range's ends kept in order)."""
+    state = st.session_state
+    typed = state[f"{key}.{'hi' if part == 1 else 'lo'}"]
+    if part is None:
+        state[key] = typed
+        return
+    ends = list(state[key])
+    ends[part] = typed
+    state[key] = (min(ends), max(ends))
+
+
+def _number_inputs(param: Param, key: str, cast: type) -> None:
+    """Number inputs beside a slider, for values a drag cannot hit (fine control)."""
+    state = st.session_state
+    value = state[key]
+    ends = list(value) if param.is_range else [value]
+    cols = st.columns(len(ends))
+    for k, (col, end) in enumerate(zip(cols, ends, strict=True)):
+        sub = f"{key}.{'lo' if k == 0 else 'hi'}"
+        state[sub] = cast(end)  # follows the slider
+        col.number_input(("from" if k == 0 else "to") if param.is_range else "exactly", cast(param.low),
+                         cast(param.high), step=cast(param.step), key=sub, on_change=_typed,
+                         args=(key, k if param.is_range else None), label_visibility="visible")
+
+
 def _param_widget(param: Param, uid: int) -> None:
     state = st.session_state
     key = f"{uid}.{param.name}"
     if param.only_when is not None and state.get(f"{uid}.{param.only_when[0]}") != param.only_when[1]:
         return  # meaningless with the other setting as it is; the step uses its default
-    if key not in state:  # Streamlit drops the state of a widget that was hidden on the last run
+    if key not in state:  # a parameter the step did not have when it was loaded
         state[key] = _widget_value(param, param.default)
     if param.kind == "bool":
         st.toggle(param.label, key=key, help=param.help)
@@ -133,6 +144,8 @@ def _param_widget(param: Param, uid: int) -> None:
     else:
         cast = float if param.kind == "float" else int
         st.slider(param.label, cast(param.low), cast(param.high), step=cast(param.step), key=key, help=param.help)
+        if state.get(FINE):
+            _number_inputs(param, key, cast)
 
 
 def _move(uid: int, offset: int) -> None:
@@ -165,6 +178,8 @@ def step_editor() -> None:
     """Sidebar: one expander per step (on/off, p, parameters, move, remove), then add a step, then the seed."""
     state = st.session_state
     st.sidebar.header("Pipeline")
+    st.sidebar.toggle("type exact numbers", key=FINE, help="A number input under each slider, for values a drag "
+                      "cannot hit.")
     for i, uid in enumerate(state["uids"]):
         t = REGISTRY[state["names"][uid]]
         off = "" if state[f"{uid}.enabled"] else " (off)"
@@ -191,7 +206,9 @@ def step_editor() -> None:
     st.sidebar.number_input("seed", 0, MAX_SEED, step=1, key="seed",
                             help="The same seed, pipeline and image always give the same draws.")
     st.sidebar.button("Re-roll", key="reroll", on_click=_reroll, help="A new random seed: new draws.")
-    st.sidebar.slider("number of draws", 1, 64, key="n_draws")
+    st.sidebar.slider("number of draws", 1, MAX_DRAWS, key="n_draws",
+                      help="Draw i depends only on the seed and i: showing more draws adds draws, it never changes "
+                      "the ones shown.")
 
 
 # ---- image source ------------------------------------------------------------------------------------------
@@ -219,7 +236,9 @@ def image_source() -> torch.Tensor:
     st.sidebar.selectbox("picture", list(labels), key="image", format_func=labels.get)
     st.sidebar.file_uploader("Upload an image", type=list(images.EXTENSIONS), key="upload_file",
                              on_change=_on_upload, max_upload_size=images.MAX_UPLOAD_BYTES // 2**20,
-                             help="PNG, JPEG, WEBP, BMP, GIF (first frame) or TIFF.")
+                             help=f"PNG, JPEG, WEBP, BMP, GIF (first frame) or TIFF. Shown at most "
+                             f"{images.PREVIEW_SIDE} px on its long side (larger pictures are reduced). A link "
+                             "cannot carry it: whoever opens your link uploads their own.")
     if state.get("upload_error"):
         st.sidebar.error(md_escape(state["upload_error"]))
     if state["image"] == UPLOAD:
@@ -240,6 +259,8 @@ def _import(data: bytes | str, source: str) -> None:
     except ConfigError as e:
         where = f" at {e.path}" if e.path else ""
         state["import_error"] = f"{source} was not imported{where}: {e.message}"
+    except (ValueError, OverflowError, RecursionError, TypeError):  # whatever the parser lets through
+        state["import_error"] = f"{source} was not imported: it holds values augviz cannot read."
 
 
 def _import_pasted() -> None:
@@ -280,3 +301,67 @@ def export_panel(pipeline: Pipeline, draws: torch.Tensor) -> None:
                 st.code(to_code(pipeline, target, size=size), language="python")
     st.download_button("Download the grid as PNG", lambda: images.png_bytes(images.grid(draws, columns=8)),
                        file_name="augviz-grid.png", mime="image/png", on_click="ignore")
+
+
+# ---- the preview -------------------------------------------------------------------------------------------
+
+def partners() -> tuple[torch.Tensor, list[str]]:
+    """The pictures mixing steps blend in (every built-in one but the picture shown), and the names of the
+    picture shown and of each partner, for the mixed labels."""
+    shown = st.session_state["image"]
+    others = [name for name in images.BUILTIN if name != shown]
+    own = images.BUILTIN[shown][0] if shown in images.BUILTIN else "your picture"
+    return torch.stack([builtin_tensor(n) for n in others]), [own, *(images.BUILTIN[n][0] for n in others)]
+
+
+def tile_width(n: int) -> int:
+    """Tiles shrink as draws grow, so that 64 draws take about as many rows as 16 did before."""
+    return 160 if n <= 8 else 128 if n <= 16 else 104 if n <= 32 else 88
+
+
+def draws_grid(image: torch.Tensor, preview: Preview, present: bool, exact: bool) -> None:
+    """The original, then every draw, the same size: captions in plain words (or every exact value), or in
+    presentation mode large tiles filling the width, without captions."""
+    pictures = torch.cat([image.unsqueeze(0), preview.draws])
+    if present:
+        per_row = 2 if len(pictures) <= 4 else 3 if len(pictures) <= 9 else 4  # large: at most 4 a row
+        width = 640  # at most what a tile can fill on a 1920-px screen; the browser scales it to the column
+        urls = [images.data_url(t) for t in images.thumbnails(pictures, width)]
+        for start in range(0, len(urls), per_row):
+            for col, url in zip(st.columns(per_row), urls[start:start + per_row], strict=False):
+                col.image(url, width="stretch")
+        return
+    tile = tile_width(len(preview.draws))
+    texts = preview.captions if exact else preview.plain
+    if not exact:  # break lines only between steps and between x and y, never inside a value ("+6 %")
+        texts = [" · ".join(", ".join(v.replace(" ", "\u00a0") for v in part.split(", ")) for part in t.split(" · "))
+                 for t in texts]
+    captions = ["original", *(md_lines(t) if t else "unchanged" for t in texts)]
+    # Embedded, not fetched: 16 requests less per slider move (bench/ui.py).
+    st.image([images.data_url(t) for t in images.thumbnails(pictures, tile)], caption=captions, width=tile)
+
+
+def label_bar(shares: dict[str, float]) -> None:
+    """The mixed label of a draw as a bar: the share of the picture itself, and in words every picture's share."""
+    own = next(iter(shares.values()), 1.0)
+    words = " · ".join(f"{100 * w:.0f} % {name}" for name, w in sorted(shares.items(), key=lambda kv: -kv[1]))
+    st.progress(min(max(own, 0.0), 1.0), text=md_escape(f"label: {words}"))
+
+
+def step_by_step(image: torch.Tensor, preview: Preview, width: int | str) -> None:
+    """Draw 1 after each step; a mixing step shows the partner as it stood then, the weight and the label."""
+    if not preview.strip:
+        st.info("No step is on: add one in the sidebar.")
+        return
+    frames, captions = [image], ["original"]
+    for k, frame in enumerate(preview.strip, 1):
+        if frame.partner is not None:
+            frames.append(frame.partner)
+            captions.append(md_escape(f"mixed in: {frame.partner_name}, weight {1 - frame.weight:.2f}"))
+        frames.append(frame.image)
+        captions.append(md_escape(f"{k}. {frame.label}" + (f": {frame.plain}" if frame.plain else " (skipped)")))
+    side = 320 if width == "stretch" else int(width)
+    st.image([images.data_url(f) for f in images.thumbnails(torch.stack(frames), side)], caption=captions,
+             width=width)
+    if preview.labels:
+        label_bar(preview.labels[0])

@@ -1,0 +1,105 @@
+"""Short captions in plain words for what a step drew for one image: ``↻ −13°``, ``shift +8 %, −2 %``, ``flipped``.
+
+One entry per registry name, written for a room: a sign, a number rounded to what the eye can see, a unit. The
+exact values are a different view (``preview.describe``). A row is one image's plain parameters; a name missing
+from a row (a transform's parameters changed) falls back to the generic text instead of failing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from augviz.transforms.policies import OPS
+
+Row = dict[str, Any]
+
+MINUS = "\u2212"  # a real minus sign: a hyphen reads as a dash from the back of a room
+
+
+def signed(value: float, digits: int = 0) -> str:
+    """``+8`` / ``−13``: always a sign, a real minus."""
+    text = f"{value:+.{digits}f}"
+    return text.replace("-", MINUS)
+
+
+def percent(value: float) -> str:
+    """A fraction of the picture as a signed whole percentage: ``+8 %``."""
+    return f"{signed(100 * value)} %"
+
+
+def _factor(word: str, key: str) -> Callable[[Row], str]:
+    return lambda r: f"{word} ×{r[key]:.2f}"
+
+
+def _affine(r: Row) -> str:
+    parts = [f"shift {percent(r['tx'])}, {percent(r['ty'])}"]
+    if abs(r["scale"] - 1) >= 0.005:
+        parts.append(f"scale {r['scale']:.2f}")
+    if abs(r["shear_x"]) >= 0.5 or abs(r["shear_y"]) >= 0.5:
+        parts.append(f"shear {signed(r['shear_x'])}°, {signed(r['shear_y'])}°")
+    return " · ".join(parts)
+
+
+def _zoom(r: Row) -> str:
+    x, y = r["zoom_x"], r["zoom_y"]
+    return f"zoom {x:.2f}" if abs(x - y) < 0.005 else f"zoom {x:.2f} × {y:.2f}"
+
+
+def _box(word: str) -> Callable[[Row], str]:
+    def caption(r: Row) -> str:
+        area = (r["bottom"] - r["top"]) * (r["right"] - r["left"])
+        return f"{word} {100 * area:.0f} %"
+    return caption
+
+
+def _mixed(word: str) -> Callable[[Row], str]:
+    # The weight is the image's own share; the partner's picture and share are shown beside the draw.
+    return lambda r: f"{word} {100 * r['lam']:.0f} % own" if "lam" in r else word
+
+
+def _policy(r: Row) -> str:
+    return " + ".join(OPS[i].label.replace("_", " ") for i in r["ops"])
+
+
+CAPTIONS: dict[str, Callable[[Row], str]] = {
+    "rotation": lambda r: f"↻ {signed(r['angle'])}°",
+    "affine": _affine,
+    "zoom": _zoom,
+    "horizontal_flip": lambda r: "flipped",
+    "vertical_flip": lambda r: "upside down",
+    "perspective": lambda r: f"perspective {r['distortion']:.2f}",
+    "elastic": lambda r: f"elastic {r['alpha']:.0f} px",
+    "random_resized_crop": lambda r: f"crop {100 * r['crop_w']:.0f} × {100 * r['crop_h']:.0f} %",
+    "brightness": _factor("brightness", "factor"),
+    "contrast": _factor("contrast", "factor"),
+    "saturation": _factor("saturation", "factor"),
+    "sharpness": _factor("sharpness", "factor"),
+    "gamma": lambda r: f"gamma {r['gamma']:.2f}",
+    "hue": lambda r: f"hue {signed(360 * r['shift'])}°",
+    "gaussian_blur": lambda r: f"blur {r['sigma']:.1f} px",
+    "posterize": lambda r: f"{r['bits']} bits",
+    "solarize": lambda r: f"solarize above {r['threshold']:.2f}",
+    "autocontrast": lambda r: "autocontrast",
+    "equalize": lambda r: "equalized",
+    "grayscale": lambda r: "grey",
+    "invert": lambda r: "inverted",
+    "gaussian_noise": lambda r: f"noise σ {r['sigma']:.2f}",
+    "speckle": lambda r: f"speckle σ {r['sigma']:.2f}",
+    "salt_and_pepper": lambda r: f"salt & pepper {100 * r['amount']:.0f} %",
+    "random_erasing": _box("erased"),
+    "cutmix": _box("cut in"),
+    "mixup": _mixed("mixup"),
+    "randaugment": _policy,
+    "trivialaugment": _policy,
+}
+
+
+def caption(name: str, row: Row | None) -> str:
+    """The short caption of one step's draw for one image; empty when the step skipped the image."""
+    if row is None:
+        return ""
+    try:
+        return CAPTIONS[name](row)
+    except (KeyError, TypeError, IndexError):
+        return name.replace("_", " ")
