@@ -199,7 +199,7 @@ def test_every_setting_survives_a_round_trip_through_every_page(app):
     app.sidebar.slider(key="n_draws").set_value(8).run()
     app.toggle(key="exact").set_value(True).run()
     grid = grid_urls(app)
-    page_at(app, "train").sidebar.slider(key="t_epochs").set_value(3).run()
+    page_at(app, "train").sidebar.select_slider(key="t_steps").set_value(250).run()
     page_at(app, "runs")
     page_at(app, "gradients").sidebar.slider(key="g_depth").set_value(12).run()
     page_at(app, "explore")
@@ -208,7 +208,7 @@ def test_every_setting_survives_a_round_trip_through_every_page(app):
     assert app.slider(key="0.degrees").value == (-28.0, 28.0)
     assert app.toggle(key="exact").value is True
     assert grid_urls(app) == grid
-    assert page_at(app, "train").sidebar.slider(key="t_epochs").value == 3
+    assert page_at(app, "train").sidebar.select_slider(key="t_steps").value == 250
     # Train trains with Explore's pipeline as it is now
     assert share.decode_pipeline(app.query_params["p"]).steps[0].params["degrees"] == (-28.0, 28.0)
     assert page_at(app, "gradients").sidebar.slider(key="g_depth").value == 12
@@ -239,10 +239,10 @@ def test_a_link_to_explore_reproduces_the_view(app):
 
 def test_links_to_train_and_gradients_reproduce_their_forms(app):
     open_panel(app, "0.open").slider(key="0.degrees").set_value((-33.0, 33.0)).run()
-    page_at(app, "train").sidebar.slider(key="t_epochs").set_value(4).run()
+    page_at(app, "train").sidebar.select_slider(key="t_steps").set_value(500).run()
     app.sidebar.select_slider(key="t_batch").set_value(128).run()
     receiver = fresh(dict(app.query_params), "train")
-    assert receiver.sidebar.slider(key="t_epochs").value == 4
+    assert receiver.sidebar.select_slider(key="t_steps").value == 500
     assert receiver.sidebar.select_slider(key="t_batch").value == 128
     assert share.decode_pipeline(receiver.query_params["p"]).steps[0].params["degrees"] == (-33.0, 33.0)
     assert dict(receiver.query_params) == dict(app.query_params)

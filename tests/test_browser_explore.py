@@ -229,14 +229,14 @@ def test_a_first_deep_link_after_the_server_starts_gets_the_apps_pages_and_setti
         context = page.context.browser.new_context(viewport={"width": 1400, "height": 1000})
         try:
             first = context.new_page()
-            first.goto(f"{url}/train?epochs=3")
+            first.goto(f"{url}/train?steps=250")
             first.get_by_role("heading", name="Train").first.wait_for(timeout=60_000)
             settle(first)
             links = first.get_by_test_id("stSidebarNav").locator("a").all_inner_texts()
             assert [t.strip() for t in links] == list(PAGE_TITLES)
             assert first.title() == "augviz"  # app.py's page settings, not the file name
-            epochs = first.get_by_test_id("stSidebar").get_by_test_id("stSlider").filter(has_text="epochs")
-            assert epochs.get_by_test_id("stSliderThumbValue").inner_text() == "3"  # the link reached the form
-            assert "epochs=3" in first.url and first.get_by_test_id("stException").count() == 0
+            steps = first.get_by_test_id("stSidebar").get_by_test_id("stSlider").filter(has_text="training steps")
+            assert steps.get_by_test_id("stSliderThumbValue").inner_text() == "250"  # the link reached the form
+            assert "steps=250" in first.url and first.get_by_test_id("stException").count() == 0
         finally:
             context.close()

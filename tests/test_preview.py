@@ -40,7 +40,7 @@ def test_the_seed_changes_every_draw(card):
 def test_every_transform_has_a_plain_caption():
     for name in REGISTRY:
         assert name in CAPTIONS, name
-        draw = Pipeline((Step(name, {}, 1.0),)).sample(1, torch.Generator().manual_seed(0), 3)[0]
+        draw = Pipeline((Step(name, {}, 1.0),)).sample(1, torch.Generator().manual_seed(0))[0]
         text = caption(name, draw.rows()[0])
         assert text and "=" not in text and "_" not in text, (name, text)
 
