@@ -84,8 +84,10 @@ def _restore() -> None:
     state = st.session_state
     drawn = state.get(_DRAWN, set())
     for key, value in state.get(_KEPT, {}).items():
-        if key not in drawn or key not in state:  # a page switch drops the last page's widgets before the run
+        if key not in state:  # a page switch drops the last page's widgets before the run
             state[key] = value
+        elif key not in drawn:  # as it is now: a callback may have changed it since
+            state[key] = state[key]
 
 
 def remember() -> None:
