@@ -87,6 +87,7 @@ CAPTIONS: dict[str, Callable[[Row], str]] = {
     "gaussian_noise": lambda r: f"noise σ {r['sigma']:.2f}",
     "speckle": lambda r: f"speckle σ {r['sigma']:.2f}",
     "salt_and_pepper": lambda r: f"salt & pepper {100 * r['amount']:.0f} %",
+    "snow": lambda r: f"snow {100 * r['amount']:.0f} % ±{r['magnitude']:.2f}",
     "random_erasing": _box("erased"),
     "cutmix": _box("cut in"),
     "mixup": _mixed("mixup"),
