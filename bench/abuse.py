@@ -215,6 +215,13 @@ def wait_rendered(page: object, pid: int, limit: float, ready: str | None = None
 
 
 TILE = "[data-testid='stImage'] img"
+ALERT = "[data-testid='stAlert']"
+
+
+def alert(page: object) -> str:
+    """The first message on the page (a refusal, say), shortened; empty when there is none."""
+    found = page.locator(ALERT)  # type: ignore[attr-defined]
+    return found.first.inner_text()[:80].replace("\n", " ") if found.count() else ""
 
 
 def elastic_link() -> dict[str, str]:
@@ -232,14 +239,14 @@ def case_elastic(home: Path, limit: float) -> list[Row]:
         wait_rendered(page, pid, limit, f":nth-match({TILE}, 17)")
         with Watch(pid) as w:
             page.goto(f"{url}/?{query}")
-            cut = not wait_rendered(page, pid, limit, f":nth-match({TILE}, 17)")
-        rows.append(w.row("elastic link, 16 draws", cut, link_chars=len(query)))
+            cut = not wait_rendered(page, pid, limit, f":nth-match({TILE}, 17), {ALERT}")
+        rows.append(w.row("elastic link, 16 draws", cut, link_chars=len(query), message=alert(page)))
         slider = page.locator("[data-testid='stSlider']", has_text="number of draws").get_by_role("slider")
         with Watch(pid) as w:
             slider.focus()
             slider.press("End")
             cut = not wait_rendered(page, pid, limit)
-        rows.append(w.row("elastic link, 64 draws", cut))
+        rows.append(w.row("elastic link, 64 draws", cut, message=alert(page)))
     return rows
 
 
