@@ -1,5 +1,10 @@
 """Plotly figures for the Train, Runs and Gradients pages, built from runs' metrics as data (no Streamlit, no store
-here: the pages read the store and hand the rows over)."""
+here: the pages read the store and hand the rows over).
+
+Every figure goes through ``style``: tick, legend and title text at least 14 px and dark, numbers as powers of
+ten rather than SI suffixes. Log axes carry their own tick labels (10⁻¹⁵ … 10³, nothing in between), and every
+gradient-norm chart shares one fixed range, so that switching presets or runs shows the change at a glance.
+"""
 
 from __future__ import annotations
 
@@ -7,22 +12,119 @@ import math
 from itertools import pairwise
 
 import plotly.graph_objects as go
+from plotly.colors import sample_colorscale
 
 from augviz.experiment import Comparison
-from augviz.gradlab import Analysis
+from augviz.gradlab import Analysis, sci, superscript
 from augviz.report import RunHistory
 from augviz.store import Run
 from augviz.train import HIST_EDGES, StepMetrics
 
 MAX_POINTS = 400  # per series: enough to see the curve, light enough to redraw every second
+FONT = 14  # px: the smallest text on any chart
+INK = "#111111"
+GRAD_DECADES = (-21, 12)  # every gradient-norm chart and the heatmap: 10⁻²¹ … 10¹², whatever the network
+RATIO_DECADES = (-12, 3)  # update-to-weight ratios
+EDGE = {"below": "triangle-down", "zero": "x", "above": "triangle-up"}
+# Layers run along one sequential scale, input (dark) to output; viridis stops before its palest yellow.
+LAYER_SCALE = [[k / 8, c] for k, c in enumerate(sample_colorscale("Viridis", [0.9 * k / 8 for k in range(9)]))]
+DIVERGED = "#c62828"
+
+
+def style(fig: go.Figure) -> go.Figure:
+    """The one text style of every chart: 14 px and dark, numbers without SI suffixes."""
+    text = {"size": FONT, "color": INK}
+    fig.update_layout(font=text, title_font={"size": FONT + 2, "color": INK}, legend_font=text,
+                      hoverlabel_font_size=FONT)
+    for update in (fig.update_xaxes, fig.update_yaxes):
+        update(tickfont=text, title_font=text, exponentformat="power", color=INK)
+    return fig
 
 
 def _layout(fig: go.Figure, title: str, y: str, log: bool = False, x: str = "step") -> go.Figure:
-    fig.update_layout(title=title, height=320, margin={"l": 50, "r": 10, "t": 40, "b": 40},
-                      xaxis_title=x, yaxis_title=y, legend={"orientation": "h", "y": -0.25})
+    # The title at the top, the legend between it and the plot: the legend never covers a title or an axis title.
+    fig.update_layout(title={"text": title, "y": 0.98, "yanchor": "top", "x": 0.01, "xanchor": "left"}, height=380,
+                      margin={"l": 60, "r": 10, "t": 105, "b": 50}, xaxis_title=x, yaxis_title=y,
+                      legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0, "xanchor": "left"})
     if log:
-        fig.update_yaxes(type="log")
-    return fig
+        log_axis(fig, RATIO_DECADES)
+    return style(fig)
+
+
+def power(k: int) -> str:
+    """10 to the ``k`` as tick text: 10⁻¹⁵."""
+    return f"10{superscript(k)}"
+
+
+def log_axis(fig: go.Figure, decades: tuple[int, int], axis: str = "yaxis", every: int = 3) -> None:
+    """A log axis over the fixed range 10^lo … 10^hi, labelled at every ``every``-th power of ten only."""
+    lo, hi = decades
+    ks = [k for k in range(lo, hi + 1) if k % every == 0]
+    fig.update_layout({axis: {"type": "log", "range": [lo, hi], "tickvals": [10.0 ** k for k in ks],
+                              "ticktext": [power(k) for k in ks], "minor": {"ticks": "", "showgrid": False}}})
+
+
+def _mode(points: int) -> str:
+    # A line through one point is invisible: short series get markers too.
+    return "lines+markers" if points < 30 else "lines"
+
+
+def _on_scale(values: list[float], decades: tuple[int, int]) -> list[float | None]:
+    """Values as they are where a log axis can draw them; gaps for zeros, non-finite and out-of-range values
+    (``_edge_marks`` marks those)."""
+    lo, hi = 10.0 ** decades[0], 10.0 ** decades[1]
+    return [v if math.isfinite(v) and lo <= v <= hi else None for v in values]
+
+
+def _edge_marks(fig: go.Figure, xs: list, values: list[float], decades: tuple[int, int], **trace) -> None:
+    """Mark values a log axis cannot draw, at the edge of the fixed range: exact zeros and values below it at
+    the bottom, values above it or not finite at the top."""
+    lo, hi = 10.0 ** decades[0], 10.0 ** decades[1]
+    groups: dict[str, list[tuple]] = {"zero": [], "below": [], "above": []}
+    for x, v in zip(xs, values, strict=True):
+        if v == 0:
+            groups["zero"].append((x, lo, "exactly 0"))
+        elif math.isfinite(v) and 0 < v < lo:
+            groups["below"].append((x, lo, f"{v:.2g}"))
+        elif not math.isfinite(v) or v > hi:
+            groups["above"].append((x, hi, f"{v:.2g}"))
+    names = {"zero": "exactly zero", "below": f"below {power(decades[0])}",
+             "above": f"above {power(decades[1])} or not finite"}
+    for kind, rows in groups.items():
+        if rows:
+            fig.add_scatter(x=[r[0] for r in rows], y=[r[1] for r in rows], text=[r[2] for r in rows],
+                            mode="markers", name=names[kind], hovertemplate="%{x}: %{text}<extra></extra>",
+                            marker={"symbol": EDGE[kind], "size": 11, "color": INK}, cliponaxis=False, **trace)
+
+
+def layer_colours(n: int) -> list[str]:
+    """One colour per layer along ``LAYER_SCALE``, input first."""
+    return sample_colorscale(LAYER_SCALE, [k / max(1, n - 1) for k in range(n)])
+
+
+def _layer_colour_bar(fig: go.Figure, n: int, x: float) -> None:
+    """A colour bar for the layer lines (instead of a legend entry per layer): an invisible point that carries
+    the scale."""
+    fig.add_scatter(x=[x], y=[None], mode="markers", showlegend=False, hoverinfo="skip",
+                    marker={"color": [1], "cmin": 1, "cmax": n, "colorscale": LAYER_SCALE, "showscale": True,
+                            "colorbar": {"title": {"text": "layer", "font": {"size": FONT, "color": INK}},
+                                         "tickvals": [1, n], "ticktext": ["1 (input)", f"{n} (output)"],
+                                         "tickfont": {"size": FONT, "color": INK}, "thickness": 14}})
+
+
+def mark_divergence(fig: go.Figure, x: float, step: int) -> None:
+    """The step where the loss stopped being finite: a red dashed line, labelled."""
+    fig.add_vline(x=x, line={"color": DIVERGED, "dash": "dash", "width": 2},
+                  annotation={"text": f"diverged at step {step}", "font": {"size": FONT, "color": DIVERGED}},
+                  annotation_position="top left")
+
+
+def _mark_runs_divergence(fig: go.Figure, histories: list[RunHistory], in_epochs: bool = False) -> None:
+    """Mark each diverged run's step (on an epoch axis: the epoch it diverged in)."""
+    for h in histories:
+        n = h.run.diverged_step
+        if n is not None:
+            mark_divergence(fig, (h.steps[-1].epoch if h.steps else 1) if in_epochs else n, n)
 
 
 def _epoch_ends(steps: list[StepMetrics]) -> dict[int, int]:
@@ -34,24 +136,48 @@ def _epoch_ends(steps: list[StepMetrics]) -> dict[int, int]:
     return ends
 
 
-def loss(histories: list[RunHistory]) -> go.Figure:
-    fig = go.Figure()
-    for h in histories:
-        r = h.run
-        fig.add_scatter(x=[s.step for s in h.steps], y=[s.loss for s in h.steps], mode="lines", name=f"#{r.id} train")
-        ends = _epoch_ends(h.steps)
-        val = [(ends[e.epoch], e.val_loss) for e in h.epochs if e.val_loss is not None and e.epoch in ends]
-        if val:
-            fig.add_scatter(x=[v[0] for v in val], y=[v[1] for v in val], mode="lines+markers",
-                            name=f"#{r.id} validation")
-    return _layout(fig, "Loss", "cross-entropy")
-
-
 def _chance(fig: go.Figure, runs: list[Run]) -> None:
     """A labelled line at the accuracy of guessing (one over the number of classes)."""
     classes = max((len(r.classes) for r in runs), default=0) or 10
     fig.add_hline(y=1 / classes, line={"color": "grey", "dash": "dash"},
                   annotation_text=f"chance ({100 / classes:.0f}%)", annotation_position="bottom right")
+
+
+def divergence_note(h: RunHistory) -> str | None:
+    """For a diverged run, where it diverged and the last finite loss, in words."""
+    n = h.run.diverged_step
+    if n is None:
+        return None
+    if not h.steps:
+        return f"The loss stopped being a finite number at step {n}, before any step was recorded."
+    last = h.steps[-1]
+    return (f"Diverged at step {n}: the loss stopped being a finite number. The last finite loss was "
+            f"{sci(last.loss)} at step {last.step}; the charts show every step up to it and mark step {n} with a "
+            "red dashed line.")
+
+
+def loss(histories: list[RunHistory]) -> go.Figure:
+    """Training (and validation) loss against step; a log axis when the loss spans more than three decades (a
+    run that blows up), and each diverged run's step marked."""
+    fig, values = go.Figure(), []
+    for h in histories:
+        r = h.run
+        values += [s.loss for s in h.steps]
+        fig.add_scatter(x=[s.step for s in h.steps], y=[s.loss for s in h.steps], mode=_mode(len(h.steps)),
+                        name=f"#{r.id} train")
+        ends = _epoch_ends(h.steps)
+        val = [(ends[e.epoch], e.val_loss) for e in h.epochs
+               if e.val_loss is not None and math.isfinite(e.val_loss) and e.epoch in ends]
+        if val:
+            fig.add_scatter(x=[v[0] for v in val], y=[v[1] for v in val], mode="lines+markers",
+                            name=f"#{r.id} validation")
+    _layout(fig, "Loss", "cross-entropy")
+    positive = [v for v in values if v > 0 and math.isfinite(v)]
+    if positive and max(positive) / min(positive) > 1e3:
+        lo, hi = math.floor(math.log10(min(positive))), math.ceil(math.log10(max(positive)))
+        log_axis(fig, (lo, hi), every=max(1, math.ceil((hi - lo) / 8)))
+    _mark_runs_divergence(fig, histories)
+    return fig
 
 
 def accuracy(histories: list[RunHistory]) -> go.Figure:
@@ -63,19 +189,50 @@ def accuracy(histories: list[RunHistory]) -> go.Figure:
                         line={"dash": "dot"})
         fig.add_scatter(x=xs, y=[e.val_acc for e in h.epochs], mode="lines+markers", name=f"#{h.run.id} validation")
     _chance(fig, [h.run for h in histories])
+    _mark_runs_divergence(fig, histories, in_epochs=True)
     fig.update_yaxes(range=[0, 1])
     return _layout(fig, "Accuracy", "accuracy", x="epoch")
 
 
 def grad_norms(h: RunHistory) -> go.Figure:
-    """Per-layer gradient L2 norms against step, on a log axis: vanishing and exploding show as a fan."""
+    """Per-layer gradient L2 norms against step on the fixed log range: vanishing and exploding show as a fan.
+    Layers are coloured input (dark) to output (light), with a colour bar."""
     fig = go.Figure()
-    xs = [s.step for s in h.steps]
-    for k, name in enumerate(h.run.layers):
-        fig.add_scatter(x=xs, y=[max(s.grad_norms[k], 1e-12) for s in h.steps], mode="lines", name=name)
-    fig.add_scatter(x=xs, y=[max(s.grad_total, 1e-12) for s in h.steps], mode="lines", name="total",
-                    line={"color": "black", "dash": "dash"})
-    return _layout(fig, "Gradient norm per layer", "L2 norm (log)", log=True)
+    layers, steps = h.run.layers, [s.step for s in h.steps]
+    colours = layer_colours(len(layers))
+    mode = _mode(len(steps))
+    for k, name in enumerate(layers):
+        values = [s.grad_norms[k] for s in h.steps]
+        fig.add_scatter(x=steps, y=_on_scale(values, GRAD_DECADES), mode=mode, name=name, showlegend=False,
+                        line={"color": colours[k], "width": 1.5}, marker={"size": 5},
+                        hovertemplate=f"{name}<br>step %{{x}}: %{{y:.2e}}<extra></extra>")
+        _edge_marks(fig, steps, values, GRAD_DECADES, showlegend=k == 0, legendgroup="edge")
+    fig.add_scatter(x=steps, y=_on_scale([s.grad_total for s in h.steps], GRAD_DECADES), mode=mode,
+                    name="all layers", line={"color": INK, "dash": "dash"})
+    if steps:
+        _layer_colour_bar(fig, len(layers), steps[0])
+    _layout(fig, "Gradient norm per layer", "L2 norm")
+    log_axis(fig, GRAD_DECADES)
+    _mark_runs_divergence(fig, [h])
+    return fig
+
+
+def heatmap(h: RunHistory) -> go.Figure:
+    """Layers × steps, colour = the gradient norm on the same fixed log range as the line charts; blank cells are
+    exact zeros or values that are not finite."""
+    lo, hi = GRAD_DECADES
+    z = [[math.log10(s.grad_norms[k]) if 0 < s.grad_norms[k] < math.inf else None for s in h.steps]
+         for k in range(len(h.run.layers))]
+    ks = [k for k in range(lo, hi + 1) if k % 3 == 0]
+    fig = go.Figure(go.Heatmap(z=z, x=[s.step for s in h.steps], y=h.run.layers, colorscale="Viridis", zmin=lo,
+                               zmax=hi,
+                               colorbar={"title": {"text": "norm"}, "tickvals": ks,
+                                         "ticktext": [power(k) for k in ks], "tickfont": {"size": FONT,
+                                                                                          "color": INK}},
+                               hovertemplate="%{y}, step %{x}: 10^%{z:.1f}<extra></extra>"))
+    _layout(fig, "Gradient norm, layer × step", "layer")
+    _mark_runs_divergence(fig, [h])
+    return fig
 
 
 def benefit(comparisons: list[Comparison]) -> go.Figure:
@@ -114,12 +271,24 @@ def arms(histories: list[RunHistory]) -> go.Figure:
     return _layout(fig, "Validation accuracy, mean over seeds", "accuracy", x="step")
 
 
-def init_gradients(analysis: Analysis) -> go.Figure:
-    """Gradient norm per layer at initialisation, input layer first, on a log axis."""
-    layers = analysis.layers
-    fig = go.Figure(go.Scatter(x=list(range(1, len(layers) + 1)), y=[max(s.grad_norm, 1e-30) for s in layers],
-                               mode="lines+markers", name="gradient norm"))
-    return _layout(fig, "Gradient norm per layer at initialisation", "L2 norm (log)", log=True, x="layer")
+def init_gradients(analysis: Analysis, ghost: tuple[str, list[float]] | None = None) -> go.Figure:
+    """Gradient norm per layer at initialisation, input layer first, on the fixed log range; ``ghost`` is
+    (label, norms) of the network shown before, drawn faintly for comparison."""
+    norms = analysis.norms
+    xs = list(range(1, len(norms) + 1))
+    fig = go.Figure()
+    if ghost is not None:
+        label, before = ghost
+        fig.add_scatter(x=list(range(1, len(before) + 1)), y=_on_scale(before, GRAD_DECADES),
+                        mode="lines+markers", name=f"before: {label}", opacity=0.35,
+                        line={"color": "#777777", "width": 2}, marker={"size": 5, "color": "#777777"})
+    fig.add_scatter(x=xs, y=_on_scale(norms, GRAD_DECADES), mode="lines+markers", name="this network",
+                    line={"color": INK, "width": 2},
+                    marker={"size": 9, "color": layer_colours(len(norms)), "line": {"color": INK, "width": 1}})
+    _edge_marks(fig, xs, norms, GRAD_DECADES)
+    _layout(fig, "Gradient norm per layer at initialisation", "L2 norm", x="layer (1 = input)")
+    log_axis(fig, GRAD_DECADES)
+    return fig
 
 
 def init_activations(analysis: Analysis) -> go.Figure:
@@ -132,32 +301,38 @@ def init_activations(analysis: Analysis) -> go.Figure:
     shares = [s.saturated if s.saturated is not None else s.dead for s in rows]
     kind = "saturated" if rows and rows[0].saturated is not None else "dead"
     fig.add_bar(x=xs, y=shares, name=f"share {kind}", opacity=0.35, yaxis="y2")
-    fig.update_layout(yaxis2={"overlaying": "y", "side": "right", "range": [0, 1], "title": f"share {kind}"})
-    return _layout(fig, "Activations per layer (mean ± sd)", "activation", x="layer")
-
-
-def heatmap(h: RunHistory) -> go.Figure:
-    """Layers × steps, colour = log10 of the gradient norm."""
-    z = [[math.log10(max(s.grad_norms[k], 1e-30)) for s in h.steps] for k in range(len(h.run.layers))]
-    fig = go.Figure(go.Heatmap(z=z, x=[s.step for s in h.steps], y=h.run.layers, colorscale="Viridis",
-                               colorbar={"title": "log10 norm"}))
-    return _layout(fig, "Gradient norm, layer × step (log colour)", "layer")
+    fig.update_layout(yaxis2={"overlaying": "y", "side": "right", "range": [0, 1], "title": f"share {kind}",
+                              "tickmode": "array", "tickvals": [0, 0.25, 0.5, 0.75, 1], "tickformat": ".0%",
+                              "showgrid": False})
+    return _layout(fig, "Activations per layer (mean ± sd)", "activation", x="layer (1 = input)")
 
 
 def histogram(run: Run, step: int, histograms: list[list[int]], layers: list[int]) -> go.Figure:
-    """Histogram of log10 |gradient| for the chosen layers at one recorded step."""
+    """Histogram of |gradient| (log bins) for the chosen layers at one recorded step."""
     centres = [(a + b) / 2 for a, b in pairwise(HIST_EDGES)]
+    colours = layer_colours(len(run.layers))
     fig = go.Figure()
     for k in layers:
-        fig.add_bar(x=centres, y=histograms[k], name=run.layers[k], opacity=0.6)
+        fig.add_bar(x=centres, y=histograms[k], name=run.layers[k], opacity=0.6, marker={"color": colours[k]})
     fig.update_layout(barmode="overlay")
-    return _layout(fig, f"Gradient values at step {step}", "weights", x="log10 |gradient|")
+    _layout(fig, f"Gradient values at step {step}", "weights", x="|gradient| (log bins)")
+    ks = [k for k in range(math.ceil(HIST_EDGES[0]), math.floor(HIST_EDGES[-1]) + 1) if k % 3 == 0]
+    fig.update_xaxes(tickvals=ks, ticktext=[power(k) for k in ks])
+    return fig
 
 
 def update_ratios(h: RunHistory) -> go.Figure:
     """‖Δw‖ / ‖w‖ per layer against step: around 1e-3 is healthy, far below learns nothing, far above thrashes."""
     fig = go.Figure()
-    for k, name in enumerate(h.run.layers):
-        fig.add_scatter(x=[d.step for d in h.details], y=[max(d.update_ratios[k], 1e-30) for d in h.details],
-                        mode="lines", name=name)
-    return _layout(fig, "Update-to-weight ratio per layer", "‖Δw‖ / ‖w‖ (log)", log=True)
+    layers, steps = h.run.layers, [d.step for d in h.details]
+    colours = layer_colours(len(layers))
+    for k, name in enumerate(layers):
+        values = [d.update_ratios[k] for d in h.details]
+        fig.add_scatter(x=steps, y=_on_scale(values, RATIO_DECADES), mode=_mode(len(steps)), name=name,
+                        showlegend=False, line={"color": colours[k], "width": 1.5}, marker={"size": 5})
+        _edge_marks(fig, steps, values, RATIO_DECADES, showlegend=k == 0, legendgroup="edge")
+    if steps:
+        _layer_colour_bar(fig, len(layers), steps[0])
+    _layout(fig, "Update-to-weight ratio per layer", "‖Δw‖ / ‖w‖", log=True)
+    _mark_runs_divergence(fig, [h])
+    return fig

@@ -19,7 +19,6 @@ gradients.at_initialisation(net, dataset, int(st.session_state["g_seed"]))
 st.subheader("During training")
 store = train.store()
 if store is not None:
-    st.slider("epochs", 1, 10, 2, key="g_epochs")
     if st.button("Train this network", type="primary", key="g_train"):
         gradients.launch(store, net, opt, lr, clip, dataset)
     run = train.pick_run([r for r in store.runs() if report.is_lab(r)], "g_run")

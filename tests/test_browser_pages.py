@@ -1,5 +1,5 @@
 """Every page in a real browser: it renders without an exception (screenshots kept in artifacts/); a shared link
-reproduces its state; Runs compares two runs; Gradients answers a preset; a server killed mid-run comes back with
+reproduces its state; Runs compares two runs; a server killed mid-run comes back with
 the run marked interrupted and its metrics kept."""
 
 from __future__ import annotations
@@ -95,21 +95,6 @@ def test_runs_compares_two_runs(home, browser):
         traces = page.evaluate("() => document.querySelector('.js-plotly-plot').data.length")
         assert traces == 4  # train and validation accuracy for each of the two runs
         page.screenshot(path=ARTIFACTS / "runs-compare.png", full_page=True)
-        page.close()
-
-
-def test_gradients_preset_changes_the_analysis(home, browser):
-    with streamlit_server({"AUGVIZ_HOME": str(home)}) as url:
-        page = new_page(browser)
-        page.goto(f"{url}/gradients")
-        metric = page.get_by_test_id("stMetricValue").first
-        metric.wait_for(timeout=60_000)
-        before = metric.inner_text()
-        page.get_by_role("button", name="Fix 1: ReLU with He initialisation").click()
-        page.wait_for_function('v => document.querySelector("[data-testid=stMetricValue]").innerText !== v',
-                               arg=before, timeout=30_000)
-        assert 0.1 <= float(metric.inner_text()) <= 10
-        page.screenshot(path=ARTIFACTS / "gradients-preset.png", full_page=True)
         page.close()
 
 

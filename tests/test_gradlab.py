@@ -1,4 +1,5 @@
-"""The gradient lab: the acceptance figures, every builder option, the analysis on every activation, the page."""
+"""The gradient lab: each preset's verdict at initialisation, the verdict rules, the cost cap, runs that explode or
+clip, every builder option, the analysis on every activation, and the page."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import itertools
 import json
 import math
 import statistics
+import time
 from pathlib import Path
 
 import pytest
@@ -14,11 +16,15 @@ from streamlit.testing.v1 import AppTest
 
 from augviz import data, gradlab
 from augviz.errors import ConfigError
-from augviz.gradlab import PRESETS, NetSpec
+from augviz.gradlab import PRESETS, Analysis, LayerStats, NetSpec
 from augviz.runconfig import RunConfig
 from augviz.train import train
+from augviz.ui import gradients as gradients_ui
 
 APP = str(Path(__file__).parents[1] / "app.py")
+# Clipping acts in training: at initialisation it is the exploding net.
+EXPECTED = {"vanishing": "vanishing", "exploding": "exploding", "relu_he": "healthy", "batchnorm": "healthy",
+            "residual": "healthy", "clipping": "exploding"}
 
 
 @pytest.fixture(scope="module")
@@ -32,12 +38,12 @@ def dataset() -> data.Dataset:
     return data.load("synthetic", 1000, 0.1, 0)
 
 
+def analysis_of(spec: NetSpec, batch, seed: int = 0) -> Analysis:
+    return gradlab.analyze_capped(spec, *batch, seed)
+
+
 def mean_ratio(spec: NetSpec, batch, seeds: int = 5) -> float:
-    ratios = []
-    for seed in range(seeds):
-        torch.manual_seed(seed)
-        ratios.append(gradlab.analyze(gradlab.DeepNet(spec, 3, 32, 10), *batch).ratio)
-    return statistics.fmean(ratios)
+    return statistics.fmean(analysis_of(spec, batch, seed).ratio for seed in range(seeds))
 
 
 class Recorder:
@@ -58,24 +64,155 @@ def run(preset: str, dataset, steps: int = 100) -> tuple:
     return train(cfg, rec, dataset=dataset, max_steps=steps), rec
 
 
-# ---- acceptance figures ------------------------------------------------------------------------------------
+def stats(norms: list[float], rms: list[float], dead: float = 0.5, loss: float = 2.3) -> Analysis:
+    """A hand-made analysis: one gradient norm per layer, one activation size per layer but the output."""
+    layers = [LayerStats(f"layer {k + 1}", n, 0.0, r, r, None, dead)
+              for k, (n, r) in enumerate(zip(norms[:-1], rms, strict=True))]
+    layers.append(LayerStats(f"layer {len(norms)} (output)", norms[-1], math.nan, math.nan, math.nan, None, None))
+    return Analysis(layers, loss, 128)
 
 
-def test_a_20_layer_sigmoid_mlp_vanishes(batch):
+# ---- each preset at initialisation -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_each_preset_has_the_verdict_it_is_named_for(preset, batch):
+    for seed in range(3):
+        assert gradlab.diagnose(analysis_of(PRESETS[preset].net, batch, seed)).label == EXPECTED[preset]
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_a_presets_text_says_where_its_chart_shows_the_gradient_growing(preset, batch):
+    way = gradlab.direction(analysis_of(PRESETS[preset].net, batch))
+    text = PRESETS[preset].look_for
+    for other in {"towards the input", "towards the output"} - {way}:
+        assert f"grows {other}" not in text
+    if way != "level":
+        assert f"grows {way}" in text
+
+
+def test_the_exploding_preset_is_millions_of_times_too_large_however_level_its_gradient(batch):
+    a = analysis_of(PRESETS["exploding"].net, batch)
+    assert min(a.norms) > 1e6 and a.layers[-2].act_rms > 1e6 * a.layers[0].act_rms
+    assert 0.1 < a.ratio < 10  # level over depth: a first/last ratio alone would call it healthy
+
+
+def test_a_20_layer_sigmoid_net_vanishes(batch):
     assert mean_ratio(NetSpec(depth=20, activation="sigmoid", init="default"), batch) < 1e-3
+    assert mean_ratio(PRESETS["vanishing"].net, batch) < 1e-3
 
 
-def test_a_20_layer_relu_mlp_with_he_init_stays_in_range(batch):
+def test_a_20_layer_relu_net_with_he_init_stays_in_range(batch):
     assert 0.1 <= mean_ratio(NetSpec(depth=20, activation="relu", init="kaiming"), batch) <= 10
+    assert 0.1 <= mean_ratio(PRESETS["relu_he"].net, batch) <= 10
 
 
-def test_the_exploding_preset_explodes(batch, dataset):
-    ratio = mean_ratio(PRESETS["exploding"].net, batch)
-    summary, _ = run("exploding", dataset)
-    assert ratio > 1e3 or (summary.status == "diverged" and summary.diverged_step <= 100)
+# ---- the verdict rules -----------------------------------------------------------------------------------------
 
 
-def test_clipping_keeps_the_total_norm_at_or_below_the_threshold_on_every_step(dataset):
+def test_a_loss_that_is_not_finite_is_exploding():
+    assert gradlab.diagnose(stats([1.0] * 5, [1.0] * 4, loss=math.nan)).label == "exploding"
+    assert gradlab.diagnose(stats([1.0, math.inf, 1.0, 1.0, 1.0], [1.0] * 4)).label == "exploding"
+
+
+def test_level_gradients_in_the_billions_are_exploding():
+    assert gradlab.diagnose(stats([5e9] * 5, [1.0] * 4)).label == "exploding"
+
+
+def test_activations_growing_a_thousandfold_over_depth_are_exploding():
+    assert gradlab.diagnose(stats([1.0] * 5, [1, 10, 100, 2000])).label == "exploding"
+
+
+def test_a_gradient_falling_three_decades_towards_the_input_vanishes():
+    v = gradlab.diagnose(stats([1e-5, 1e-4, 1e-3, 1e-2, 1.0], [1.0] * 4))
+    assert v.label == "vanishing"
+    assert any("grows towards the output" in f for f in v.facts)
+
+
+def test_gradients_too_small_everywhere_vanish():
+    assert gradlab.diagnose(stats([1e-8] * 5, [1.0] * 4)).label == "vanishing"
+
+
+def test_a_gradient_growing_three_decades_towards_the_input_explodes():
+    assert gradlab.diagnose(stats([10.0, 1.0, 0.1, 0.01, 0.001], [1.0] * 4)).label == "exploding"
+
+
+def test_mostly_dead_units_are_named():
+    assert gradlab.diagnose(stats([0.1] * 5, [1.0] * 4, dead=0.95)).label == "dead units"
+
+
+def test_level_moderate_gradients_and_steady_activations_are_healthy():
+    v = gradlab.diagnose(stats([0.05, 0.1, 0.2, 0.1, 0.3], [1.0, 0.9, 1.1, 1.0]))
+    assert v.label == "healthy" and "gradient norms from 0.05 (layer 1) to 0.3 (layer 5)" in v.sentence()
+
+
+# ---- randomness and cost ---------------------------------------------------------------------------------------
+
+
+def test_building_and_analysing_never_touch_the_global_generator(batch):
+    state = torch.get_rng_state()
+    a = analysis_of(PRESETS["vanishing"].net, batch, seed=3)
+    assert torch.equal(torch.get_rng_state(), state)
+    torch.manual_seed(123)  # whatever the global generator says, the seed decides
+    assert analysis_of(PRESETS["vanishing"].net, batch, seed=3).norms == a.norms
+    assert analysis_of(PRESETS["vanishing"].net, batch, seed=4).norms != a.norms
+
+
+def test_the_default_init_is_pytorchs_rule():
+    torch.manual_seed(0)
+    net = gradlab.DeepNet(NetSpec(depth=3, width=64), 3, 32, 10, torch.Generator().manual_seed(0))
+    bound = 1 / math.sqrt(64)
+    w = net.hidden[0].weights.weight
+    assert w.abs().max() <= bound and w.abs().max() > 0.95 * bound and abs(float(w.std()) - bound / 3**0.5) < 0.01
+
+
+SLIDER_MAXIMA = [NetSpec(kind=k, depth=50, width=max(gradients_ui.WIDTHS), activation=a, batchnorm=bn, residual=r)
+                 for k in gradlab.KINDS for a in ("relu", "sigmoid") for bn in (False, True) for r in (False, True)]
+
+
+@pytest.mark.parametrize("spec", [*SLIDER_MAXIMA[::3], SLIDER_MAXIMA[-1]])
+def test_no_network_the_sliders_allow_is_analysed_past_the_cap(spec):
+    fitting = [b for b in gradlab.BATCHES if gradlab.cost(spec, 3, 32, b).fits()]
+    if fitting:
+        assert gradlab.analysis_batch(spec, 3, 32) == fitting[0]
+    else:
+        with pytest.raises(gradlab.TooCostly, match="Lower the depth or the width"):
+            gradlab.analysis_batch(spec, 3, 32)
+
+
+def test_the_cap_refuses_the_largest_cnn_and_halves_the_batch_before_refusing():
+    with pytest.raises(gradlab.TooCostly):
+        gradlab.analysis_batch(NetSpec(kind="cnn", depth=50, width=128), 3, 32)
+    halved = NetSpec(kind="cnn", depth=30, width=32, batchnorm=True, residual=True)
+    assert gradlab.analysis_batch(halved, 3, 32) < gradlab.BATCHES[0]
+    for p in PRESETS.values():  # the presets are analysed at the full batch
+        assert gradlab.analysis_batch(p.net, 3, 32) == gradlab.BATCHES[0]
+
+
+def test_the_cost_grows_with_depth_width_batch_and_kind():
+    base = NetSpec(kind="mlp", depth=10, width=64)
+    c = gradlab.cost(base, 3, 32, 64)
+    from dataclasses import replace
+    for bigger in (replace(base, depth=20), replace(base, width=128), replace(base, kind="cnn")):
+        assert gradlab.cost(bigger, 3, 32, 64).gflop > c.gflop
+    assert gradlab.cost(base, 3, 32, 128).mb == 2 * c.mb
+
+
+def test_a_capped_analysis_measures_what_it_was_given(batch):
+    spec = NetSpec(kind="cnn", depth=30, width=32, batchnorm=True, residual=True)
+    assert analysis_of(spec, batch).batch == gradlab.analysis_batch(spec, 3, 32)
+
+
+# ---- runs -----------------------------------------------------------------------------------------------------
+
+
+def test_the_exploding_preset_diverges_in_training(dataset):
+    summary, rec = run("exploding", dataset)
+    assert summary.status == "diverged" and summary.diverged_step <= 100
+    assert all(math.isfinite(m.loss) for m in rec.steps)  # every recorded step is a finite one
+
+
+def test_clipping_keeps_the_exploding_net_finite_and_every_step_at_the_threshold(dataset):
     summary, rec = run("clipping", dataset)
     c = PRESETS["clipping"].clip
     assert summary.status == "finished" and len(rec.steps) == 100
@@ -88,6 +225,12 @@ def test_runs_record_histograms_and_update_ratios(dataset):
     assert rec.details and len(rec.details[0].histograms) == 20
     assert all(sum(h) > 0 for h in rec.details[0].histograms)
     assert all(0 < r < 1 for r in rec.details[0].update_ratios)
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_each_presets_default_run_is_stated_and_within_the_lab_s_limits(preset):
+    p = PRESETS[preset]
+    assert p.why and p.epochs <= 20 and p.train_size in gradients_ui.SIZES and p.lr in gradients_ui.LRS
 
 
 # ---- the builder and the analysis --------------------------------------------------------------------------
@@ -141,34 +284,58 @@ def test_a_deepnet_run_config_round_trips():
 # ---- the page ----------------------------------------------------------------------------------------------
 
 
-def test_the_page_renders_and_a_preset_changes_the_controls_and_the_chart(tmp_path, monkeypatch):
+def open_page(tmp_path, monkeypatch) -> AppTest:
     monkeypatch.setenv("AUGVIZ_HOME", str(tmp_path))
     at = AppTest.from_file(APP, default_timeout=30)
     at.run()
     at.switch_page("pages/gradients.py").run()
     assert not at.exception
-    assert float(at.metric[0].value) < 1e-3  # the vanishing preset is the first thing shown
-    chart = at.get("plotly_chart")[0].proto.spec
+    return at
+
+
+def verdict(at: AppTest) -> str:
+    return at.metric[0].value
+
+
+def test_the_page_shows_each_presets_verdict_and_keeps_the_last_one_as_a_ghost(tmp_path, monkeypatch):
+    at = open_page(tmp_path, monkeypatch)
+    assert verdict(at) == "vanishing"  # the first thing shown
     at.button(key="g_p_relu_he").click().run()
     assert at.sidebar.selectbox(key="g_activation").value == "relu"
     assert at.sidebar.selectbox(key="g_init").value == "kaiming"
-    assert 0.1 <= float(at.metric[0].value) <= 10
-    assert at.get("plotly_chart")[0].proto.spec != chart
-    assert "He initialisation" in at.info[0].value
+    assert verdict(at) == "healthy" and "He initialisation" in at.info[0].value
+    chart = json.loads(at.get("plotly_chart")[0].proto.spec)
+    ghost = [t for t in chart["data"] if t["name"].startswith("before: ")]
+    assert [t["name"] for t in ghost] == [f"before: {PRESETS['vanishing'].label}"]
+    assert ghost[0]["y"][0] is not None and ghost[0]["y"][0] < 1e-6  # the vanished first layer, drawn as it is
+    for name, expected in EXPECTED.items():
+        at.button(key=f"g_p_{name}").click().run()
+        assert verdict(at) == expected, name
+        assert at.sidebar.slider(key="g_epochs").value == PRESETS[name].epochs
 
 
-def test_a_run_from_the_page_draws_the_lab_charts(tmp_path, monkeypatch):
-    import time
+def test_a_network_over_the_cap_gets_a_message_and_no_analysis(tmp_path, monkeypatch):
+    at = open_page(tmp_path, monkeypatch)
+    at.sidebar.radio(key="g_kind").set_value("cnn")
+    at.sidebar.slider(key="g_depth").set_value(50)
+    at.sidebar.select_slider(key="g_width").set_value(256).run()
+    assert not at.exception
+    assert "too large to analyse here" in at.warning[0].value and not at.metric
+    at.sidebar.slider(key="g_depth").set_value(20)
+    at.sidebar.select_slider(key="g_width").set_value(16).run()
+    assert verdict(at) and not at.warning
 
+
+def test_a_run_from_the_page_draws_the_lab_charts_and_the_histogram_ends_on_the_last_step(tmp_path, monkeypatch):
     from augviz import worker
+    from augviz.store import Store
 
-    monkeypatch.setenv("AUGVIZ_HOME", str(tmp_path))
-    at = AppTest.from_file(APP, default_timeout=30)
-    at.run()
-    at.switch_page("pages/gradients.py").run()
-    at.slider(key="g_epochs").set_value(1).run()
+    at = open_page(tmp_path, monkeypatch)
+    at.sidebar.slider(key="g_depth").set_value(6)
+    at.sidebar.slider(key="g_epochs").set_value(1)
+    at.sidebar.select_slider(key="g_size").set_value(1000).run()
     at.button(key="g_train").click().run()
-    deadline = time.monotonic() + 180
+    deadline = time.monotonic() + 240
     while "finished" not in (at.get("progress")[0].proto.text if at.get("progress") else ""):
         assert time.monotonic() < deadline, "the run did not finish"
         time.sleep(1)
@@ -177,6 +344,10 @@ def test_a_run_from_the_page_draws_the_lab_charts(tmp_path, monkeypatch):
     for proc in worker._children:
         proc.wait(timeout=30)
     worker.reap_children()
+    at.run()
     # At initialisation 2 charts; the run adds norms, heatmap, histogram, update ratios, loss and accuracy.
     assert len(at.get("plotly_chart")) == 8
-    assert at.select_slider(key=next(k.key for k in at.select_slider if k.key.startswith("g_hstep_"))).value
+    store = Store(tmp_path / "runs.sqlite")
+    last = store.details(at.session_state["g_run"])[-1][0]
+    slider = at.select_slider(key=next(k.key for k in at.select_slider if k.key.startswith("g_hstep_")))
+    assert slider.value == last

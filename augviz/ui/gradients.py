@@ -17,19 +17,22 @@ from augviz.ui.train import LRS
 WIDTHS = (16, 32, 64, 128, 256)
 STDS = (0.001, 0.01, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0)
 CLIPS = (0.1, 0.5, 1.0, 2.0, 5.0, 10.0)
-ANALYSIS_BATCH = 128
+SIZES = (1000, 2000, 5000, 10000)
+COLOURS = {"vanishing": "orange", "exploding": "red", "healthy": "green"}
 
 
 def _apply_preset(name: str) -> None:
-    """Set every control to the preset's values (a callback: runs before the widgets are drawn)."""
+    """Set every control to the preset's values (a callback: runs before the widgets are drawn). What was shown
+    before stays on the chart as a faint line."""
     p = PRESETS[name]
     state = st.session_state
     for field in ("kind", "depth", "width", "activation", "init", "init_std", "batchnorm", "residual"):
         state[f"g_{field}"] = getattr(p.net, field)
-    state["g_opt"], state["g_lr"] = p.optimizer, p.lr
+    state["g_opt"], state["g_lr"], state["g_epochs"], state["g_size"] = p.optimizer, p.lr, p.epochs, p.train_size
     state["g_clip_on"] = p.clip is not None
     state["g_clip"] = p.clip if p.clip is not None else 1.0
     state["g_preset"] = name
+    state["g_ghost"] = state.get("g_shown")
 
 
 def init_state() -> None:
@@ -44,7 +47,8 @@ def presets() -> None:
         cols[k % 3].button(p.label, key=f"g_p_{name}", on_click=_apply_preset, args=(name,), width="stretch")
     current = st.session_state.get("g_preset")
     if current:
-        st.info(f"**{md_escape(PRESETS[current].label)}.** {md_escape(PRESETS[current].look_for)}")
+        p = PRESETS[current]
+        st.info(f"**{md_escape(p.label)}.** {md_escape(p.look_for)}\n\n*Training:* {md_escape(p.why)}")
 
 
 def _forget_preset() -> None:
@@ -71,6 +75,8 @@ def builder() -> tuple[NetSpec, str, float, float | None, str]:
     lr = sb.select_slider("learning rate", LRS, key="g_lr", format_func=lambda v: f"{v:g}", **kw)
     clip_on = sb.toggle("clip the total gradient norm", key="g_clip_on", **kw)
     clip = sb.select_slider("clip at", CLIPS, key="g_clip", disabled=not clip_on, **kw)
+    sb.slider("epochs", 1, 20, key="g_epochs", **kw)
+    sb.select_slider("training images", SIZES, key="g_size", **kw)
     dataset = sb.selectbox("dataset", [n for n, s in data.DATASETS.items() if not s.user_folder], key="g_dataset",
                            format_func=data.LABELS.get)
     sb.number_input("seed", 0, 2**31 - 1, 0, key="g_seed")
@@ -81,33 +87,55 @@ def builder() -> tuple[NetSpec, str, float, float | None, str]:
 @st.cache_data(show_spinner=False, max_entries=4)
 def _batch(dataset: str) -> tuple[torch.Tensor, torch.Tensor]:
     ds = data.load(dataset, 1000, 0.0, 0)
-    return ds.train.x[:ANALYSIS_BATCH].float() / 255, ds.train.y[:ANALYSIS_BATCH]
+    return ds.train.x[:gradlab.BATCHES[0]].float() / 255, ds.train.y[:gradlab.BATCHES[0]]
+
+
+@st.cache_data(show_spinner="One forward and backward pass…", max_entries=32)
+def _analysis(net: dict, dataset: str, seed: int) -> gradlab.Analysis:
+    """The analysis of one configuration, computed once (the cost model has already admitted it)."""
+    x, y = _batch(dataset)
+    return gradlab.analyze_capped(NetSpec(**net), x, y, seed)
 
 
 def at_initialisation(net: NetSpec, dataset: str, seed: int) -> None:
-    """One forward and backward pass of a fresh network on one batch: gradients and activations per layer."""
+    """One forward and backward pass of a fresh network on one batch: the verdict, gradients and activations per
+    layer. Bounded by the cost model; each configuration is computed once."""
     try:
-        x, y = _batch(dataset)
+        x, _ = _batch(dataset)
+        batch = gradlab.analysis_batch(net, x.shape[1], x.shape[-1])
+        analysis = _analysis(net.to_dict(), dataset, seed)
+    except gradlab.TooCostly as e:
+        st.warning(md_escape(str(e)))
+        return
     except (DataError, OSError) as e:
         st.warning(md_escape(str(e)))
         return
-    torch.manual_seed(seed)
-    model = gradlab.DeepNet(net, x.shape[1], x.shape[-1], 10)
-    analysis = gradlab.analyze(model, x, y)
-    ratio = analysis.ratio
-    verdict = "vanishing" if ratio < 1e-3 else "exploding" if ratio > 1e3 else "within a healthy range"
-    st.metric("first-layer / last-layer gradient norm", f"{ratio:.2e}", help="Below 1e-3 the gradient vanishes "
-              "before it reaches the input; above 1e3 it explodes.", delta=verdict, delta_color="off")
+    verdict = gradlab.diagnose(analysis)
+    left, right = st.columns([1, 3])
+    left.metric("verdict at initialisation", verdict.label, help="From the whole picture: the gradient norms' size "
+                f"(above {gradlab.BIG:g} explodes) and spread over depth ({gradlab.SPREAD:g} decades between input "
+                "and output vanishes or explodes), the activations' growth over depth, and the share of saturated "
+                "or dead units.")
+    right.markdown(f":{COLOURS.get(verdict.label, 'violet')}-badge[{verdict.label}] "
+                   + md_escape("; ".join(verdict.facts)) + ".")
+    if batch < gradlab.BATCHES[0]:
+        right.caption(f"Analysed on {batch} images, not {gradlab.BATCHES[0]}: a pass on more would exceed the "
+                      f"server's cap of {gradlab.MAX_GFLOP:g} GFLOP and {gradlab.MAX_MB:g} MB.")
+    state = st.session_state
+    label = PRESETS[state["g_preset"]].label if state.get("g_preset") else "your network"
+    ghost = state.get("g_ghost")
+    state["g_shown"] = (label, analysis.norms)
     left, right = st.columns(2)
-    left.plotly_chart(charts.init_gradients(analysis), key="g_init_grad")
+    left.plotly_chart(charts.init_gradients(analysis, ghost if ghost and ghost[0] != label else None),
+                      key="g_init_grad")
     right.plotly_chart(charts.init_activations(analysis), key="g_init_act")
 
 
 def launch(store: Store, net: NetSpec, opt: str, lr: float, clip: float | None, dataset: str) -> None:
-    cfg = RunConfig(dataset=dataset, train_size=2000 if dataset == "synthetic" else 5000, model="deepnet",
-                    net=net.to_dict(), optimizer=opt, lr=lr, clip_norm=clip, epochs=st.session_state["g_epochs"],
-                    schedule="constant", details=True,
-                    batch_size=64, seed=int(st.session_state["g_seed"]),
+    state = st.session_state
+    cfg = RunConfig(dataset=dataset, train_size=int(state["g_size"]), model="deepnet", net=net.to_dict(),
+                    optimizer=opt, lr=lr, clip_norm=clip, epochs=int(state["g_epochs"]), schedule="constant",
+                    details=True, batch_size=64, seed=int(state["g_seed"]),
                     name=f"gradient lab: {net.depth}-layer {net.activation} {net.kind}, {net.init} init"
                          f"{', BN' if net.batchnorm else ''}{', residual' if net.residual else ''}"
                          f"{f', clip {clip:g}' if clip else ''}")

@@ -307,15 +307,29 @@ def standard_charts(h: RunHistory, key: str) -> None:
     st.plotly_chart(charts.grad_norms(h), key=f"{key}_grad_{h.run.id}")
 
 
+def _histogram_step(run: Run, steps: list[int], key: str) -> int:
+    """The histogram slider: it follows the newest step unless moved back, and lands on the last step once the run
+    has ended."""
+    state, last, ended = st.session_state, f"{key}_last", f"{key}_ended"
+    moved_back = state.get(key) in steps and state.get(key) != state.get(last)
+    if not moved_back or (run.is_over and not state.get(ended)):
+        state[key] = steps[-1]
+    state[last], state[ended] = steps[-1], run.is_over
+    return st.select_slider("histogram at step", steps, key=key)
+
+
 def lab_charts(h: RunHistory, key: str) -> None:
     """The gradient lab's views of one run: norms, the layer × step heatmap, histograms at a chosen step, update
     ratios, then loss and accuracy."""
     run = h.run
+    note = charts.divergence_note(h)
+    if note:
+        st.error(md_escape(note))
     st.plotly_chart(charts.grad_norms(h), key=f"{key}_norms_{run.id}")
     st.plotly_chart(charts.heatmap(h), key=f"{key}_heat_{run.id}")
     if h.details:
         steps = [d.step for d in h.details]
-        at = st.select_slider("histogram at step", steps, value=steps[-1], key=f"{key}_hstep_{run.id}")
+        at = _histogram_step(run, steps, f"{key}_hstep_{run.id}")
         hist = next(d.histograms for d in h.details if d.step == at)
         n = len(run.layers)
         # One above the other: side by side, their titles are cut off on an 800-px screen.

@@ -1,0 +1,187 @@
+"""The charts: a diverged run keeps every finite step and marks the divergence on every run chart; log axes read as
+powers of ten; gradient charts share one fixed range; values are drawn as they are; text is large and dark."""
+
+from __future__ import annotations
+
+import math
+import re
+from types import SimpleNamespace
+
+import plotly.graph_objects as go
+import pytest
+
+from augviz import charts, data, gradlab
+from augviz.gradlab import PRESETS, Analysis, LayerStats
+from augviz.report import RunHistory
+from augviz.runconfig import RunConfig
+from augviz.store import Store, StoreSink
+from augviz.train import DetailMetrics, StepMetrics, train
+from augviz.ui.train import history
+
+POWER = re.compile(r"^10[⁻]?[⁰¹²³⁴⁵⁶⁷⁸⁹]+$")
+
+
+@pytest.fixture(scope="module")
+def diverged(tmp_path_factory) -> tuple[Store, int]:
+    """The exploding preset trained into a real store until its loss stops being finite, as the worker does."""
+    store = Store(tmp_path_factory.mktemp("home") / "runs.sqlite")
+    p = PRESETS["exploding"]
+    cfg = RunConfig(model="deepnet", net=p.net.to_dict(), optimizer=p.optimizer, lr=p.lr, epochs=1,
+                    train_size=1000, batch_size=64, schedule="constant", details=True)
+    run_id = store.create(cfg, status="running")
+    sink = StoreSink(store, run_id)
+    s = train(cfg, sink, dataset=data.load("synthetic", 1000, 0.1, 0))
+    sink.flush()
+    store.finish(run_id, s.status, diverged_step=s.diverged_step, test_acc=s.test_acc)
+    assert s.status == "diverged"
+    return store, run_id
+
+
+def made(layers: list[str], rows: list[tuple], diverged_step: int | None = None,
+         details: list[DetailMetrics] | None = None) -> RunHistory:
+    """A hand-made run history: rows of (step, loss, total norm, per-layer norms)."""
+    run = SimpleNamespace(id=1, layers=layers, diverged_step=diverged_step, total_steps=10, config=RunConfig(epochs=1))
+    return RunHistory(run, [StepMetrics(s, 1, loss, norms, total) for s, loss, total, norms in rows], [],
+                      details or [])
+
+
+def shapes_at(fig: go.Figure) -> list[float]:
+    return [s.x0 for s in fig.layout.shapes if s.x0 == s.x1]
+
+
+def annotations(fig: go.Figure) -> list[str]:
+    return [a.text for a in fig.layout.annotations]
+
+
+def test_a_diverged_run_draws_every_finite_step_and_marks_the_divergence_on_every_run_chart(diverged):
+    store, run_id = diverged
+    run = store.get(run_id)
+    n = run.diverged_step
+    rows = store.steps(run_id)
+    assert [r[0] for r in rows] == list(range(1, n))  # every step before the divergence was kept
+    h = history(store, run)
+    norms = charts.grad_norms(h)
+    total = next(d for d in norms.data if d.name == "all layers")
+    assert list(total.x) == list(range(1, n))
+    assert total.mode == "lines+markers"  # a few points are drawn, not an invisible line
+    drawn_or_marked = {x for d in norms.data if d.y is not None for x, y in zip(d.x, d.y, strict=True)
+                       if y is not None}
+    assert drawn_or_marked >= set(range(1, n))
+    heat = charts.heatmap(h)
+    assert list(heat.data[0].x) == list(range(1, n))
+    for fig, x in ((norms, n), (heat, n), (charts.update_ratios(h), n), (charts.loss([h]), n),
+                   (charts.accuracy([h]), h.steps[-1].epoch)):  # on the epoch axis: the epoch it diverged in
+        assert shapes_at(fig) == [x], fig.layout.title.text
+        assert f"diverged at step {n}" in annotations(fig)
+    note = charts.divergence_note(h)
+    assert f"Diverged at step {n}" in note and f"at step {n - 1}" in note
+    assert gradlab.sci(rows[-1][2]) in note  # the last finite loss, in words
+
+
+def test_a_finished_run_has_no_divergence_marker():
+    h = made(["layer 1", "layer 2"], [(s, 2.3, 1.0, [0.5, 0.5]) for s in (1, 2, 3)])
+    assert shapes_at(charts.grad_norms(h)) == [] and charts.divergence_note(h) is None
+
+
+def test_a_one_point_series_is_drawn_with_markers():
+    h = made(["layer 1", "layer 2"], [(1, 2.3, 1.0, [0.5, 0.5])])
+    lines = [d for d in charts.grad_norms(h).data if (d.name or "").startswith("layer ") or d.name == "all layers"]
+    assert len(lines) == 3 and all("markers" in d.mode for d in lines)
+
+
+def analysis(norms: list[float]) -> Analysis:
+    layers = [LayerStats(f"layer {k + 1}", v, 0.5, 0.1, 0.5, 0.0, None) for k, v in enumerate(norms)]
+    return Analysis(layers, 2.3, 128)
+
+
+def test_values_are_drawn_as_they_are_and_exact_zeros_are_marked():
+    fig = charts.init_gradients(analysis([0.0, 3e-16, 1e-3, 1e30]))
+    line = fig.data[0]
+    assert list(line.y) == [None, 3e-16, 1e-3, None]  # no floor: 3e-16 sits at 3e-16
+    marks = {d.name: list(d.x) for d in fig.data[1:]}
+    assert marks["exactly zero"] == [1]
+    assert marks[f"above {charts.power(charts.GRAD_DECADES[1])} or not finite"] == [4]
+
+
+def every_axis(fig: go.Figure) -> list:
+    layout = fig.layout
+    return [getattr(layout, k) for k in dir(layout) if re.fullmatch(r"[xy]axis\d*", k) and getattr(layout, k)]
+
+
+def log_figures() -> list[go.Figure]:
+    layers = ["layer 1", "layer 2", "layer 3"]
+    details = [DetailMetrics(1, [[1] * 30] * 3, [1e-9, 1e-3, 1.0]), DetailMetrics(2, [[1] * 30] * 3, [1e-6, 1e-2, 0.0])]
+    h = made(layers, [(1, 8.5e9, 1e10, [3e-16, 1e-3, 14e9]), (2, 3.0, 1.0, [1e-12, 1.0, 5.0])], 3, details)
+    return [charts.grad_norms(h), charts.init_gradients(analysis([3e-16, 1e-6, 1.0, 14e9])),
+            charts.update_ratios(h), charts.histogram(h.run, 2, [[1] * 30] * 3, [0, 2])]
+
+
+@pytest.mark.parametrize("fig", log_figures(), ids=["norms", "init", "update ratios", "histogram"])
+def test_log_axes_read_as_powers_of_ten_with_no_si_suffix_and_nothing_in_between(fig):
+    logs = [a for a in every_axis(fig) if a.type == "log" or a.ticktext]
+    assert logs
+    for axis in logs:
+        assert axis.ticktext and all(POWER.match(t) for t in axis.ticktext), axis.ticktext
+        assert len(axis.tickvals) == len(axis.ticktext)  # labelled ticks only
+        if axis.type == "log":
+            assert all(math.log10(v) == round(math.log10(v)) for v in axis.tickvals)
+    for axis in every_axis(fig):
+        assert axis.exponentformat == "power"
+
+
+def test_the_heatmap_colour_bar_reads_as_powers_of_ten():
+    bar = charts.heatmap(made(["layer 1"], [(1, 2.3, 1.0, [1e-3])])).data[0].colorbar
+    assert all(POWER.match(s) for s in bar.ticktext)
+
+
+def test_a_loss_in_the_billions_has_no_si_suffix():
+    fig = charts.loss([made([], [(1, 2.3, 1.0, []), (2, 8.5e9, 1.0, [])], diverged_step=3)])
+    assert fig.layout.yaxis.type == "log" and all(POWER.match(t) for t in fig.layout.yaxis.ticktext)
+    assert shapes_at(fig) == [3]
+
+
+def test_gradient_charts_share_one_fixed_range_whatever_the_network():
+    vanishing = charts.init_gradients(analysis([1e-16, 1e-8, 1.0]))
+    healthy = charts.init_gradients(analysis([1.0, 2.0, 5.0]))
+    assert vanishing.layout.yaxis.range == healthy.layout.yaxis.range == charts.GRAD_DECADES
+    a = made(["layer 1"], [(1, 1.0, 1.0, [1e-15]), (2, 1.0, 1.0, [1e-14])])
+    b = made(["layer 1"], [(1, 1.0, 1.0, [1.0]), (2, 1.0, 1.0, [5.0])])
+    assert charts.grad_norms(a).layout.yaxis.range == charts.grad_norms(b).layout.yaxis.range == charts.GRAD_DECADES
+    ha, hb = charts.heatmap(a).data[0], charts.heatmap(b).data[0]
+    assert (ha.zmin, ha.zmax) == (hb.zmin, hb.zmax) == charts.GRAD_DECADES
+
+
+def test_the_previous_preset_stays_as_a_faint_ghost():
+    fig = charts.init_gradients(analysis([1.0, 2.0]), ghost=("Vanishing", [1e-9, 1.0]))
+    ghost = fig.data[0]
+    assert ghost.name == "before: Vanishing" and ghost.opacity < 0.5 and list(ghost.y) == [1e-9, 1.0]
+
+
+def test_layer_lines_run_along_one_colour_scale_with_a_colour_bar_not_a_legend():
+    fig = charts.grad_norms(made([f"layer {k}" for k in range(1, 21)], [(s, 1.0, 1.0, [1.0] * 20) for s in (1, 2)]))
+    layer_lines = [d for d in fig.data if d.name and d.name.startswith("layer ")]
+    assert len(layer_lines) == 20 and not any(d.showlegend for d in layer_lines)
+    assert len({d.line.color for d in layer_lines}) == 20
+    assert layer_lines[0].line.color == charts.layer_colours(20)[0]
+    assert any(d.marker.showscale for d in fig.data if d.marker)
+    assert fig.layout.legend.y >= 1  # above the plot: it cannot cover an axis title
+
+
+def all_figures() -> list[go.Figure]:
+    h = made(["layer 1", "layer 2"], [(s, 2.3, 1.0, [0.5, 0.5]) for s in (1, 2)], None,
+             [DetailMetrics(1, [[1] * 30] * 2, [1e-3, 1e-3])])
+    a = analysis([1e-3, 1.0])
+    return [charts.grad_norms(h), charts.heatmap(h), charts.init_gradients(a), charts.init_activations(a),
+            charts.histogram(h.run, 1, [[1] * 30] * 2, [0, 1]), charts.update_ratios(h), charts.loss([h]),
+            charts.accuracy([h]), charts.benefit([])]
+
+
+@pytest.mark.parametrize("fig", all_figures())
+def test_every_chart_has_large_dark_text(fig):
+    def dark(colour: str) -> bool:
+        return colour in ("#111111", "#111", "black")
+
+    assert fig.layout.font.size >= 14 and dark(fig.layout.font.color)
+    assert fig.layout.legend.font.size >= 14
+    for axis in every_axis(fig):
+        assert axis.tickfont.size >= 14 and dark(axis.tickfont.color)
