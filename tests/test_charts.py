@@ -40,7 +40,8 @@ def diverged(tmp_path_factory) -> tuple[Store, int]:
 def made(layers: list[str], rows: list[tuple], diverged_step: int | None = None,
          details: list[DetailMetrics] | None = None) -> RunHistory:
     """A hand-made run history: rows of (step, loss, total norm, per-layer norms)."""
-    run = SimpleNamespace(id=1, layers=layers, diverged_step=diverged_step, total_steps=10, config=RunConfig(epochs=1))
+    run = SimpleNamespace(id=1, layers=layers, diverged_step=diverged_step, total_steps=10, config=RunConfig(epochs=1),
+                          classes=[str(k) for k in range(10)])
     return RunHistory(run, [StepMetrics(s, 1, loss, norms, total) for s, loss, total, norms in rows], [],
                       details or [])
 
