@@ -165,7 +165,7 @@ def test_the_runs_table_fits_1366_px(home, browser):
 
 
 def test_nothing_is_cut_off_at_800_px_on_train_and_runs(tmp_path, browser):
-    lab = {"model": "deepnet", "net": {"depth": 6, "width": 16}, "name": "a lab run"}
+    lab = {"model": "deepnet", "net": {"depth": 6, "width": 16}, "details": True, "name": "a lab run"}
     for doc in ({"name": "a train run"}, lab):
         config = tmp_path / "run.json"
         config.write_text(json.dumps({"train_size": 250, "epochs": 2, **doc}))
