@@ -1,18 +1,49 @@
 """The command line: ``python -m augviz train --config run.json``, ``python -m augviz runs``.
 
-Runs started here are stored in the same database as the app's, so they show up on its pages.
+Runs started here are stored in the same database as the app's, so they show up on its pages, and they wait in
+the same queue: at most ``$AUGVIZ_MAX_RUNS`` runs train at once, the app's and the terminal's together.
+
+Every error is one line on stderr naming the field or file, and its kind is the exit status (EXIT_CODES; the
+README lists them). Tracebacks go to the run's log file; only an internal error (a bug) shows one here.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
+import time
+import traceback
 from pathlib import Path
+from typing import Any
 
-from augviz.errors import ConfigError, DataError, StoreError
+from augviz import settings
+from augviz.errors import ConfigError, DataError, DiskFull, QueueFull, SettingError, StoreError
+from augviz.runconfig import RunConfig, loads
 from augviz.store import Store, default_store
 from augviz.train import DetailMetrics, EpochMetrics, StepMetrics
+
+EXIT_CODES = {
+    "finished": 0,  # the run finished (or `runs` listed the runs)
+    "failed": 1,  # the run failed while training (the cause is printed; the traceback is in its log file)
+    "usage": 2,  # the command line itself is wrong (argparse's own code)
+    "config": 3,  # the run configuration is wrong: the message names the field
+    "file": 4,  # a file cannot be read: missing, no permission, not UTF-8 text
+    "data": 5,  # the dataset cannot be found, read or downloaded
+    "store": 6,  # the run database cannot be used (locked, read-only, damaged)
+    "setting": 7,  # an environment setting (AUGVIZ_DB_TIMEOUT, AUGVIZ_MAX_RUNS, …) is not a usable value
+    "queue full": 8,  # queuing the run would pass a cap on queued runs ($AUGVIZ_MAX_QUEUED…)
+    "diverged": 9,  # the run's loss stopped being finite
+    "disk full": 10,  # the disk filled during the run
+    "stopped": 11,  # the run was stopped (from the app, or deleted) before it finished
+    "interrupted": 130,  # Ctrl-C
+}
+HUGE = 10**300  # beyond this an integer is no float: name the field instead of an OverflowError
+
+
+class FileProblem(Exception):
+    """A file named on the command line cannot be read."""
 
 
 class Printer:
@@ -42,31 +73,135 @@ def _store(args: argparse.Namespace) -> Store:
     return Store(Path(args.db)) if getattr(args, "db", None) else default_store()
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    from augviz import runconfig, worker
+def _huge_number(doc: Any) -> str | None:
+    """The path of the first integer too large to be a float, or None (walked without recursion: the document
+    may be nested deeply)."""
+    stack: list[tuple[str, Any]] = [("", doc)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > HUGE:
+            return path or "(the document)"
+        if isinstance(value, dict):
+            stack.extend((f"{path}.{k}" if path else str(k), v) for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend((f"{path}[{i}]", v) for i, v in enumerate(value))
+    return None
 
-    cfg = runconfig.loads(Path(args.config).read_text())
+
+def read_config(path: Path) -> RunConfig:
+    """A run configuration file: FileProblem when it cannot be read as UTF-8 text, ConfigError (naming the
+    file and field) when its content is wrong, however it is wrong."""
+    import json
+
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise FileProblem(f"{path}: cannot be read ({e.strerror or e})") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise FileProblem(f"{path}: not UTF-8 text (byte 0x{raw[e.start]:02x} at offset {e.start}); "
+                          "save it as UTF-8") from None
+    try:
+        doc = json.loads(text)
+    except RecursionError:
+        raise ConfigError(str(path), "nested too deeply to be a run configuration") from None
+    except ValueError as e:  # JSON syntax, or an integer over Python's 4,300-digit limit
+        raise ConfigError(str(path), f"not valid JSON ({str(e)[:200]})") from None
+    huge = _huge_number(doc)
+    if huge:
+        raise ConfigError(f"{path}: {huge}", "a number too large to use (more than 300 digits)")
+    try:
+        return loads(text)
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e.path}" if e.path else str(path), e.message) from None
+    except (ValueError, TypeError, OverflowError, RecursionError) as e:
+        raise ConfigError(str(path), f"cannot be read as a run configuration ({str(e)[:200]})") from None
+
+
+def _wait_for_slot(store: Store, run_id: int) -> bool:
+    """Wait in the shared queue until this run may train; False when it was stopped or deleted meanwhile."""
+    from augviz import worker
+
+    limit = worker.max_concurrent()
+    told = False
+    while not store.claim(run_id, os.getpid(), limit):
+        run = store.get(run_id)
+        if run is None or run.status != "queued":
+            return False
+        if not told:
+            print(f"waiting in the queue (position {store.queue_position(run_id)}; AUGVIZ_MAX_RUNS allows {limit} "
+                  "run(s) at once)", flush=True)
+            told = True
+            worker.ensure_launcher(store)  # so the runs ahead of this one are going
+        time.sleep(0.5)
+    return True
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from augviz import worker
+
+    cfg = read_config(Path(args.config))
     store = _store(args)
-    run_id = store.create(cfg, status="running", pid=os.getpid())
+    # Queued under this process's pid: the launcher leaves it to this process, which claims its own turn.
+    run_id = store.create_many([cfg], pid=os.getpid(), session=f"cli-{os.getpid()}",
+                               caps=(settings.max_queued(), settings.max_queued_per_session()))[0]
     print(f"run {run_id}: {cfg.label()}", flush=True)
-    status = worker.execute(store, run_id, cfg, echo=Printer())
+    try:
+        if not _wait_for_slot(store, run_id):
+            print(f"run {run_id} stopped before it started", file=sys.stderr)
+            return EXIT_CODES["stopped"]
+        log_path = _log_path(run_id)
+        with open(log_path, "a") if log_path else open(os.devnull, "w") as log:
+            status = worker.execute(store, run_id, cfg, echo=Printer(), log=log)
+    except KeyboardInterrupt:
+        store.finish(run_id, "stopped", "interrupted from the terminal (Ctrl-C)", kind="stopped")
+        print(f"run {run_id} interrupted", file=sys.stderr)
+        return EXIT_CODES["interrupted"]
+    finally:
+        with contextlib.suppress(OSError, StoreError):  # the run's own outcome matters more here
+            if worker.launcher_pid(store) is None and any(s == "queued" for _, s, _ in store.live()):
+                worker.ensure_launcher(store)  # runs queued behind this one go on
     run = store.get(run_id)
-    assert run is not None
-    print(f"run {run_id} {status}" + (f": {run.error}" if run.error else ""))
-    if run.test_acc is not None:
-        print(f"test accuracy {run.test_acc:.4f}  test loss {run.test_loss:.4f}  "
-              f"{run.images_per_s:.0f} images/s  {run.wall_s:.1f} s")
-    return 0 if status in ("finished", "stopped") else 1
+    if run is None:
+        print(f"run {run_id} was deleted while it ran", file=sys.stderr)
+        return EXIT_CODES["stopped"]
+    if status == "finished":
+        print(f"run {run_id} finished")
+        if run.test_acc is not None:
+            print(f"test accuracy {run.test_acc:.4f}  test loss {run.test_loss:.4f}  "
+                  f"{run.images_per_s:.0f} images/s  {run.wall_s:.1f} s")
+        return EXIT_CODES["finished"]
+    where = f" (details in {log_path})" if status == "failed" and log_path else ""
+    print(f"error: run {run_id} {status}" + (f": {run.error}" if run.error else "") + where, file=sys.stderr)
+    if status == "failed":
+        return EXIT_CODES.get(run.error_kind or "", EXIT_CODES["failed"])
+    return EXIT_CODES.get(status, EXIT_CODES["failed"])
+
+
+def _log_path(run_id: int) -> Path | None:
+    from augviz.data import home
+
+    try:
+        logs = home() / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        return logs / f"run-{run_id}.log"
+    except OSError:
+        return None
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
+    from augviz import worker
+
     store = _store(args)
-    store.reap()
+    worker.recover(store)
     print(f"{'id':>4}  {'status':<11} {'test acc':>8} {'time':>7}  label")
     for r in store.runs():
         acc = f"{r.test_acc:.4f}" if r.test_acc is not None else "-"
         wall = f"{r.wall_s:.1f}s" if r.wall_s is not None else "-"
-        print(f"{r.id:>4}  {r.status:<11} {acc:>8} {wall:>7}  {r.label}")
+        why = r.unreadable
+        print(f"{r.id:>4}  {r.status:<11} {acc:>8} {wall:>7}  {r.label}"
+              + (f"  [unreadable by this version: {why}]" if why else ""))
     return 0
 
 
@@ -77,25 +212,65 @@ def cmd_work(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_launcher(args: argparse.Namespace) -> int:
+    from augviz import worker
+
+    worker.run_launcher(_store(args), args.lock_fd)
+    return 0
+
+
+def _kind(e: BaseException) -> str:
+    if isinstance(e, FileProblem):
+        return "file"
+    if isinstance(e, ConfigError):
+        return "config"
+    if isinstance(e, DataError):
+        return "data"
+    if isinstance(e, SettingError):
+        return "setting"
+    if isinstance(e, QueueFull):
+        return "queue full"
+    if isinstance(e, DiskFull):
+        return "disk full"
+    return "store"
+
+
 def main(argv: list[str] | None = None) -> int:
+    # A name stored by another tool may hold characters this terminal cannot show: escape them, do not crash.
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     parser = argparse.ArgumentParser(prog="python -m augviz", description="augviz runs from the command line")
     parser.add_argument("--db", help="run database (default: $AUGVIZ_HOME/runs.sqlite)")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("train", help="train one run in the foreground, printing progress")
+    p = sub.add_parser("train", help="train one run in the foreground, printing progress; it waits its turn "
+                                     "behind $AUGVIZ_MAX_RUNS like the app's runs")
     p.add_argument("--config", required=True, help="a run configuration JSON file")
     p.set_defaults(fn=cmd_train)
     p = sub.add_parser("runs", help="list stored runs")
     p.set_defaults(fn=cmd_runs)
-    p = sub.add_parser("work", help=argparse.SUPPRESS)
-    p.add_argument("run_id", type=int)
-    p.add_argument("--db", help=argparse.SUPPRESS)
-    p.set_defaults(fn=cmd_work)
+    for name, fn in (("work", cmd_work), ("launcher", cmd_launcher)):
+        p = sub.add_parser(name, help=argparse.SUPPRESS)
+        if name == "work":
+            p.add_argument("run_id", type=int)
+        else:
+            p.add_argument("--lock-fd", type=int, help=argparse.SUPPRESS)
+        p.add_argument("--db", help=argparse.SUPPRESS)
+        p.set_defaults(fn=fn)
     args = parser.parse_args(argv)
     try:
         return args.fn(args)
-    except (ConfigError, DataError, StoreError, OSError) as e:
+    except (FileProblem, ConfigError, DataError, StoreError) as e:
         print(f"error: {e}", file=sys.stderr)
-        return 2
+        return EXIT_CODES[_kind(e)]
+    except OSError as e:
+        print(f"error: {e.filename or ''}{': ' if e.filename else ''}{e.strerror or e}", file=sys.stderr)
+        return EXIT_CODES["file"]
+    except Exception as e:  # a bug: one line here, the traceback where it can be found
+        print(f"error: {type(e).__name__}: {e} (an internal error; please report it with the lines below)",
+              file=sys.stderr)
+        traceback.print_exc(limit=-3)
+        return EXIT_CODES["failed"]
 
 
 if __name__ == "__main__":

@@ -22,3 +22,16 @@ class DataError(ValueError):
 
 class StoreError(RuntimeError):
     """The run database cannot be read or written (locked, read-only, missing); the message says which and why."""
+
+
+class DiskFull(StoreError):
+    """The disk holding the run database has no space left; the run that met it ends as failed with this cause."""
+
+
+class SettingError(StoreError):
+    """An environment setting for runs (``AUGVIZ_DB_TIMEOUT``, ``AUGVIZ_MAX_RUNS``, …) is not a usable value;
+    the message names the variable, the value and what it accepts."""
+
+
+class QueueFull(StoreError):
+    """Queuing more runs would pass a cap on queued runs; nothing was queued. The message says which cap."""

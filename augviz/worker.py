@@ -1,80 +1,359 @@
-"""Runs outside the Streamlit script: each run is a worker process that waits its turn, trains, and writes to
-the store. The app, the command line and the tests all launch and stop runs through here."""
+"""Runs outside the Streamlit script. The app, the command line and the tests all queue, stop and delete runs
+through here.
+
+A queued run is a row in the store, not a process. One launcher process per database (``python -m augviz
+launcher``, started on demand, at most one thanks to a lock file) starts a worker process whenever a slot frees
+(``$AUGVIZ_MAX_RUNS``), ends the runs of workers that died (with how they died), kills a worker that has not
+answered Stop within ``$AUGVIZ_STOP_GRACE_S`` (a stuck or SIGSTOPped one), and exits once nothing waits. A
+worker that ends makes sure a launcher is still there, so the queue never waits for a page view. Queuing is
+capped server-wide and per session (``$AUGVIZ_MAX_QUEUED``, ``$AUGVIZ_MAX_QUEUED_PER_SESSION``); a request that
+would pass a cap is refused before anything is queued.
+"""
 
 from __future__ import annotations
 
-import ctypes
+import contextlib
+import fcntl
 import os
+import signal
 import subprocess
 import sys
 import time
 import traceback
+from pathlib import Path
+from typing import TextIO
 
 import torch
 
+from augviz import settings
 from augviz.data import home
+from augviz.errors import ConfigError, DataError, DiskFull, StoreError
 from augviz.runconfig import RunConfig
 from augviz.store import Store, StoreSink
 from augviz.train import DetailMetrics, EpochMetrics, Sink, StepMetrics, train
 
-_children: list[subprocess.Popen] = []
+_children: list[subprocess.Popen] = []  # launchers this process started, waited for by reap_children
+
+RESERVE_BYTES = 1 << 20  # set aside per run, given back when the disk fills so that the run's end is written
+
+
+class RunStopped(Exception):
+    """Raised inside a run (during a download) when Stop was asked for."""
 
 
 def max_concurrent() -> int:
     """How many runs may train at once: ``$AUGVIZ_MAX_RUNS``, default 1 on CPU (they would share two cores)."""
-    value = os.environ.get("AUGVIZ_MAX_RUNS")
-    if value and value.isdigit() and int(value) > 0:
-        return int(value)
-    return 2 if torch.cuda.is_available() else 1
+    return settings.max_running(2 if torch.cuda.is_available() else 1)
 
 
-def launch(store: Store, cfg: RunConfig) -> int:
-    """Queue a run and start its worker process, detached from the caller's session, so that closing the
-    browser or restarting the page does not stop it. Returns the run's id."""
-    run_id = store.create(cfg)
-    logs = home() / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    with open(logs / f"run-{run_id}.log", "ab") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "augviz", "work", str(run_id), "--db", str(store.path)],
-                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    store.set_pid(run_id, proc.pid)
-    _children.append(proc)
-    return run_id
+# ---- queuing ---------------------------------------------------------------------------------------------------
+
+def admit(store: Store, n: int, session: str | None = None) -> str | None:
+    """Why queuing ``n`` more runs (for ``session``) would pass a cap, or None when they fit. Pages call it
+    before offering a launch; launch_all checks again, atomically."""
+    return store.queue_room(n, session, settings.max_queued(), settings.max_queued_per_session())
+
+
+def launch(store: Store, cfg: RunConfig, session: str | None = None) -> int:
+    """Queue one run (see launch_all); returns its id."""
+    return launch_all(store, [cfg], session)[0]
+
+
+def launch_all(store: Store, cfgs: list[RunConfig], session: str | None = None) -> list[int]:
+    """Queue runs, all or none (QueueFull, nothing queued, when a cap would be passed), and make sure a launcher
+    is there to start them. Runs live on when the caller's session or the server ends."""
+    max_concurrent()  # a bad $AUGVIZ_MAX_RUNS is the caller's message now, not the launcher's later
+    ids = store.create_many(cfgs, session=session,
+                            caps=(settings.max_queued(), settings.max_queued_per_session()))
+    try:
+        ensure_launcher(store)
+    except OSError as e:
+        for run_id in ids:
+            store.finish(run_id, "failed", f"the launcher could not be started ({e})", kind="launch")
+        raise StoreError(f"the runs were not started: the launcher could not be started ({e})") from None
+    return ids
+
+
+def _launcher_lock(store: Store) -> int | None:
+    """The launcher's lock on ``<database>.launcher``, taken without waiting; None when another holds it."""
+    fd = os.open(f"{store.path}.launcher", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    os.ftruncate(fd, 0)
+    os.write(fd, str(os.getpid()).encode())
+    return fd
+
+
+def launcher_pid(store: Store) -> int | None:
+    """The pid of the launcher that serves ``store`` now, or None when none does."""
+    fd = _launcher_lock(store)
+    if fd is not None:
+        os.close(fd)
+        return None
+    try:
+        return int(Path(f"{store.path}.launcher").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def ensure_launcher(store: Store) -> None:
+    """Start a launcher for ``store`` unless one is going. The lock is taken here and handed to the child, so
+    that launches in quick succession start one launcher, not one each while the first is still importing."""
+    fd = _launcher_lock(store)
+    if fd is None:
+        return
+    try:
+        try:
+            logs = home() / "logs"
+            logs.mkdir(parents=True, exist_ok=True)
+            log: TextIO | int = open(logs / "launcher.log", "a")  # noqa: SIM115 (handed to the child, closed below)
+        except OSError:
+            log = subprocess.DEVNULL  # it still starts workers; each run's own failure to log is recorded on it
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "augviz", "launcher", "--db", str(store.path), "--lock-fd", str(fd)],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                pass_fds=(fd,))
+        finally:
+            if not isinstance(log, int):
+                log.close()
+        _children.append(proc)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(proc.pid).encode(), 0)
+    finally:
+        os.close(fd)  # the child holds the lock through its copy
+
+
+def _is_augviz(pid: int, role: bytes, *also: bytes) -> bool:
+    """Whether ``pid`` is a ``python -m augviz <role>`` process with these arguments (never kill a reused pid)."""
+    try:
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return b"augviz" in args and role in args and all(a in args for a in also)
+
+
+def shutdown(store: Store) -> None:
+    """Stop everything that serves ``store`` at once: the launcher ends, queued runs are stopped, running workers
+    are killed and their runs marked stopped. For tests, and for an administrator taking the app down."""
+    pid = launcher_pid(store)
+    if pid and _is_augviz(pid, b"launcher", str(store.path).encode()):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    for run_id, status, run_pid in store.live():
+        store.request_stop(run_id)
+        if status == "running":
+            _kill(run_pid, run_id)
+            store.finish(run_id, "stopped", "stopped by a shutdown", kind="stopped")
+    for proc in _children:
+        proc.wait(timeout=30)
+    reap_children()
 
 
 def reap_children() -> None:
-    """Collect the exit status of finished workers this process started (no zombies pile up)."""
+    """Collect the exit status of launchers this process started (no zombies pile up)."""
     _children[:] = [p for p in _children if p.poll() is None]
 
 
-def keep_freed_memory() -> None:
-    """Ask glibc to keep freed memory instead of returning it between steps: every batch allocates the same
-    large buffers, and handing them back costs page faults on each step (measured in bench/augment.py)."""
+def recover(store: Store) -> list[int]:
+    """Upkeep that any page view or CLI call may do, cheap and idempotent: when no launcher is going, runs whose
+    process is gone are ended as ``interrupted`` (the run system went down with them: a server or machine
+    restart), and a launcher is started if runs wait. Returns the ids it ended."""
+    reap_children()
+    if launcher_pid(store) is not None:
+        return []  # the launcher does the upkeep
+    ended = store.reap(interrupted=True)
+    if any(status == "queued" and pid is None for _, status, pid in store.live()):
+        ensure_launcher(store)
+    return ended
+
+
+# ---- stopping and deleting -------------------------------------------------------------------------------------
+
+def _kill(pid: int | None, run_id: int) -> None:
+    if pid and pid != os.getpid() and _is_augviz(pid, b"work", str(run_id).encode()):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)  # also reaches a stopped (SIGSTOP) process
+
+
+def delete(store: Store, run_ids: list[int]) -> int:
+    """Delete runs with their metrics, whatever their state: a queued run is stopped, a running one stopped and
+    its worker killed at once (a stuck worker cannot keep its run). Returns how many were deleted."""
+    for run in store.runs(ids=run_ids):
+        if not run.is_over:
+            store.request_stop(run.id)
+            if run.status == "running":
+                _kill(run.pid, run.id)
+                store.finish(run.id, "stopped", "deleted while running", kind="stopped")
+    return store.delete(run_ids)
+
+
+# ---- the launcher ----------------------------------------------------------------------------------------------
+
+def run_launcher(store: Store, lock_fd: int | None = None, poll_s: float = 0.25) -> None:
+    """The launcher's loop (``python -m augviz launcher``), holding the lock ``lock_fd`` handed over by
+    ensure_launcher (or taking it); returns at once when another launcher holds the lock."""
+    fd = lock_fd if lock_fd is not None else _launcher_lock(store)
+    if fd is None:
+        return
+    workers: dict[int, subprocess.Popen] = {}
     try:
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(-1, 1 << 30)  # M_TRIM_THRESHOLD
-        libc.mallopt(-3, 1 << 30)  # M_MMAP_THRESHOLD
-    except OSError:
-        pass  # not glibc: nothing to tune
+        while True:
+            try:
+                _upkeep(store, workers)
+                if not workers and not _waiting(store):
+                    # Release, then look once more: a run queued between the look and the release would find the
+                    # lock held, start no launcher, and wait for ever.
+                    os.close(fd)
+                    fd = None
+                    if not _waiting(store) or (fd := _launcher_lock(store)) is None:
+                        return
+            except StoreError as e:  # a locked or full database: say so, and try again
+                print(f"launcher: {e}", file=sys.stderr, flush=True)
+            time.sleep(poll_s)
+    finally:
+        if fd is not None:
+            os.close(fd)
+        for proc in workers.values():
+            proc.wait()
 
 
-def work(store: Store, run_id: int, poll_s: float = 0.5) -> None:
-    """The worker's life: wait in the queue for a free slot, then execute the run."""
-    store.set_pid(run_id, os.getpid())
-    while True:
+def _waiting(store: Store) -> bool:
+    """Whether a queued run waits for the launcher (a queued run with a pid is a CLI run waiting for itself)."""
+    return any(status == "queued" and pid is None for _, status, pid in store.live())
+
+
+def _upkeep(store: Store, workers: dict[int, subprocess.Popen]) -> None:
+    for run_id, proc in list(workers.items()):
+        code = proc.poll()
+        if code is None:
+            continue
+        del workers[run_id]
+        how = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit status {code}"
+        store.finish(run_id, "failed", f"the worker process (pid {proc.pid}) ended without finishing ({how})",
+                     kind="worker")
+    # Processes this launcher did not start (CLI runs, an earlier launcher's workers); its own are seen above.
+    store.reap(skip=frozenset(p.pid for p in workers.values()))
+    grace = settings.stop_grace_s()
+    for run in store.overdue_stops(grace):
+        proc = workers.pop(run.id, None)
+        if proc is not None:
+            proc.kill()
+            proc.wait()
+        else:
+            _kill(run.pid, run.id)
+        store.finish(run.id, "stopped", f"the worker did not answer Stop within {grace:g} s and was killed",
+                     kind="stopped")
+    limit = max_concurrent()
+    while (run_id := store.claim_next(os.getpid(), limit)) is not None:
+        workers[run_id] = proc = _start_worker(store, run_id)
+        if proc is None:
+            workers.pop(run_id)
+
+
+def _start_worker(store: Store, run_id: int) -> subprocess.Popen | None:
+    try:
+        logs = home() / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        with open(logs / f"run-{run_id}.log", "ab") as log:
+            proc = subprocess.Popen([sys.executable, "-m", "augviz", "work", str(run_id), "--db", str(store.path)],
+                                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                    env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    except OSError as e:
+        store.finish(run_id, "failed", f"the worker could not be started ({e})", kind="launch")
+        return None
+    store.set_pid(run_id, proc.pid)
+    return proc
+
+
+# ---- a worker --------------------------------------------------------------------------------------------------
+
+def work(store: Store, run_id: int) -> None:
+    """A worker's life (``python -m augviz work``): execute the run the launcher claimed for it, then make sure a
+    launcher is still there for the runs behind it."""
+    try:
         run = store.get(run_id)
-        if run is None or run.status != "queued":
-            return  # stopped or deleted while queued
-        if store.claim(run_id, os.getpid(), max_concurrent()):
-            break
-        time.sleep(poll_s)
-    execute(store, run_id, run.config)
+        if run is None or run.status != "running":
+            return  # stopped or deleted before it began
+        store.set_pid(run_id, os.getpid())
+        try:
+            cfg = run.config
+        except ConfigError as e:
+            store.finish(run_id, "failed", str(e), kind="config")
+            return
+        execute(store, run_id, cfg)
+    finally:
+        with contextlib.suppress(OSError):
+            ensure_launcher(store)
 
 
-def execute(store: Store, run_id: int, cfg: RunConfig, echo: Sink | None = None) -> str:
-    """Train a run that is marked running, record how it ended, and return that status."""
-    keep_freed_memory()
+class _Reserve:
+    """Disk space set aside for a run (a file beside the database), given back when the disk fills, so that the
+    run's end and its cause can still be written."""
+
+    def __init__(self, path: Path) -> None:
+        self.path: Path | None = path
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                os.posix_fallocate(fd, 0, RESERVE_BYTES)
+            finally:
+                os.close(fd)
+        except OSError:
+            self.release()  # no room even for the reserve: the run will meet the full disk soon enough
+
+    def release(self) -> bool:
+        """Give the space back; False when there was none to give."""
+        if self.path is None:
+            return False
+        self.path.unlink(missing_ok=True)
+        self.path = None
+        return True
+
+
+def _cause(e: BaseException) -> tuple[str, str]:
+    """(kind, message) of a run's failure: the kinds the store records and the CLI maps to exit codes."""
+    if isinstance(e, DiskFull) or "No space left on device" in str(e):
+        return "disk full", str(e) if str(e).startswith("disk full") else f"disk full: {e}"
+    if isinstance(e, DataError):
+        return "data", str(e)
+    if isinstance(e, ConfigError):
+        return "config", str(e)
+    if isinstance(e, StoreError):
+        return "store", str(e)
+    return "training", f"{type(e).__name__}: {e}"
+
+
+def _say(log: TextIO | None, text: str) -> None:
+    """Write to the run's log; a log on a full disk must not stop the run's end being recorded."""
+    try:
+        if log is not None:
+            print(text, file=log, flush=True)
+    except (OSError, ValueError):
+        pass
+
+
+def _finish(store: Store, run_id: int, reserve: _Reserve, log: TextIO | None, status: str, error: str | None,
+            kind: str | None, **summary: object) -> None:
+    """Record the run's end; when the disk is full, give back the reserve and try once more."""
+    for attempt in (1, 2):
+        try:
+            store.finish(run_id, status, error, kind, **summary)
+            return
+        except StoreError as e:
+            if attempt == 2 or not reserve.release():
+                _say(log, f"the end of run {run_id} ({status}: {error}) could not be recorded: {e}")
+                return
+
+
+def execute(store: Store, run_id: int, cfg: RunConfig, echo: Sink | None = None,
+            log: TextIO | None = sys.stderr) -> str:
+    """Train a run that is marked running, record how it ended (and why, when it failed), return that status.
+    Tracebacks go to ``log`` (the worker's log file); the store gets one line and a kind of cause."""
+    reserve = _Reserve(store.path.with_name(f"{store.path.name}.reserve-{run_id}"))
     sink = StoreSink(store, run_id)
     target: Sink = sink if echo is None else _Tee(sink, echo)
     last = {"at": 0.0, "stop": False}
@@ -87,24 +366,36 @@ def execute(store: Store, run_id: int, cfg: RunConfig, echo: Sink | None = None)
     shown = {"at": 0.0}
 
     def downloading(name: str, done: int, total: int | None) -> None:
+        if should_stop():
+            raise RunStopped  # out of the download loop, which removes its partial file
         if time.monotonic() - shown["at"] > 0.5 or done == total:  # a progress bar, not a write per chunk
             shown["at"] = time.monotonic()
-            share = f" {100 * done / total:.0f}%" if total else f" {done / 2**20:.1f} MB"
-            store.set_note(run_id, f"downloading {name}{share}")
+            size = f"{done / 2**20:.1f} of {total / 2**20:.1f} MB" if total else f"{done / 2**20:.1f} MB"
+            store.set_progress(run_id, f"downloading {name} ({size})", done / total if total else None)
 
     try:
-        s = train(cfg, target, should_stop, progress=downloading)
-    except Exception as e:  # the run failed; record why, keep what it wrote
-        sink.flush()
-        traceback.print_exc()
-        store.finish(run_id, "failed", f"{type(e).__name__}: {e}")
-        return "failed"
-    sink.flush()
-    store.set_note(run_id, s.note)  # the download's progress gives way to what reading the data skipped
-    error = f"the loss stopped being finite at step {s.diverged_step}" if s.status == "diverged" else None
-    store.finish(run_id, s.status, error, diverged_step=s.diverged_step, test_acc=s.test_acc,
-                 test_loss=s.test_loss, images_per_s=s.images_per_s, wall_s=s.wall_s)
-    return s.status
+        try:
+            s = train(cfg, target, should_stop, progress=downloading)
+            sink.flush()
+        except RunStopped:
+            _finish(store, run_id, reserve, log, "stopped", None, None)
+            return "stopped"
+        except Exception as e:  # the run failed: record why first (pending metrics can wait: a full disk)
+            kind, message = _cause(e)
+            _say(log, traceback.format_exc())
+            if kind == "disk full":
+                reserve.release()
+            _finish(store, run_id, reserve, log, "failed", message, kind)
+            with contextlib.suppress(StoreError):
+                sink.flush()  # what is left, if there is room now
+            return "failed"
+        error = f"the loss stopped being finite at step {s.diverged_step}" if s.status == "diverged" else None
+        _finish(store, run_id, reserve, log, s.status, error, "training" if error else None,
+                diverged_step=s.diverged_step, test_acc=s.test_acc, test_loss=s.test_loss,
+                images_per_s=s.images_per_s, wall_s=s.wall_s, note=s.note)  # what reading the data skipped
+        return s.status
+    finally:
+        reserve.release()
 
 
 class _Tee:

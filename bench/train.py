@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from augviz import data, models, serialize, worker
+from augviz import data, models, serialize
 from augviz.preview import SEED_PIPELINE
 from augviz.runconfig import RunConfig
 from augviz.store import Store, StoreSink
@@ -91,7 +91,6 @@ def main() -> None:
     parser.add_argument("--json", help="write the figures to this file")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    worker.keep_freed_memory()  # as the worker does
     print("machine:", ", ".join(f"{k} {v}" for k, v in machine().items()), f"(torch threads {torch.get_num_threads()})")
 
     runs = [default_run("cpu")] + ([default_run("cuda")] if torch.cuda.is_available() else [])

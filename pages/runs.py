@@ -12,7 +12,10 @@ store = train.store()
 if store is not None:
     worker.reap_children()
     train.guarded(store.reap)
-    stored = store.runs()
+    listed = store.runs()
+    stored = [r for r in listed if not r.unreadable]  # a newer version's runs: named here, never compared
+    for r in [r for r in listed if r.unreadable][:3]:
+        st.warning(common.md_escape(f"Run #{r.id} ({r.label}) cannot be read by this version: {r.unreadable}"))
     if not stored:
         st.info("No runs stored yet: start one on the Train page or with `python -m augviz train`.")
     else:

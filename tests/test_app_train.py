@@ -7,7 +7,6 @@ import io
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ from augviz import models, report, serialize, worker
 from augviz.gradlab import NetSpec
 from augviz.preview import SEED_PIPELINE
 from augviz.runconfig import RunConfig
-from augviz.store import Store, pid_alive
+from augviz.store import Store
 from augviz.ui import train as train_ui
 
 APP = str(Path(__file__).parents[1] / "app.py")
@@ -32,13 +31,7 @@ def home(tmp_path, monkeypatch):
     monkeypatch.setenv("AUGVIZ_HOME", str(tmp_path))
     monkeypatch.setenv("AUGVIZ_MAX_RUNS", "1")
     yield tmp_path
-    store = Store(tmp_path / "runs.sqlite")
-    for run in store.runs():
-        if run.pid and run.pid != os.getpid() and pid_alive(run.pid):
-            os.kill(run.pid, signal.SIGKILL)
-    for proc in worker._children:
-        proc.wait(timeout=30)
-    worker.reap_children()
+    worker.shutdown(Store(tmp_path / "runs.sqlite"))  # leave no launcher or worker behind
 
 
 def page(name: str, **query: str) -> AppTest:
@@ -64,6 +57,7 @@ def wait_until(at: AppTest, store: Store, done, timeout: float = 120) -> None:
         time.sleep(1)
         at.run()  # run_every never fires in AppTest: poll by rerunning
         assert not at.exception
+    at.run()  # once more: the page's last look may predate the end the store now shows
 
 
 def cli_run(home: Path, **doc) -> None:

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from augviz import Pipeline, Step, share
+from augviz import Pipeline, Step, share, worker
 from augviz.store import Store, pid_alive
 from tests.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, free_port, start_server, stop_server, streamlit_server
 
@@ -114,10 +114,12 @@ def test_a_server_killed_mid_run_comes_back_with_the_run_interrupted(tmp_path, b
         os.kill(proc.pid, signal.SIGKILL)  # the server dies at once, without cleaning up
         proc.wait()
         (run,) = store.runs()
-        # The worker is its own process: the run survives the server. Then the machine takes it down too.
+        # The worker is its own process: the run survives the server. Then the machine takes it down too, the
+        # launcher (which would record the worker's death as a failure) first.
         steps_then = store.step_count(run.id)
         time.sleep(2)
         assert pid_alive(run.pid) and store.step_count(run.id) > steps_then
+        os.kill(worker.launcher_pid(store), signal.SIGKILL)
         os.kill(run.pid, signal.SIGKILL)
         while pid_alive(run.pid):
             time.sleep(0.1)

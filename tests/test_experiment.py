@@ -86,7 +86,7 @@ def _runs(accs: dict[tuple[int, int, bool], float], classes: int = 10) -> list[R
     for i, c in enumerate(plan):
         acc = accs.get((c.train_size, c.seed, c.pipeline is not None))
         if acc is not None:
-            out.append(Run(i, c, c.label(), c.group, "finished", None, 0, 0, 0, None, False, 1, [],
+            out.append(Run(i, c.to_json(), c.label(), c.group, "finished", None, 0, 0, 0, None, False, 1, [],
                            [str(k) for k in range(classes)], None, acc, 0.0, 1.0, 1.0))
     return out
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from augviz import charts, report
+from augviz import charts, report, worker
 from augviz.report import RunHistory
 from augviz.store import Run, Store
 from augviz.ui import train
@@ -83,7 +83,8 @@ def lab_runs(histories: list[RunHistory]) -> None:
 
 def delete(store: Store, runs: list[Run]) -> None:
     with st.expander("Delete these runs"):
-        sure = st.checkbox("Yes, delete the selected runs that have ended, with their metrics", key="r_sure")
+        sure = st.checkbox("Yes, delete the selected runs with their metrics (running ones are stopped first)",
+                           key="r_sure")
         if st.button("Delete", disabled=not sure, key="r_delete"):
-            train.guarded(store.delete, [r.id for r in runs if r.is_over])
+            train.guarded(worker.delete, store, [r.id for r in runs])
             st.rerun()  # the picker drops the deleted runs

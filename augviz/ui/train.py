@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -16,7 +17,6 @@ from augviz.preview import SEED_PIPELINE
 from augviz.report import RunHistory
 from augviz.runconfig import RunConfig, from_dict
 from augviz.store import Run, Store
-from augviz.train import DetailMetrics, EpochMetrics, StepMetrics
 from augviz.ui.common import md_escape
 
 LRS = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0)
@@ -146,8 +146,10 @@ def data_problem(cfg: RunConfig) -> str | None:
 
 
 def launch(store_: Store, configs: list[RunConfig], picker: str = "t_run") -> list[int]:
-    """Queue runs; the first becomes the run shown by ``picker`` (see ``pick_run``) at once."""
-    ids = [i for c in configs if (i := guarded(worker.launch, store_, c)) is not None]
+    """Queue runs, all or none (a queue cap refuses the lot, with its message); the first becomes the run shown
+    by ``picker`` (see ``pick_run``) at once."""
+    session = st.session_state.setdefault("queue_session", uuid.uuid4().hex)  # for the per-session queue cap
+    ids = guarded(worker.launch_all, store_, configs, session) or []
     if ids:
         show(picker, ids[0])
     store_error()
@@ -217,9 +219,9 @@ def pick_run(runs: list[Run], picker: str, param: str = "run") -> Run | None:
 
 def history(store_: Store, run: Run, limit: int | None = charts.MAX_POINTS) -> RunHistory:
     """The run's stored metrics as typed rows (steps thinned to ``limit``; the lab's details for lab runs)."""
-    steps = [StepMetrics(s, e, loss, norms, total) for s, e, loss, total, norms in store_.steps(run.id, limit)]
-    epochs = [EpochMetrics(*row) for row in store_.epochs(run.id)]
-    details = [DetailMetrics(*row) for row in store_.details(run.id)] if report.is_lab(run) else []
+    steps = store_.steps(run.id, limit)
+    epochs = store_.epochs(run.id)
+    details = store_.details(run.id) if report.is_lab(run) else []
     return RunHistory(run, steps, epochs, details)
 
 
@@ -244,8 +246,8 @@ def status_line(store_: Store, run: Run, done: int) -> str:
 
 def _fraction(run: Run, done: int, total: int) -> float:
     """The progress bar's fill: steps done, or the download's share while the data is fetched."""
-    if run.status == "running" and run.note and run.note.endswith("%"):
-        return float(run.note.rsplit(" ", 1)[1].rstrip("%")) / 100
+    if run.status == "running" and run.progress is not None:
+        return run.progress
     if run.status == "finished":
         return 1.0
     return min(1.0, done / total) if total else 0.0

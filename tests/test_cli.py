@@ -1,0 +1,111 @@
+"""The command line as its user meets it: every error is one line on stderr naming the field or file, and each
+kind of error has its own exit status (EXIT_CODES, listed in the README)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from augviz.__main__ import EXIT_CODES
+from augviz.runconfig import RunConfig
+from augviz.store import Store
+
+README = Path(__file__).parents[1] / "README.md"
+
+
+def cli(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "augviz", *args], capture_output=True, text=True, timeout=180,
+                          env={**os.environ, "AUGVIZ_HOME": str(tmp_path), "AUGVIZ_MAX_RUNS": "1", **(env or {})})
+
+
+def train(tmp_path: Path, content: bytes, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    config = tmp_path / "run.json"
+    config.write_bytes(content)
+    return cli(tmp_path, "train", "--config", str(config), env=env)
+
+
+def one_line(out: subprocess.CompletedProcess) -> str:
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in out.stderr, out.stderr[-2000:]
+    assert lines[0].startswith("error: ")
+    return lines[0]
+
+
+def test_an_integer_too_large_for_a_float_names_its_field(tmp_path):
+    out = train(tmp_path, b'{"lr": 1' + b"0" * 400 + b"}")
+    assert out.returncode == EXIT_CODES["config"] and "lr" in one_line(out)
+
+
+def test_an_integer_over_pythons_digit_limit_is_a_configuration_error(tmp_path):
+    out = train(tmp_path, b'{"seed": 1' + b"0" * 5000 + b"}")
+    assert out.returncode == EXIT_CODES["config"] and "run.json" in one_line(out)
+
+
+def test_deep_nesting_is_a_configuration_error(tmp_path):
+    out = train(tmp_path, b'{"pipeline": ' + b"[" * 100_000 + b"]" * 100_000 + b"}")
+    assert out.returncode == EXIT_CODES["config"] and "nested too deeply" in one_line(out)
+
+
+def test_a_file_that_is_not_utf8_names_the_file_and_the_byte(tmp_path):
+    out = train(tmp_path, '{"name": "café"}'.encode("latin-1"))
+    line = one_line(out)
+    assert out.returncode == EXIT_CODES["file"] and "run.json" in line and "0xe9" in line
+
+
+def test_a_missing_file_is_a_file_error(tmp_path):
+    out = cli(tmp_path, "train", "--config", str(tmp_path / "nowhere.json"))
+    assert out.returncode == EXIT_CODES["file"] and "nowhere.json" in one_line(out)
+
+
+def test_a_lone_surrogate_in_the_name_names_the_field(tmp_path):
+    out = train(tmp_path, b'{"name": "bad \\ud800 name", "train_size": 250, "epochs": 1}')
+    line = one_line(out)
+    assert out.returncode == EXIT_CODES["config"] and "name" in line and "U+D800" in line
+    assert Store(tmp_path / "runs.sqlite").runs() == []
+
+
+def test_a_run_that_fails_on_its_data_is_one_line_with_the_data_code(tmp_path):
+    out = train(tmp_path, json.dumps({"dataset": "cifar10", "train_size": 250, "epochs": 1}).encode())
+    line = one_line(out)
+    assert out.returncode == EXIT_CODES["data"] and "CIFAR-10" in line and "failed" in line
+    (log,) = (tmp_path / "logs").glob("run-*.log")
+    assert "Traceback" in log.read_text()  # the details are kept where the line says
+    (run,) = Store(tmp_path / "runs.sqlite").runs()
+    assert run.status == "failed" and run.error_kind == "data"
+
+
+@pytest.mark.parametrize(("name", "value"), [("AUGVIZ_MAX_RUNS", "²"), ("AUGVIZ_DB_TIMEOUT", "nan"),
+                                             ("AUGVIZ_DB_TIMEOUT", "abc"), ("AUGVIZ_DB_TIMEOUT", "inf")])
+def test_a_bad_setting_is_one_line_naming_the_variable(tmp_path, name, value):
+    out = train(tmp_path, b'{"train_size": 250, "epochs": 1}', env={name: value})
+    assert out.returncode == EXIT_CODES["setting"] and name in one_line(out)
+
+
+def test_a_full_queue_refuses_the_run(tmp_path):
+    out = train(tmp_path, b'{"train_size": 250, "epochs": 1}', env={"AUGVIZ_MAX_QUEUED": "0"})
+    assert out.returncode == EXIT_CODES["queue full"] and "AUGVIZ_MAX_QUEUED" in one_line(out)
+
+
+def test_runs_lists_a_run_this_version_cannot_read(tmp_path):
+    store = Store(tmp_path / "runs.sqlite")
+    store.create(RunConfig(name="readable"))
+    with sqlite3.connect(store.path) as db:
+        db.execute("INSERT INTO runs (config, label, grp, status, created) VALUES (?, 'from a newer version', '', "
+                   "'finished', 0)", (json.dumps({**RunConfig().to_dict(), "scheduler": "cosine"}),))
+    out = cli(tmp_path, "runs")
+    assert out.returncode == 0 and out.stderr == ""
+    assert "readable" in out.stdout
+    assert re.search(r"from a newer version .*unreadable.*scheduler", out.stdout)
+
+
+def test_every_exit_code_is_documented_in_the_readme():
+    text = README.read_text()
+    for kind, code in EXIT_CODES.items():
+        assert re.search(rf"^\| *{code} *\| *{re.escape(kind)} *\|", text, re.M), f"{code} ({kind}) in README"
