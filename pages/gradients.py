@@ -21,7 +21,7 @@ store = train.store()
 if store is not None:
     if st.button("Train this network", type="primary", key="g_train"):
         gradients.launch(store, net, opt, lr, clip, dataset)
-    run = train.pick_run([r for r in store.runs() if report.is_lab(r)], "g_run")
+    run = train.pick_run([r for r in store.runs() if not r.unreadable and report.is_lab(r)], "g_run")
     if run is not None:
         gradients.run_panel(store, run)
     st.caption("Lab runs are stored like any other: compare them with others on the Runs page.")

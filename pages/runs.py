@@ -3,7 +3,7 @@
 import streamlit as st
 
 from augviz import worker
-from augviz.ui import runs, state, train
+from augviz.ui import common, runs, state, train
 
 state.page("runs", keep=("r_sure",))
 

@@ -23,7 +23,7 @@ if store is not None and cfg is not None:
     st.divider()
     train.experiment_panel(store, cfg)
     with shown:
-        run = train.pick_run([r for r in store.runs() if not report.is_lab(r)], "t_run")
+        run = train.pick_run([r for r in store.runs() if not r.unreadable and not report.is_lab(r)], "t_run")
         if run is not None:
             train.run_panel(store, run.id)
         else:

@@ -216,7 +216,7 @@ def test_the_pages_list_a_run_this_version_cannot_read_and_keep_working(home):
                    "'', 'finished', 0, 0)", (json.dumps({**TINY.to_dict(), "scheduler": "cosine"}),))
     at = AppTest.from_file(APP, default_timeout=30)
     at.run()
-    for page in ("train", "runs"):
+    for page in ("train", "gradients", "runs"):  # the Runs page names it; the others leave it out
         at.switch_page(f"pages/{page}.py").run()
         assert not at.exception, (page, at.exception)
     assert "scheduler" in at.warning[0].value and "cannot be read" in at.warning[0].value
