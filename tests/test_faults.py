@@ -255,3 +255,14 @@ def test_an_experiment_over_the_queue_cap_is_refused_on_the_page_with_nothing_qu
     shown = at.error[0].value.replace("\\", "")  # the message is escaped Markdown
     assert "70 more run(s)" in shown and "cap of 40 (AUGVIZ_MAX_QUEUED" in shown
     assert Store(home / "runs.sqlite").runs() == []
+
+
+@pytest.mark.parametrize("button", ["t_start", "x_go"])
+def test_a_bad_run_limit_setting_is_a_message_on_the_train_page(home, monkeypatch, button):
+    monkeypatch.setenv("AUGVIZ_MAX_RUNS", "²")
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.run()
+    at.switch_page("pages/train.py").run()
+    (at.sidebar.button(key=button) if button == "t_start" else at.button(key=button)).click().run()
+    assert not at.exception
+    assert "AUGVIZ\\_MAX\\_RUNS" in at.error[0].value and Store(home / "runs.sqlite").runs() == []

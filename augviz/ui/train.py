@@ -355,10 +355,15 @@ def experiment_panel(store_: Store, base: RunConfig) -> None:
     sweep = st.multiselect("also sweep training-set sizes (optional)", (250, 500, 1000, 2000, 5000, 10000, 20000),
                            key="x_sizes")
     if st.button(f"Run the experiment ({2 * seeds * max(1, len(sweep))} runs)", key="x_go"):
-        threads = experiment.threads_per_run(worker.max_concurrent(), os.cpu_count() or 1)
-        configs = experiment.plan(replace(base, threads=threads), explore_pipeline(), seeds, sorted(sweep) or None)
-        launch(store_, configs)
-        st.session_state["group"] = configs[0].group
+        at_once = guarded(worker.max_concurrent)  # a bad $AUGVIZ_MAX_RUNS is a message, not a crash
+        if at_once is None:
+            store_error()
+        else:
+            threads = experiment.threads_per_run(at_once, os.cpu_count() or 1)
+            configs = experiment.plan(replace(base, threads=threads), explore_pipeline(), seeds,
+                                      sorted(sweep) or None)
+            launch(store_, configs)
+            st.session_state["group"] = configs[0].group
     group = st.session_state.get("group")
     if group:
         experiment_results(store_, group)
