@@ -143,6 +143,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     cfg = read_config(Path(args.config))
     store = _store(args)
+    worker.max_concurrent()  # a bad $AUGVIZ_MAX_RUNS is refused before anything is queued
     # Queued under this process's pid: the launcher leaves it to this process, which claims its own turn.
     run_id = store.create_many([cfg], pid=os.getpid(), session=f"cli-{os.getpid()}",
                                caps=(settings.max_queued(), settings.max_queued_per_session()))[0]

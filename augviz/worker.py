@@ -27,7 +27,7 @@ import torch
 
 from augviz import settings
 from augviz.data import home
-from augviz.errors import ConfigError, DataError, DiskFull, StoreError
+from augviz.errors import ConfigError, DataError, DiskFull, SettingError, StoreError
 from augviz.runconfig import RunConfig
 from augviz.store import Store, StoreSink
 from augviz.train import DetailMetrics, EpochMetrics, Sink, StepMetrics, train
@@ -211,6 +211,12 @@ def run_launcher(store: Store, lock_fd: int | None = None, poll_s: float = 0.25)
                     fd = None
                     if not _waiting(store) or (fd := _launcher_lock(store)) is None:
                         return
+            except SettingError as e:  # nothing can start under a bad setting: say so on each waiting run
+                for run_id, status, pid in store.live():
+                    if status == "queued" and pid is None:
+                        store.finish(run_id, "failed", str(e), kind="launch")
+                print(f"launcher: {e}", file=sys.stderr, flush=True)
+                return
             except StoreError as e:  # a locked or full database: say so, and try again
                 print(f"launcher: {e}", file=sys.stderr, flush=True)
             time.sleep(poll_s)

@@ -86,6 +86,9 @@ def test_a_run_that_fails_on_its_data_is_one_line_with_the_data_code(tmp_path):
 def test_a_bad_setting_is_one_line_naming_the_variable(tmp_path, name, value):
     out = train(tmp_path, b'{"train_size": 250, "epochs": 1}', env={name: value})
     assert out.returncode == EXIT_CODES["setting"] and name in one_line(out)
+    db = tmp_path / "runs.sqlite"
+    assert not db.exists() or Store(db).runs() == []  # refused before anything was queued
+    assert not Path(f"{db}.launcher").exists()  # and no launcher started for it
 
 
 def test_a_full_queue_refuses_the_run(tmp_path):
@@ -95,7 +98,7 @@ def test_a_full_queue_refuses_the_run(tmp_path):
 
 def test_runs_lists_a_run_this_version_cannot_read(tmp_path):
     store = Store(tmp_path / "runs.sqlite")
-    store.create(RunConfig(name="readable"))
+    store.create(RunConfig(name="readable"), status="finished")  # nothing queued: `runs` starts no launcher
     with sqlite3.connect(store.path) as db:
         db.execute("INSERT INTO runs (config, label, grp, status, created) VALUES (?, 'from a newer version', '', "
                    "'finished', 0)", (json.dumps({**RunConfig().to_dict(), "scheduler": "cosine"}),))
