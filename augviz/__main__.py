@@ -220,20 +220,12 @@ def cmd_launcher(args: argparse.Namespace) -> int:
     return 0
 
 
+_KINDS = ((FileProblem, "file"), (ConfigError, "config"), (DataError, "data"), (SettingError, "setting"),
+          (QueueFull, "queue full"), (DiskFull, "disk full"))
+
+
 def _kind(e: BaseException) -> str:
-    if isinstance(e, FileProblem):
-        return "file"
-    if isinstance(e, ConfigError):
-        return "config"
-    if isinstance(e, DataError):
-        return "data"
-    if isinstance(e, SettingError):
-        return "setting"
-    if isinstance(e, QueueFull):
-        return "queue full"
-    if isinstance(e, DiskFull):
-        return "disk full"
-    return "store"
+    return next((kind for cls, kind in _KINDS if isinstance(e, cls)), "store")
 
 
 def main(argv: list[str] | None = None) -> int:

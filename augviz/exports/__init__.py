@@ -58,3 +58,13 @@ def varies(span: tuple[float, float]) -> bool:
 def odd_kernel(sigma: float) -> int:
     """augviz's blur kernel width for ``sigma``: radius ⌈3σ⌉."""
     return 2 * math.ceil(3 * sigma) + 1
+
+
+def by_name(*writers: Writer) -> dict[str, Writer]:
+    """Table entries for writers named after the registry entry they write (``def rotation`` writes "rotation")."""
+    return {w.__name__: w for w in writers}
+
+
+def jitter(writer: Callable[[str], Writer]) -> dict[str, Writer]:
+    """Table entries for brightness, contrast and saturation, written by ``writer(key)``."""
+    return {key: writer(key) for key in ("brightness", "contrast", "saturation")}

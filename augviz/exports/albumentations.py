@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from augviz.exports import Line, Target, Writer, fixed, missing, varies
+from augviz.exports import Line, Target, Writer, by_name, fixed, jitter, missing, varies
 
 _BORDER = {"nearest": "cv2.BORDER_REPLICATE", "reflect": "cv2.BORDER_REFLECT", "constant": "cv2.BORDER_CONSTANT"}
 
@@ -136,35 +136,20 @@ TARGET = Target(
     usage="# image: H×W×C uint8 numpy array, one at a time as a DataLoader would pass it\n"
           "# out = pipeline(image=image)['image']",
     table={
-        "rotation": rotation,
+        **by_name(rotation, affine, zoom, random_resized_crop, perspective, elastic, hue, gamma, gaussian_blur,
+                  sharpness, posterize, solarize, gaussian_noise, random_erasing, salt_and_pepper),
+        **jitter(color_jitter),
         "horizontal_flip": fixed("A.HorizontalFlip(p={p})"),
         "vertical_flip": fixed("A.VerticalFlip(p={p})"),
-        "affine": affine,
-        "zoom": zoom,
-        "random_resized_crop": random_resized_crop,
-        "perspective": perspective,
-        "elastic": elastic,
-        "brightness": color_jitter("brightness"),
-        "contrast": color_jitter("contrast"),
-        "saturation": color_jitter("saturation"),
-        "hue": hue,
         "grayscale": fixed("A.ToGray(num_output_channels=3, p={p})"),
-        "gamma": gamma,
-        "gaussian_blur": gaussian_blur,
-        "sharpness": sharpness,
-        "posterize": posterize,
-        "solarize": solarize,
         "equalize": fixed("A.Equalize(mode='pil', by_channels=True, p={p})",
                           "albumentations' 'pil' mode rounds its lookup table otherwise than PIL: about 0.035 apart "
                           "on average, 0.12 at most; its default OpenCV mode is no closer"),
         "autocontrast": fixed("A.AutoContrast(method='pil', p={p})"),
         "invert": fixed("A.InvertImg(p={p})"),
-        "gaussian_noise": gaussian_noise,
-        "salt_and_pepper": salt_and_pepper,
         "speckle": missing("no speckle noise in albumentations 2"),
         "snow": missing("albumentations has no noise that moves pixels up or down by a set amount "
                         "(its RandomSnow paints snowflakes)"),
-        "random_erasing": random_erasing,
         "mixup": missing("albumentations works on one image at a time and has no mixup"),
         "cutmix": missing("albumentations works on one image at a time and has no cutmix"),
         "randaugment": missing("albumentations has no RandAugment policy"),

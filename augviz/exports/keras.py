@@ -117,36 +117,27 @@ def flip(mode: str, axis: int) -> Writer:
     return write
 
 
-def brightness(cfg: dict[str, Any], p: float) -> Line:
-    lo, hi = cfg["factor"]
-    # Keras' RandomBrightness adds a value; augviz multiplies.
-    return Line(_lambda(f"ops.clip(x * per_image(x, {lo}, {hi}), 0, 1)", p))
+def _per_image(key: str, expr: str) -> Writer:
+    """The writer of a Lambda step computing ``expr``, where ``{f}`` stands for each image's own draw from the range
+    ``cfg[key]``."""
+    def write(cfg: dict[str, Any], p: float) -> Line:
+        lo, hi = cfg[key]
+        return Line(_lambda(expr.format(f=f"per_image(x, {lo}, {hi})"), p))
+    return write
 
 
-def contrast(cfg: dict[str, Any], p: float) -> Line:
-    lo, hi = cfg["factor"]
-    # Keras' RandomContrast pulls towards each channel's mean; augviz (as PIL and torchvision) to the mean grey.
-    return Line(_lambda(f"ops.clip(ops.mean(luma(x), axis=(1, 2, 3), keepdims=True) * (1 - (f := per_image(x, "
-                        f"{lo}, {hi}))) + f * x, 0, 1)", p))
-
-
-def saturation(cfg: dict[str, Any], p: float) -> Line:
-    lo, hi = cfg["factor"]
-    # Keras' RandomSaturation scales saturation in HSV; augviz blends with the grey level, as PIL does.
-    return Line(_lambda(f"ops.clip(luma(x) * (1 - (f := per_image(x, {lo}, {hi}))) + f * x, 0, 1)", p))
-
-
-def hue(cfg: dict[str, Any], p: float) -> Line:
-    lo, hi = cfg["shift"]
-    # Keras' RandomHue turns by a drawn amount with a random sign, so no setting gives a one-sided range: the HSV
-    # turn, written out with Keras' colour-space ops.
-    return Line(_lambda(f"ops.image.hsv_to_rgb(ops.concatenate([ops.mod((hsv := ops.image.rgb_to_hsv(x))[..., :1] + "
-                        f"per_image(x, {lo}, {hi}), 1.0), hsv[..., 1:]], axis=-1))", p))
-
-
-def gamma(cfg: dict[str, Any], p: float) -> Line:
-    lo, hi = cfg["gamma"]
-    return Line(_lambda(f"x ** per_image(x, {lo}, {hi})", p))
+# Keras' RandomBrightness adds a value; augviz multiplies.
+brightness = _per_image("factor", "ops.clip(x * {f}, 0, 1)")
+# Keras' RandomContrast pulls towards each channel's mean; augviz (as PIL and torchvision) to the mean grey.
+contrast = _per_image("factor", "ops.clip(ops.mean(luma(x), axis=(1, 2, 3), keepdims=True) * (1 - (f := {f})) + f * x, "
+                                "0, 1)")
+# Keras' RandomSaturation scales saturation in HSV; augviz blends with the grey level, as PIL does.
+saturation = _per_image("factor", "ops.clip(luma(x) * (1 - (f := {f})) + f * x, 0, 1)")
+# Keras' RandomHue turns by a drawn amount with a random sign, so no setting gives a one-sided range: the HSV turn,
+# written out with Keras' colour-space ops.
+hue = _per_image("shift", "ops.image.hsv_to_rgb(ops.concatenate([ops.mod((hsv := ops.image.rgb_to_hsv(x))[..., :1] + "
+                          "{f}, 1.0), hsv[..., 1:]], axis=-1))")
+gamma = _per_image("gamma", "x ** {f}")
 
 
 def gaussian_blur(cfg: dict[str, Any], p: float) -> Line:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from augviz.exports import Line, Target, Writer, fixed, missing, odd_kernel, varies
+from augviz.exports import Line, Target, Writer, by_name, fixed, jitter, missing, odd_kernel, varies
 
 _PAD = {"nearest": "border", "reflect": "reflection", "constant": "zeros"}
 
@@ -171,35 +171,17 @@ TARGET = Target(
     close=")",
     usage="# images: float tensor B×C×H×W in [0, 1]\n# out = pipeline(images)",
     table={
-        "rotation": rotation,
+        **by_name(rotation, affine, zoom, random_resized_crop, perspective, elastic, hue, gamma, gaussian_blur,
+                  sharpness, posterize, solarize, gaussian_noise, random_erasing, salt_and_pepper, mixup, cutmix,
+                  randaugment, trivialaugment),
+        **jitter(color_jitter),
         "horizontal_flip": fixed("K.RandomHorizontalFlip(p={p})"),
         "vertical_flip": fixed("K.RandomVerticalFlip(p={p})"),
-        "affine": affine,
-        "zoom": zoom,
-        "random_resized_crop": random_resized_crop,
-        "perspective": perspective,
-        "elastic": elastic,
-        "brightness": color_jitter("brightness"),
-        "contrast": color_jitter("contrast"),
-        "saturation": color_jitter("saturation"),
-        "hue": hue,
         "grayscale": fixed("K.RandomGrayscale(p={p})"),
-        "gamma": gamma,
-        "gaussian_blur": gaussian_blur,
-        "sharpness": sharpness,
-        "posterize": posterize,
-        "solarize": solarize,
         "equalize": fixed("K.RandomEqualize(p={p})"),
         "autocontrast": fixed("K.RandomAutoContrast(p={p})"),
         "invert": fixed("K.RandomInvert(p={p})"),
-        "gaussian_noise": gaussian_noise,
-        "salt_and_pepper": salt_and_pepper,
         "speckle": missing("kornia has no speckle noise"),
         "snow": missing("kornia has no noise that moves pixels up or down by a set amount"),
-        "random_erasing": random_erasing,
-        "mixup": mixup,
-        "cutmix": cutmix,
-        "randaugment": randaugment,
-        "trivialaugment": trivialaugment,
     },
 )

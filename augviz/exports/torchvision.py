@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from augviz.exports import Line, Target, Writer, fixed, missing, odd_kernel, varies
+from augviz.exports import Line, Target, Writer, by_name, fixed, jitter, missing, odd_kernel, varies
 
 
 def _fill(cfg: dict[str, Any]) -> tuple[str, str]:
@@ -94,22 +94,14 @@ def gaussian_blur(cfg: dict[str, Any], p: float) -> Line:
     return Line(_apply(f"v2.GaussianBlur(kernel_size={odd_kernel(hi)}, sigma=({lo}, {hi}))", p))
 
 
-def sharpness(cfg: dict[str, Any], p: float) -> Line:
-    lo, hi = cfg["factor"]
-    return Line(f"v2.RandomAdjustSharpness(sharpness_factor={hi}, p={p})",
-                "torchvision takes one fixed factor: the top of the range" if lo != hi else "")
-
-
-def posterize(cfg: dict[str, Any], p: float) -> Line:
-    lo, hi = cfg["bits"]
-    return Line(f"v2.RandomPosterize(bits={lo}, p={p})",
-                "torchvision takes one fixed bit depth: the bottom of the range" if lo != hi else "")
-
-
-def solarize(cfg: dict[str, Any], p: float) -> Line:
-    lo, hi = cfg["threshold"]
-    return Line(f"v2.RandomSolarize(threshold={lo}, p={p})",
-                "torchvision takes one fixed threshold: the bottom of the range" if lo != hi else "")
+def _one_value(call: str, key: str, end: str, what: str) -> Writer:
+    """The writer of a torchvision ``call`` (a ``{v}`` field for the value) that takes one fixed value where augviz
+    draws from the range ``cfg[key]``: its ``end`` ("top" or "bottom")."""
+    def write(cfg: dict[str, Any], p: float) -> Line:
+        lo, hi = cfg[key]
+        return Line(call.format(v=hi if end == "top" else lo, p=p),
+                    f"torchvision takes one fixed {what}: the {end} of the range" if lo != hi else "")
+    return write
 
 
 def gaussian_noise(cfg: dict[str, Any], p: float) -> Line:
@@ -145,35 +137,23 @@ TARGET = Target(
     # torchvision refuses an empty Compose.
     empty="    v2.Identity(),  # no step this library can express",
     table={
-        "rotation": rotation,
+        **by_name(rotation, affine, zoom, random_resized_crop, perspective, elastic, hue, gamma, gaussian_blur,
+                  gaussian_noise, random_erasing, randaugment),
+        **jitter(color_jitter),
+        "sharpness": _one_value("v2.RandomAdjustSharpness(sharpness_factor={v}, p={p})", "factor", "top", "factor"),
+        "posterize": _one_value("v2.RandomPosterize(bits={v}, p={p})", "bits", "bottom", "bit depth"),
+        "solarize": _one_value("v2.RandomSolarize(threshold={v}, p={p})", "threshold", "bottom", "threshold"),
         "horizontal_flip": fixed("v2.RandomHorizontalFlip(p={p})"),
         "vertical_flip": fixed("v2.RandomVerticalFlip(p={p})"),
-        "affine": affine,
-        "zoom": zoom,
-        "random_resized_crop": random_resized_crop,
-        "perspective": perspective,
-        "elastic": elastic,
-        "brightness": color_jitter("brightness"),
-        "contrast": color_jitter("contrast"),
-        "saturation": color_jitter("saturation"),
-        "hue": hue,
         "grayscale": fixed("v2.RandomGrayscale(p={p})"),
-        "gamma": gamma,
-        "gaussian_blur": gaussian_blur,
-        "sharpness": sharpness,
-        "posterize": posterize,
-        "solarize": solarize,
         "equalize": fixed("v2.RandomEqualize(p={p})"),
         "autocontrast": fixed("v2.RandomAutocontrast(p={p})"),
         "invert": fixed("v2.RandomInvert(p={p})"),
-        "gaussian_noise": gaussian_noise,
         "salt_and_pepper": missing("torchvision has no salt-and-pepper noise"),
         "speckle": missing("torchvision has no speckle noise"),
         "snow": missing("torchvision has no noise that moves pixels up or down by a set amount"),
-        "random_erasing": random_erasing,
         "mixup": mixing("MixUp"),
         "cutmix": mixing("CutMix"),
-        "randaugment": randaugment,
         "trivialaugment": lambda cfg, p: Line(_apply("v2.TrivialAugmentWide()", p), "needs uint8 images"),
     },
 )

@@ -11,6 +11,10 @@ from augviz.transform import NOISE, Transform, register, seeds, uniform
 class _Noise(Transform):
     category = NOISE
 
+    def sample(self, cfg, n, g):
+        # Every range setting drawn per image, in the order declared, and the seed of each image's field.
+        return {**{p.name: uniform(g, n, cfg[p.name]) for p in self.params if p.is_range}, "seed": seeds(g, n)}
+
 
 @register
 class GaussianNoise(_Noise):
@@ -21,9 +25,6 @@ class GaussianNoise(_Noise):
                r"\sigma \sim U(\sigma_{lo}, \sigma_{hi})")
     params = (span("sigma", 0.0, 0.5, (0.0, 0.05), "Standard deviation of the noise, on the 0–1 scale.", step=0.005),
               flag("per_channel", True, "Draw each colour channel separately (off: the same noise on every channel)."))
-
-    def sample(self, cfg, n, g):
-        return {"sigma": uniform(g, n, cfg["sigma"]), "seed": seeds(g, n)}
 
     def kernel(self, x, cfg, params):
         c, h, w = x.shape[1:]
@@ -42,10 +43,6 @@ class SaltAndPepper(_Noise):
     params = (span("amount", 0.0, 0.5, (0.01, 0.05), "Share of pixels changed.", step=0.005),
               span("salt_ratio", 0.0, 1.0, (0.5, 0.5), "Share of the changed pixels that turn white."))
 
-    def sample(self, cfg, n, g):
-        return {"amount": uniform(g, n, cfg["amount"]), "salt_ratio": uniform(g, n, cfg["salt_ratio"]),
-                "seed": seeds(g, n)}
-
     def kernel(self, x, cfg, params):
         h, w = x.shape[-2:]
         u = uniform_field(params["seed"], (1, h, w), x.device, reuse=True)
@@ -62,9 +59,6 @@ class Speckle(_Noise):
     description = "Multiplicative noise: brighter pixels get more of it, as in radar and ultrasound images."
     formula = r"x' = \mathrm{clip}(x + \sigma\,x\,n),\quad n \sim \mathcal{N}(0, 1)"
     params = (span("sigma", 0.0, 1.0, (0.0, 0.1), "Standard deviation of the multiplicative noise.", step=0.01),)
-
-    def sample(self, cfg, n, g):
-        return {"sigma": uniform(g, n, cfg["sigma"]), "seed": seeds(g, n)}
 
     def kernel(self, x, cfg, params):
         z = normal_field(params["seed"], tuple(x.shape[1:]), x.device, reuse=True).to(x.dtype)
@@ -83,10 +77,6 @@ class Snow(_Noise):
                r"\\ 0 & \text{else}\end{cases}\right),\quad u \sim U(0,1)")
     params = (span("amount", 0.0, 1.0, (0.05, 0.2), "Share of pixels moved.", step=0.01),
               span("magnitude", 0.0, 1.0, (0.2, 0.2), "How far a moved pixel goes up or down, on the 0–1 scale."))
-
-    def sample(self, cfg, n, g):
-        return {"amount": uniform(g, n, cfg["amount"]), "magnitude": uniform(g, n, cfg["magnitude"]),
-                "seed": seeds(g, n)}
 
     def kernel(self, x, cfg, params):
         return noise.snow(x, params["seed"], params["amount"], params["magnitude"], out=x)
