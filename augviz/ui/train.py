@@ -28,17 +28,18 @@ DOWNLOADABLE = tuple(n for n, s in data.DATASETS.items() if s.remotes)  # fetche
 
 
 @st.cache_resource(show_spinner=False)
-def _recovered_store(home_dir: str) -> Store:
-    """The store, once per server process: runs left 'running' by a server that stopped are marked interrupted."""
-    store = Store(Path(home_dir) / "runs.sqlite")
-    store.reap(interrupted=True)
-    return store
+def _shared_store(home_dir: str) -> Store:
+    """One store object per server process, shared by the sessions (it reopens its file itself)."""
+    return Store(Path(home_dir) / "runs.sqlite")
 
 
 def store() -> Store | None:
-    """The run store, or None after showing why it cannot be used."""
+    """The run store after this page view's upkeep (cheap, idempotent: runs whose worker is gone are ended and a
+    waiting queue gets its launcher), or None after showing why it cannot be used."""
     try:
-        return _recovered_store(str(data.home()))
+        shared = _shared_store(str(data.home()))
+        worker.recover(shared)
+        return shared
     except StoreError as e:
         st.error(md_escape(str(e)))
         return None
