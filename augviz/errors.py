@@ -6,10 +6,17 @@ from __future__ import annotations
 class ConfigError(ValueError):
     """A pipeline document or step configuration is wrong; `path` names the field (e.g. ``steps[2].params.degrees``)."""
 
+    MAX_PATH = 80  # characters: a message quotes what it was given, and what it was given may be a whole upload
+    MAX_MESSAGE = 200
+
     def __init__(self, path: str, message: str) -> None:
-        self.path = path
-        self.message = message
-        super().__init__(f"{path}: {message}" if path else message)
+        self.path = _clip(path, self.MAX_PATH)
+        self.message = _clip(message, self.MAX_MESSAGE)
+        super().__init__(f"{self.path}: {self.message}" if self.path else self.message)
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class ImageError(ValueError):

@@ -131,3 +131,10 @@ def test_explore_shows_a_message_for_such_a_link_and_such_an_import():
     at.button(key="import_load").click().run()
     assert not at.exception
     assert "steps[0].p" in at.error[0].value.replace("\\", "") and "far too large" in at.error[0].value
+
+
+def test_a_message_quoting_a_huge_value_stays_short():
+    # A document's own text is quoted back in messages; a pasted 10,000-character value must not fill the page.
+    with pytest.raises(ConfigError) as e:
+        serialize.from_dict({"format": "x" * 10_000, "version": 1, "steps": []})
+    assert e.value.path == "format" and len(str(e.value)) < 300 and e.value.message.endswith("…")
