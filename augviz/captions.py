@@ -1,4 +1,4 @@
-"""Short captions in plain words for what a step drew for one image: ``↻ −13°``, ``shift +8 %, −2 %``, ``flipped``.
+"""Short captions in plain words for what a step drew for one image: ``↻ 13°``, ``shift +8 %, −2 %``, ``flipped``.
 
 One entry per registry name, written for a room: a sign, a number rounded to what the eye can see, a unit. The
 exact values are a different view (``preview.describe``). A row is one image's plain parameters; a name missing
@@ -58,12 +58,18 @@ def _mixed(word: str) -> Callable[[Row], str]:
     return lambda r: f"{word} {100 * r['lam']:.0f} % own" if "lam" in r else word
 
 
+def _turn(degrees: float) -> str:
+    """The arrow turns the way the picture does: a positive angle is counter-clockwise (↺), a negative one
+    clockwise (↻); the sign is in the arrow, so the number is the size of the turn."""
+    return f"{'↺' if degrees >= 0 else '↻'} {abs(degrees):.0f}°"
+
+
 def _policy(r: Row) -> str:
     return " + ".join(OPS[i].label.replace("_", " ") for i in r["ops"])
 
 
 CAPTIONS: dict[str, Callable[[Row], str]] = {
-    "rotation": lambda r: f"↻ {signed(r['angle'])}°",
+    "rotation": lambda r: _turn(r["angle"]),
     "affine": _affine,
     "zoom": _zoom,
     "horizontal_flip": lambda r: "flipped",

@@ -46,7 +46,8 @@ def test_every_transform_has_a_plain_caption():
 
 
 def test_plain_captions_read_like_the_issue_asks():
-    assert caption("rotation", {"angle": -12.7}) == "↻ −13°"
+    assert caption("rotation", {"angle": -12.7}) == "↻ 13°"  # clockwise, as the picture turns
+    assert caption("rotation", {"angle": 14.1}) == "↺ 14°"  # positive is counter-clockwise
     assert caption("affine", {"tx": 0.08, "ty": -0.02, "scale": 1.0, "shear_x": 0.0, "shear_y": 0.0}) \
         == "shift +8 %, −2 %"
     assert caption("zoom", {"zoom_x": 0.98, "zoom_y": 0.98}) == "zoom 0.98"
