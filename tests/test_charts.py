@@ -59,7 +59,7 @@ def test_a_diverged_run_draws_every_finite_step_and_marks_the_divergence_on_ever
     run = store.get(run_id)
     n = run.diverged_step
     rows = store.steps(run_id)
-    assert [r[0] for r in rows] == list(range(1, n))  # every step before the divergence was kept
+    assert [r.step for r in rows] == list(range(1, n))  # every step before the divergence was kept
     h = history(store, run)
     norms = charts.grad_norms(h)
     total = next(d for d in norms.data if d.name == "all layers")
@@ -76,7 +76,7 @@ def test_a_diverged_run_draws_every_finite_step_and_marks_the_divergence_on_ever
         assert f"diverged at step {n}" in annotations(fig)
     note = charts.divergence_note(h)
     assert f"Diverged at step {n}" in note and f"at step {n - 1}" in note
-    assert gradlab.sci(rows[-1][2]) in note  # the last finite loss, in words
+    assert gradlab.sci(rows[-1].loss) in note  # the last finite loss, in words
 
 
 def test_a_finished_run_has_no_divergence_marker():
