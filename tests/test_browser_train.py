@@ -35,7 +35,8 @@ def test_a_run_started_in_the_browser_draws_live_and_stops(tmp_path):
                 first = page.evaluate(POINTS)
                 page.wait_for_function(f"({POINTS})() > {first}", timeout=30_000)  # it grows without a click
                 page.screenshot(path=ARTIFACTS / "train-live.png")
-                page.get_by_role("button", name="Stop").click()
+                # The page's own Stop: while a script run is going, Streamlit's toolbar has a "Stop" button too.
+                page.get_by_test_id("stMainBlockContainer").get_by_role("button", name="Stop").click()
                 page.get_by_text("stopped").first.wait_for(timeout=30_000)
                 page.screenshot(path=ARTIFACTS / "train-stopped.png")
             finally:

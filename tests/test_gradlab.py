@@ -348,6 +348,6 @@ def test_a_run_from_the_page_draws_the_lab_charts_and_the_histogram_ends_on_the_
     # At initialisation 2 charts; the run adds norms, heatmap, histogram, update ratios, loss and accuracy.
     assert len(at.get("plotly_chart")) == 8
     store = Store(tmp_path / "runs.sqlite")
-    last = store.details(at.session_state["g_run"])[-1][0]
+    last = store.details(at.session_state["g_run"])[-1].step
     slider = at.select_slider(key=next(k.key for k in at.select_slider if k.key.startswith("g_hstep_")))
     assert slider.value == last
