@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from streamlit.proto.WidgetStates_pb2 import WidgetStates
 from streamlit.testing.v1 import AppTest
 
 from augviz import Pipeline, Step, share
@@ -212,6 +213,39 @@ def test_every_setting_survives_a_round_trip_through_every_page(app):
     # Train trains with Explore's pipeline as it is now
     assert share.decode_pipeline(app.query_params["p"]).steps[0].params["degrees"] == (-28.0, 28.0)
     assert page_at(app, "gradients").sidebar.slider(key="g_depth").value == 12
+
+
+def browser_page_at(at: AppTest, page: str) -> AppTest:
+    """A page switch as a browser makes it: the request carries none of the last page's widgets, so Streamlit
+    drops them before the new page runs."""
+    at.switch_page(f"pages/{page}.py")._run(WidgetStates())
+    assert not at.exception, page
+    return at
+
+
+def test_a_steps_value_survives_a_browser_page_switch(app):
+    # Streamlit dropped the slider on the switch; its key then read as the step's default (seeded through
+    # session state before the slider took it over), and the kept value was not written back.
+    open_panel(app, "0.open").slider(key="0.degrees").set_value((-15.0, 28.0)).run()
+    app.sidebar.number_input(key="seed").set_value(7).run()
+    app.sidebar.slider(key="n_draws").set_value(8).run()
+    assert share.decode_pipeline(browser_page_at(app, "train").query_params["p"]).steps[0].params["degrees"] == (
+        -15.0, 28.0)
+    browser_page_at(app, "explore")
+    pipeline = share.decode_pipeline(app.query_params["p"])
+    assert pipeline.steps[0].params["degrees"] == (-15.0, 28.0) and pipeline.seed == 7
+    assert app.query_params["n"] == "8" and app.slider(key="0.degrees").value == (-15.0, 28.0)
+
+
+def test_a_steps_lost_key_takes_the_pipelines_value_not_the_default(app):
+    open_panel(app, "0.open").slider(key="0.degrees").set_value((-15.0, 28.0)).run()
+    app.session_state["0.open"] = False
+    app.run()
+    del app.session_state["0.degrees"]  # lost anyway, kept copy too: the pipeline the page showed wins
+    del app.session_state["_state.kept"]["0.degrees"]
+    app.run()
+    assert share.decode_pipeline(app.query_params["p"]).steps[0].params["degrees"] == (-15.0, 28.0)
+    assert expander_labels(app)[0] == "1. Rotation"
 
 
 def fresh(query: dict[str, str], page: str = "explore") -> AppTest:

@@ -240,3 +240,35 @@ def test_a_first_deep_link_after_the_server_starts_gets_the_apps_pages_and_setti
             assert "steps=250" in first.url and first.get_by_test_id("stException").count() == 0
         finally:
             context.close()
+
+
+def rotation_in_url(page) -> tuple:
+    from urllib.parse import parse_qs, urlparse
+
+    from augviz import share
+    return share.decode_pipeline(parse_qs(urlparse(page.url).query)["p"][0]).steps[0].params["degrees"]
+
+
+def test_a_steps_exact_value_survives_a_visit_to_train(page):
+    open_explore(page)
+    sidebar = page.get_by_test_id("stSidebar")
+    sidebar.get_by_text("1. Rotation").click()
+    settle(page)
+    sidebar.get_by_text("type exact numbers").click()
+    settle(page)
+    high = sidebar.get_by_label("to", exact=True).first
+    high.fill("28")
+    high.press("Enter")
+    settle(page)
+    seed = sidebar.get_by_label("seed", exact=True)
+    seed.fill("7")
+    seed.press("Enter")
+    settle(page)
+    assert rotation_in_url(page) == (-15.0, 28.0)
+    nav(page, "Train")
+    assert rotation_in_url(page) == (-15.0, 28.0)
+    nav(page, "Explore")
+    page.locator(TILES).nth(16).wait_for(timeout=30_000)
+    settle(page)
+    assert sidebar.get_by_label("seed", exact=True).input_value() == "7"
+    assert rotation_in_url(page) == (-15.0, 28.0)

@@ -53,12 +53,14 @@ def load_pipeline(pipeline: Pipeline) -> None:
     state["seed"] = pipeline.seed
 
 
+def _widget_values(uid: int, step: Step) -> dict[str, Any]:
+    """The session keys of a step's widgets, with the step's values."""
+    return {f"{uid}.enabled": step.enabled, f"{uid}.p": float(step.p),
+            **{f"{uid}.{p.name}": _widget_value(p, step.params[p.name]) for p in step.transform.params}}
+
+
 def _seed_widgets(uid: int, step: Step) -> None:
-    state = st.session_state
-    state[f"{uid}.enabled"] = step.enabled
-    state[f"{uid}.p"] = float(step.p)
-    for param in step.transform.params:
-        state[f"{uid}.{param.name}"] = _widget_value(param, step.params[param.name])
+    st.session_state.update(_widget_values(uid, step))
 
 
 def init_state() -> None:
@@ -67,8 +69,7 @@ def init_state() -> None:
     state = st.session_state
     state.setdefault("n_draws", 16)  # also after a value from a link that the slider refused was dropped
     if "uids" in state:
-        if any(f"{uid}.enabled" not in state for uid in state["uids"]):
-            load_pipeline(serialize.from_dict(state["pipeline_doc"]))  # defensive: a key lost anyway
+        _fill_lost_keys()
         return
     pipeline = serialize.from_dict(state["pipeline_doc"]) if state.get("pipeline_doc") else SEED_PIPELINE
     if state.get("image") not in (*images.BUILTIN, UPLOAD):
@@ -76,6 +77,22 @@ def init_state() -> None:
             note(f"The link's picture {str(state['image'])[:60]!r} is not a built-in one; showing the test card.")
         state["image"] = DEFAULT_IMAGE
     load_pipeline(pipeline)
+
+
+def _fill_lost_keys() -> None:
+    """Defensive: a step's key lost anyway takes its value in the pipeline the page showed last (``pipeline_doc``),
+    never the parameter's default; when that pipeline no longer matches the steps, it is loaded whole."""
+    state = st.session_state
+    names = [state["names"][uid] for uid in state["uids"]]
+    expected = [_widget_values(uid, Step.default(name)) for uid, name in zip(state["uids"], names, strict=True)]
+    if all(key in state for keys in expected for key in keys) or not state.get("pipeline_doc"):
+        return
+    shown = serialize.from_dict(state["pipeline_doc"])
+    if [s.name for s in shown.steps] != names:
+        load_pipeline(shown)
+        return
+    for uid, step in zip(state["uids"], shown.steps, strict=True):
+        state.update({k: v for k, v in _widget_values(uid, step).items() if k not in state})
 
 
 def current_pipeline() -> Pipeline:

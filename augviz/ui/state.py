@@ -5,7 +5,9 @@ lost its value as soon as another page was shown. Every page registers the keys 
 complete run ``remember`` copies the kept values aside and notes which widgets were on screen, and at the top of
 the next run ``page`` writes back the others (Streamlit then keeps them, and sends them to the browser when their
 widget appears). A widget that was on screen is never written: that would push its value to the browser over a
-change the user made while the run was going. A key the page deleted on purpose is forgotten.
+change the user made while the run was going; after a page switch none is on screen, and the kept values are
+written (the switch drops the widgets, and what session state then holds under such a key can be an older value).
+A key the page deleted on purpose is forgotten.
 
 A page's linked keys travel in the address bar: ``finish`` (after the page ran) writes them as query parameters,
 and the first run of a session (someone opened a link) reads them back before any widget is drawn. A value that a
@@ -33,6 +35,7 @@ _LINK_READ = "_state.link_read"  # session key: the link has been read (once per
 _APPLIED = "_state.applied"  # session key: keys set from the link in this run
 _KEPT = "_state.kept"  # session key: the kept keys' values at the end of the last complete run
 _DRAWN = "_state.drawn"  # session key: the kept keys whose widgets that run drew
+_DRAWN_ON = "_state.drawn_on"  # session key: the page that run showed
 _CAVEAT = "_state.caveat"  # session key: what this run's link cannot carry
 MESSAGES = "_state.messages"  # session key: what the link could not set, shown by the page
 
@@ -80,11 +83,15 @@ def _restore() -> None:
 
     Written through session state, the value also goes to the browser when the widget appears again (otherwise
     the browser would show the widget's default while the server holds the kept value). Widgets that were on
-    screen are left alone: the browser already shows their value, and may be sending a newer one."""
+    screen are left alone: the browser already shows their value, and may be sending a newer one. After a page
+    switch none of them is on screen, and their kept values are written: Streamlit dropped the last page's
+    widgets, and such a key can still read as present, holding what was written through session state before the
+    widget took it over (a step's default), not the widget's last value."""
     state = st.session_state
     drawn = state.get(_DRAWN, set())
+    switched = state.get(_DRAWN_ON) != state.get(_PAGE)
     for key, value in state.get(_KEPT, {}).items():
-        if key not in state:  # a page switch drops the last page's widgets before the run
+        if key not in state or (switched and key in drawn):  # a page switch drops the last page's widgets
             state[key] = value
         elif key not in drawn:  # as it is now: a callback may have changed it since
             state[key] = state[key]
@@ -103,7 +110,7 @@ def remember() -> None:
             state[key] = value
         except StreamlitAPIException:
             drawn.add(key)
-    state[_KEPT], state[_DRAWN] = kept, drawn
+    state[_KEPT], state[_DRAWN], state[_DRAWN_ON] = kept, drawn, state.get(_PAGE)
 
 
 def _forget_deleted() -> None:
