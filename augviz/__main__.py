@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import sys
 import time
@@ -18,7 +19,8 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from augviz import settings
+from augviz import settings, worker
+from augviz.data import home
 from augviz.errors import ConfigError, DataError, DiskFull, QueueFull, SettingError, StoreError
 from augviz.runconfig import RunConfig, loads
 from augviz.store import Store, default_store
@@ -91,8 +93,6 @@ def _huge_number(doc: Any) -> str | None:
 def read_config(path: Path) -> RunConfig:
     """A run configuration file: FileProblem when it cannot be read as UTF-8 text, ConfigError (naming the
     file and field) when its content is wrong, however it is wrong."""
-    import json
-
     try:
         raw = path.read_bytes()
     except OSError as e:
@@ -121,8 +121,6 @@ def read_config(path: Path) -> RunConfig:
 
 def _wait_for_slot(store: Store, run_id: int) -> bool:
     """Wait in the shared queue until this run may train; False when it was stopped or deleted meanwhile."""
-    from augviz import worker
-
     limit = worker.max_concurrent()
     told = False
     while not store.claim(run_id, os.getpid(), limit):
@@ -139,8 +137,6 @@ def _wait_for_slot(store: Store, run_id: int) -> bool:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from augviz import worker
-
     cfg = read_config(Path(args.config))
     store = _store(args)
     worker.max_concurrent()  # a bad $AUGVIZ_MAX_RUNS is refused before anything is queued
@@ -181,8 +177,6 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _log_path(run_id: int) -> Path | None:
-    from augviz.data import home
-
     try:
         logs = home() / "logs"
         logs.mkdir(parents=True, exist_ok=True)
@@ -192,8 +186,6 @@ def _log_path(run_id: int) -> Path | None:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    from augviz import worker
-
     store = _store(args)
     worker.recover(store)
     print(f"{'id':>4}  {'status':<11} {'test acc':>8} {'time':>7}  label")
@@ -207,15 +199,11 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 
 def cmd_work(args: argparse.Namespace) -> int:
-    from augviz import worker
-
     worker.work(_store(args), args.run_id)
     return 0
 
 
 def cmd_launcher(args: argparse.Namespace) -> int:
-    from augviz import worker
-
     worker.run_launcher(_store(args), args.lock_fd)
     return 0
 

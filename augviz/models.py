@@ -6,6 +6,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from augviz.deepnet import DeepNet, spec_from_dict
+
 
 def standardize(x: torch.Tensor) -> torch.Tensor:
     """Pixels in [0, 1] to roughly zero mean and unit spread, so plain SGD and Adam start well."""
@@ -95,8 +97,6 @@ class MLP(nn.Module):
 def build(name: str, channels: int, size: int, classes: int, net: dict | None = None) -> nn.Module:
     """A fresh model by name, shaped for the data, taking images in [0, 1] (``net``: the deep net's spec)."""
     if name == "deepnet":
-        from augviz.gradlab import DeepNet, spec_from_dict
-
         return DeepNet(spec_from_dict(net or {}), channels, size, classes)
     kinds = {"seed_cnn": SeedCNN, "seed_cnn_bn": SeedCNN, "resnet": SmallResNet, "mlp": MLP}
     if name not in kinds:

@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from augviz import data, models, serialize
+from augviz.deepnet import spec_from_dict
 from augviz.errors import ConfigError
 from augviz.pipeline import Pipeline
 
@@ -140,8 +141,6 @@ def _check(name: str, value: Any, default: Any) -> Any:
     if name == "net":
         if value is None:
             return None
-        from augviz.gradlab import spec_from_dict
-
         return spec_from_dict(value, "net").to_dict()
     if name == "pipeline":
         if value is None:

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from augviz import settings
+from augviz.data import home
 from augviz.errors import ConfigError, DiskFull, QueueFull, StoreError
 from augviz.runconfig import RunConfig, from_dict
 from augviz.train import DetailMetrics, EpochMetrics, StepMetrics
@@ -581,6 +582,4 @@ class StoreSink:
 
 
 def default_store() -> Store:
-    from augviz.data import home
-
     return Store(home() / "runs.sqlite")

@@ -300,7 +300,7 @@ def case_runs(home: Path, limit: float, count: int = 5000) -> list[Row]:
 def apptest_gradients(limit: float) -> Row:
     from streamlit.testing.v1 import AppTest
 
-    from augviz.gradlab import KINDS
+    from augviz.deepnet import KINDS
     from augviz.ui import gradients
 
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=limit + 600)  # the guard cuts first

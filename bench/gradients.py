@@ -19,7 +19,8 @@ import time
 import torch
 
 from augviz import data, gradlab
-from augviz.gradlab import PRESETS, NetSpec
+from augviz.deepnet import NetSpec
+from augviz.gradlab import PRESETS
 from augviz.runconfig import RunConfig
 from augviz.train import train
 from bench.common import machine, write_json

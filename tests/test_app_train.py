@@ -17,7 +17,7 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from augviz import models, report, serialize, worker
-from augviz.gradlab import NetSpec
+from augviz.deepnet import NetSpec
 from augviz.preview import SEED_PIPELINE
 from augviz.runconfig import RunConfig
 from augviz.store import Store

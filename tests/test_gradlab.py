@@ -14,9 +14,10 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from augviz import data, gradlab
+from augviz import data, deepnet, gradlab
+from augviz.deepnet import NetSpec
 from augviz.errors import ConfigError
-from augviz.gradlab import PRESETS, Analysis, LayerStats, NetSpec
+from augviz.gradlab import PRESETS, Analysis, LayerStats
 from augviz.runconfig import RunConfig
 from augviz.train import train
 from augviz.ui import gradients as gradients_ui
@@ -160,14 +161,14 @@ def test_building_and_analysing_never_touch_the_global_generator(batch):
 
 def test_the_default_init_is_pytorchs_rule():
     torch.manual_seed(0)
-    net = gradlab.DeepNet(NetSpec(depth=3, width=64), 3, 32, 10, torch.Generator().manual_seed(0))
+    net = deepnet.DeepNet(NetSpec(depth=3, width=64), 3, 32, 10, torch.Generator().manual_seed(0))
     bound = 1 / math.sqrt(64)
     w = net.hidden[0].weights.weight
     assert w.abs().max() <= bound and w.abs().max() > 0.95 * bound and abs(float(w.std()) - bound / 3**0.5) < 0.01
 
 
 SLIDER_MAXIMA = [NetSpec(kind=k, depth=50, width=max(gradients_ui.WIDTHS), activation=a, batchnorm=bn, residual=r)
-                 for k in gradlab.KINDS for a in ("relu", "sigmoid") for bn in (False, True) for r in (False, True)]
+                 for k in deepnet.KINDS for a in ("relu", "sigmoid") for bn in (False, True) for r in (False, True)]
 
 
 @pytest.mark.parametrize("spec", [*SLIDER_MAXIMA[::3], SLIDER_MAXIMA[-1]])
@@ -235,21 +236,21 @@ def test_each_presets_default_run_is_stated_and_within_the_lab_s_limits(preset):
 
 # ---- the builder and the analysis --------------------------------------------------------------------------
 
-OPTIONS = list(itertools.product(gradlab.KINDS, gradlab.ACTIVATIONS, gradlab.INITS, (False, True), (False, True)))
+OPTIONS = list(itertools.product(deepnet.KINDS, deepnet.ACTIVATIONS, deepnet.INITS, (False, True), (False, True)))
 
 
 @pytest.mark.parametrize(("kind", "act", "init", "bn", "res"), OPTIONS[::3] + OPTIONS[-3:])
 def test_the_builder_makes_every_option(kind, act, init, bn, res, batch):
     spec = NetSpec(kind=kind, depth=5, width=8, activation=act, init=init, batchnorm=bn, residual=res)
-    net = gradlab.DeepNet(spec, 3, 32, 10)
+    net = deepnet.DeepNet(spec, 3, 32, 10)
     assert net(batch[0][:4]).shape == (4, 10)
     assert [n for n, _ in net.layer_groups()] == [f"layer {k}" for k in range(1, 6)]
     assert len(net.weight_layers()) == 5
 
 
-@pytest.mark.parametrize("act", gradlab.ACTIVATIONS)
+@pytest.mark.parametrize("act", deepnet.ACTIVATIONS)
 def test_the_analysis_reports_every_layer_for_every_activation(act, batch):
-    a = gradlab.analyze(gradlab.DeepNet(NetSpec(depth=8, width=32, activation=act), 3, 32, 10), *batch)
+    a = gradlab.analyze(deepnet.DeepNet(NetSpec(depth=8, width=32, activation=act), 3, 32, 10), *batch)
     assert len(a.layers) == 8 and math.isfinite(a.loss)
     for s in a.layers[:-1]:
         assert s.grad_norm > 0 and math.isfinite(s.act_mean) and s.act_std >= 0
@@ -261,7 +262,7 @@ def test_the_analysis_reports_every_layer_for_every_activation(act, batch):
 
 
 def test_saturation_shows_when_weights_are_large(batch):
-    big = gradlab.analyze(gradlab.DeepNet(NetSpec(depth=6, activation="tanh", init="normal", init_std=1.0),
+    big = gradlab.analyze(deepnet.DeepNet(NetSpec(depth=6, activation="tanh", init="normal", init_std=1.0),
                                           3, 32, 10), *batch)
     assert big.layers[2].saturated > 0.5
 
@@ -272,7 +273,7 @@ def test_saturation_shows_when_weights_are_large(batch):
 ])
 def test_wrong_network_specs_name_the_field(doc, path):
     with pytest.raises(ConfigError) as e:
-        gradlab.spec_from_dict(doc)
+        deepnet.spec_from_dict(doc)
     assert e.value.path == path
 
 

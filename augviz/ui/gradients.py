@@ -5,9 +5,10 @@ from __future__ import annotations
 import streamlit as st
 import torch
 
-from augviz import charts, data, gradlab
+from augviz import charts, data, deepnet, gradlab
+from augviz.deepnet import NetSpec
 from augviz.errors import DataError
-from augviz.gradlab import PRESETS, NetSpec
+from augviz.gradlab import PRESETS
 from augviz.runconfig import RunConfig
 from augviz.store import Run, Store
 from augviz.ui import train as train_ui
@@ -60,11 +61,11 @@ def builder() -> tuple[NetSpec, str, float, float | None, str]:
     sb = st.sidebar
     sb.header("Network")
     kw = {"on_change": _forget_preset}
-    kind = sb.radio("kind", gradlab.KINDS, horizontal=True, key="g_kind", format_func=str.upper, **kw)
+    kind = sb.radio("kind", deepnet.KINDS, horizontal=True, key="g_kind", format_func=str.upper, **kw)
     depth = sb.slider("depth (weight layers)", 2, 50, key="g_depth", **kw)
     width = sb.select_slider("width", WIDTHS, key="g_width", **kw)
-    act = sb.selectbox("activation", gradlab.ACTIVATIONS, key="g_activation", **kw)
-    init = sb.selectbox("initialisation", gradlab.INITS, key="g_init", **kw,
+    act = sb.selectbox("activation", deepnet.ACTIVATIONS, key="g_activation", **kw)
+    init = sb.selectbox("initialisation", deepnet.INITS, key="g_init", **kw,
                         format_func={"default": "PyTorch default", "xavier": "Xavier/Glorot", "kaiming": "Kaiming/He",
                                      "normal": "normal (σ below)", "orthogonal": "orthogonal"}.get)
     std = sb.select_slider("σ of the normal init", STDS, key="g_init_std", disabled=init != "normal", **kw)
