@@ -16,7 +16,7 @@ from plotly.colors import sample_colorscale
 
 from augviz.experiment import Comparison
 from augviz.gradlab import Analysis, sci, superscript
-from augviz.report import RunHistory
+from augviz.report import RunHistory, run_label
 from augviz.store import Run
 from augviz.train import HIST_EDGES, StepMetrics
 
@@ -29,6 +29,10 @@ EDGE = {"below": "triangle-down", "zero": "x", "above": "triangle-up"}
 # Layers run along one sequential scale, input (dark) to output; viridis stops before its palest yellow.
 LAYER_SCALE = [[k / 8, c] for k, c in enumerate(sample_colorscale("Viridis", [0.9 * k / 8 for k in range(9)]))]
 DIVERGED = "#c62828"
+# One colour per run, the same in every chart: a fixed qualitative palette (Okabe–Ito, readable by colour-blind
+# viewers and on a projector), given out in run-id order over the runs shown.
+RUN_PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
+TRAIN_DASH = "dot"  # training curves dotted, validation solid, in the run's colour
 
 
 def style(fig: go.Figure) -> go.Figure:
@@ -136,6 +140,32 @@ def _epoch_ends(steps: list[StepMetrics]) -> dict[int, int]:
     return ends
 
 
+def run_colours(runs: list[Run]) -> dict[int, str]:
+    """Each run's colour: the palette in the order of the runs' ids, so the same selection colours a run the same
+    in the accuracy and the loss chart (and the same run alone is always the palette's first colour)."""
+    ids = sorted({r.id for r in runs})
+    return {run_id: RUN_PALETTE[k % len(RUN_PALETTE)] for k, run_id in enumerate(ids)}
+
+
+def run_name(run: Run) -> str:
+    """A run in a legend: its id and its label."""
+    return f"#{run.id} {run_label(run)}"
+
+
+def _run_key(fig: go.Figure, run: Run, colour: str) -> None:
+    """The run's legend entry, in its colour: one per run, whichever of its curves exist (clicking it hides or
+    shows them all)."""
+    fig.add_scatter(x=[None], y=[None], mode="lines", name=run_name(run), legendgroup=str(run.id),
+                    line={"color": colour, "width": 4}, hoverinfo="skip")
+
+
+def _style_key(fig: go.Figure) -> None:
+    """Two grey legend entries that say which line style is which (colour says which run)."""
+    for name, dash in (("training (dotted)", TRAIN_DASH), ("validation (solid)", "solid")):
+        fig.add_scatter(x=[None], y=[None], mode="lines", name=name, line={"color": "#777777", "dash": dash},
+                        hoverinfo="skip")
+
+
 def _chance(fig: go.Figure, runs: list[Run]) -> None:
     """A labelled line at the accuracy of guessing (one over the number of classes)."""
     classes = max((len(r.classes) for r in runs), default=0) or 10
@@ -157,20 +187,27 @@ def divergence_note(h: RunHistory) -> str | None:
 
 
 def loss(histories: list[RunHistory]) -> go.Figure:
-    """Training (and validation) loss against step; a log axis when the loss spans more than three decades (a
-    run that blows up), and each diverged run's step marked."""
+    """Training (and validation) loss against step, one colour per run (``run_colours``); a log axis when the
+    loss spans more than three decades (a run that blows up), and each diverged run's step marked."""
     fig, values = go.Figure(), []
+    colours = run_colours([h.run for h in histories])
     for h in histories:
         r = h.run
         values += [s.loss for s in h.steps]
+        line = {"color": colours[r.id]}
+        _run_key(fig, r, colours[r.id])
         fig.add_scatter(x=[s.step for s in h.steps], y=[s.loss for s in h.steps], mode=_mode(len(h.steps)),
-                        name=f"#{r.id} train")
+                        name=run_name(r), legendgroup=str(r.id), showlegend=False,
+                        line={**line, "dash": TRAIN_DASH},
+                        hovertemplate=f"#{r.id} training, step %{{x}}: %{{y:.3g}}<extra></extra>")
         ends = _epoch_ends(h.steps)
         val = [(ends[e.epoch], e.val_loss) for e in h.epochs
                if e.val_loss is not None and math.isfinite(e.val_loss) and e.epoch in ends]
         if val:
-            fig.add_scatter(x=[v[0] for v in val], y=[v[1] for v in val], mode="lines+markers",
-                            name=f"#{r.id} validation")
+            fig.add_scatter(x=[v[0] for v in val], y=[v[1] for v in val], mode="lines+markers", name=run_name(r),
+                            legendgroup=str(r.id), showlegend=False, line=line, marker={"color": colours[r.id]},
+                            hovertemplate=f"#{r.id} validation, step %{{x}}: %{{y:.3g}}<extra></extra>")
+    _style_key(fig)
     _layout(fig, "Loss", "cross-entropy")
     positive = [v for v in values if v > 0 and math.isfinite(v)]
     if positive and max(positive) / min(positive) > 1e3:
@@ -181,13 +218,21 @@ def loss(histories: list[RunHistory]) -> go.Figure:
 
 
 def accuracy(histories: list[RunHistory]) -> go.Figure:
-    """Training and validation accuracy per epoch, with the chance line."""
+    """Training and validation accuracy per epoch, one colour per run (``run_colours``), with the chance line."""
     fig = go.Figure()
+    colours = run_colours([h.run for h in histories])
     for h in histories:
-        xs = [e.epoch for e in h.epochs]
-        fig.add_scatter(x=xs, y=[e.train_acc for e in h.epochs], mode="lines+markers", name=f"#{h.run.id} train",
-                        line={"dash": "dot"})
-        fig.add_scatter(x=xs, y=[e.val_acc for e in h.epochs], mode="lines+markers", name=f"#{h.run.id} validation")
+        r, xs = h.run, [e.epoch for e in h.epochs]
+        line = {"color": colours[r.id]}
+        _run_key(fig, r, colours[r.id])
+        fig.add_scatter(x=xs, y=[e.train_acc for e in h.epochs], mode="lines+markers", name=run_name(r),
+                        legendgroup=str(r.id), showlegend=False, line={**line, "dash": TRAIN_DASH},
+                        marker={"color": colours[r.id]},
+                        hovertemplate=f"#{r.id} training, epoch %{{x}}: %{{y:.1%}}<extra></extra>")
+        fig.add_scatter(x=xs, y=[e.val_acc for e in h.epochs], mode="lines+markers", name=run_name(r),
+                        legendgroup=str(r.id), showlegend=False, line=line, marker={"color": colours[r.id]},
+                        hovertemplate=f"#{r.id} validation, epoch %{{x}}: %{{y:.1%}}<extra></extra>")
+    _style_key(fig)
     _chance(fig, [h.run for h in histories])
     _mark_runs_divergence(fig, histories, in_epochs=True)
     fig.update_yaxes(range=[0, 1])

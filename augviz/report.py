@@ -9,11 +9,14 @@ import io
 from dataclasses import dataclass, field
 from typing import Any
 
+from augviz import REGISTRY, data, models
+from augviz.runconfig import RunConfig
 from augviz.store import Run
 from augviz.train import DetailMetrics, EpochMetrics, StepMetrics
 
 LAB_MODEL = "deepnet"  # the gradient lab's network: its runs carry a network spec and are the lab's
 FIXED = ("name", "group")  # labels of a run, not settings that change its result
+LAB_PREFIX = "Gradient lab: "
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,38 @@ def is_lab(run: Run) -> bool:
     return run.config.model == LAB_MODEL or run.config.net is not None
 
 
+def _short(display: str) -> str:
+    """A sidebar option's words without their parenthesised detail: "Seed CNN (Conv32-…)" → "Seed CNN"."""
+    return display.split(" (")[0]
+
+
+def label(cfg: RunConfig) -> str:
+    """How a run is named to the user, everywhere (run pickers, the Runs table, chart legends, CSV files), in
+    the sidebar's own words: "Seed CNN on Built-in shapes, 2,000 images, with augmentation, seed 0"; a gradient
+    lab run by its preset ("Gradient lab: Fix 1: ReLU with He initialisation") or its network. A name the user
+    gave a run (the command line's ``name``) is kept; the names an experiment gives its runs are not, they say
+    the same in other words."""
+    if cfg.model == LAB_MODEL or cfg.net is not None:
+        if cfg.name:
+            return cfg.name if cfg.name.lower().startswith(LAB_PREFIX.lower()) else LAB_PREFIX + cfg.name
+        net = cfg.net or {}
+        return (f"{LAB_PREFIX}{net.get('depth', '?')}-layer {net.get('activation', '')} "
+                f"{str(net.get('kind', '')).upper()}")
+    if cfg.name and not cfg.group:
+        return cfg.name
+    dataset = _short(data.LABELS.get(cfg.dataset, cfg.dataset))
+    if cfg.folder:
+        dataset = f"{dataset} {cfg.folder}"
+    aug = "no augmentation" if cfg.pipeline is None else "with augmentation"
+    return (f"{_short(models.LABELS.get(cfg.model, cfg.model))} on {dataset}, {cfg.train_size:,} images, {aug}, "
+            f"seed {cfg.seed}")
+
+
+def run_label(run: Run) -> str:
+    """A stored run's ``label``; the label stored with it when this version cannot read its configuration."""
+    return run.label if getattr(run, "unreadable", None) else label(run.config)
+
+
 def differing_fields(runs: list[Run]) -> list[str]:
     """Configuration fields whose values are not the same in every run (the pipeline counts as one field)."""
     if len(runs) < 2:
@@ -46,11 +81,14 @@ def config_columns(runs: list[Run]) -> list[str]:
 
 
 def show_value(key: str, value: Any) -> str:
-    """A configuration value as a short text (the pipeline as its enabled steps)."""
+    """A configuration value as a short text (the pipeline as its enabled steps, in their order, each in a word
+    or two: "rotation, affine, zoom in/out, horizontal flip")."""
     if key == "pipeline":
         if value is None:
             return "none"
-        return " → ".join(s["transform"] for s in value["steps"] if s["enabled"]) or "no enabled step"
+        names = [_short(REGISTRY[s["transform"]].label).lower() if s["transform"] in REGISTRY else s["transform"]
+                 for s in value["steps"] if s["enabled"]]
+        return ", ".join(names) or "no enabled step"
     if key == "net" and isinstance(value, dict):
         return ", ".join(f"{k} {v}" for k, v in value.items())
     if isinstance(value, float):
@@ -88,7 +126,7 @@ def summary(histories: list[RunHistory]) -> list[dict[str, str | int]]:
     for h in histories:
         r, last = h.run, (h.epochs[-1] if h.epochs else None)
         doc = r.config.to_dict()
-        rows.append({"run": r.id, "status": r.status, "label": r.label,
+        rows.append({"run": r.id, "status": r.status, "label": run_label(r),
                      "test acc": percent(r.test_acc), "val acc": percent(last.val_acc if last else None),
                      "train acc": percent(last.train_acc if last else None), "epochs": len(h.epochs),
                      "time": duration(r.wall_s),
@@ -106,7 +144,7 @@ def _write(rows: list[dict[str, Any]], header: list[str]) -> str:
 
 def _identity(h: RunHistory, columns: list[str]) -> dict[str, Any]:
     doc = h.run.config.to_dict()
-    return {"run": h.run.id, "label": h.run.label, "status": h.run.status,
+    return {"run": h.run.id, "label": run_label(h.run), "status": h.run.status,
             **{c: show_value(c, doc[c]) for c in columns}}
 
 

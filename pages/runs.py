@@ -19,7 +19,7 @@ if store is not None:
     if not stored:
         st.info("No runs stored yet: start one on the Train page or with `python -m augviz train`.")
     else:
-        chosen = runs.pick_runs(stored)
+        chosen = runs.pick_runs(stored, lambda r: runs.has_data(store, r))
         if chosen:
             histories = [train.history(store, r) for r in chosen]
             runs.table(histories)

@@ -221,7 +221,7 @@ def test_train_lists_train_runs_and_gradients_lists_lab_runs(home):
     at = page("train")
     assert at.selectbox(key="t_run").options == [f"#{train_id} stopped: a train run"]
     at = page("gradients")
-    assert at.selectbox(key="g_run").options == [f"#{lab_id} stopped: a lab run"]
+    assert at.selectbox(key="g_run").options == [f"#{lab_id} stopped: Gradient lab: a lab run"]
 
 
 def test_a_lab_run_panel_survives_a_reload(home):
@@ -254,7 +254,7 @@ def test_the_exported_csv_is_wide_and_tells_baseline_from_augmented(home):
     assert [(r["label"], r["epoch"]) for r in rows] == [("baseline", "1"), ("baseline", "2"),
                                                         ("augmented", "1"), ("augmented", "2")]
     assert {r["label"]: r["pipeline"] for r in rows} == {
-        "baseline": "none", "augmented": " → ".join(s.transform.name for s in SEED_PIPELINE.steps if s.enabled)}
+        "baseline": "none", "augmented": "rotation, affine, zoom in/out, horizontal flip"}
     assert all(float(r["val_acc"]) >= 0 and r["test_acc"] for r in rows)
     steps = list(csv.DictReader(io.StringIO(report.steps_csv(histories))))
     assert len(steps) == sum(len(h.steps) for h in histories) == sum(store.step_count(r.id) for r in store.runs())

@@ -132,14 +132,23 @@ def at_initialisation(net: NetSpec, dataset: str, seed: int) -> None:
     right.plotly_chart(charts.init_activations(analysis), key="g_init_act")
 
 
+def _run_name(net: NetSpec, clip: float | None) -> str:
+    """What a lab run is called (``report.label`` puts "Gradient lab: " before it): the preset's name while the
+    controls still hold the preset, else the network in words."""
+    preset = st.session_state.get("g_preset")
+    if preset in PRESETS:
+        return PRESETS[preset].label
+    return (f"{net.depth}-layer {net.activation} {net.kind.upper()}, {net.init} init"
+            f"{', BN' if net.batchnorm else ''}{', residual' if net.residual else ''}"
+            f"{f', clip {clip:g}' if clip else ''}")
+
+
 def launch(store: Store, net: NetSpec, opt: str, lr: float, clip: float | None, dataset: str) -> None:
     state = st.session_state
     cfg = RunConfig(dataset=dataset, train_size=int(state["g_size"]), model="deepnet", net=net.to_dict(),
                     optimizer=opt, lr=lr, clip_norm=clip, epochs=int(state["g_epochs"]), schedule="constant",
                     details=True, batch_size=64, seed=int(state["g_seed"]),
-                    name=f"gradient lab: {net.depth}-layer {net.activation} {net.kind}, {net.init} init"
-                         f"{', BN' if net.batchnorm else ''}{', residual' if net.residual else ''}"
-                         f"{f', clip {clip:g}' if clip else ''}")
+                    name=_run_name(net, clip))
     train_ui.launch(store, [cfg], picker="g_run")
 
 

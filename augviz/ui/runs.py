@@ -3,12 +3,15 @@ metrics, the downloads, the gradient lab's charts for lab runs, and deleting run
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import streamlit as st
 
 from augviz import charts, report, worker
 from augviz.report import RunHistory
 from augviz.store import Run, Store
 from augviz.ui import train
+from augviz.ui.common import md_escape
 
 PICK, MEMORY, PARAM = "r_pick", "r_pick_shown", "runs"
 
@@ -17,9 +20,16 @@ def _from_url() -> list[int]:
     return [int(v) for v in st.query_params.get(PARAM, "").split(",") if v.isdigit()]
 
 
-def pick_runs(runs: list[Run]) -> list[Run]:
+def has_data(store: Store, run: Run) -> bool:
+    """Whether the run has metrics to draw: at least one recorded step (a run that failed or was stopped before
+    its first step has none)."""
+    return run.status != "queued" and store.step_count(run.id) > 0
+
+
+def pick_runs(runs: list[Run], drawable: Callable[[Run], bool]) -> list[Run]:
     """A multiselect of stored runs, newest first. The choice lasts across page switches (session) and reloads
-    and links (``?runs=3,5``); the first visit picks the two newest runs that have ended."""
+    and links (``?runs=3,5``); the first visit picks the two newest runs that have metrics to draw
+    (``drawable``), never a run that ended before its first step; with none, it says so."""
     by_id = {r.id: r for r in reversed(runs)}
     state = st.session_state
     if PICK not in state:
@@ -28,29 +38,51 @@ def pick_runs(runs: list[Run]) -> list[Run]:
         elif PARAM in st.query_params:
             state[PICK] = [i for i in _from_url() if i in by_id]
         else:
-            state[PICK] = [i for i, r in by_id.items() if r.is_over][:2]
+            state[PICK] = _newest_with_data(list(by_id.values()), drawable)
     else:
         state[PICK] = [i for i in state[PICK] if i in by_id]  # a deleted run drops out
     picked = st.multiselect("runs to compare", list(by_id), key=PICK,
-                            format_func=lambda i: f"#{i} {by_id[i].status}: {by_id[i].label}")
+                            format_func=lambda i: f"#{i} {by_id[i].status}: {report.run_label(by_id[i])}")
     state[MEMORY] = picked
     st.query_params[PARAM] = ",".join(map(str, picked))
+    if not picked:
+        st.info("Pick runs above to compare them." if _newest_with_data(list(by_id.values()), drawable, 1) else
+                "None of the stored runs has metrics to draw yet: each ended before its first step or has not "
+                "started. Pick one above to see how it stands.")
     return [by_id[i] for i in picked]
 
 
+def _newest_with_data(newest_first: list[Run], drawable: Callable[[Run], bool], n: int = 2) -> list[int]:
+    picked: list[int] = []
+    for r in newest_first:  # asks the store only until two are found
+        if len(picked) == n:
+            break
+        if drawable(r):
+            picked.append(r.id)
+    return picked
+
+
 def table(histories: list[RunHistory]) -> None:
-    """Final metrics, one row per run, formatted for reading. Widths sized to the content so that the metrics
-    and the augmentation fit 1366 px beside the sidebar (each other differing field adds a narrow column)."""
-    narrow = {"test acc": 68, "val acc": 68, "train acc": 68, "epochs": 55, "time": 80}
+    """Final metrics, one row per run, formatted for reading, then each run's augmentation in full on demand.
+    Widths sized to the content so that the table fits 1366 px beside the sidebar (each other differing field
+    adds a narrow column)."""
+    narrow = {"test acc": 68, "val acc": 68, "train acc": 72, "epochs": 55, "time": 70}
     config = {"run": st.column_config.NumberColumn(width=45, format="#%d"),
-              "status": st.column_config.TextColumn(width=75),
-              "label": st.column_config.TextColumn(width=160),
-              "pipeline": st.column_config.TextColumn("augmentation", width=180),
+              "status": st.column_config.TextColumn(width=72),
+              "label": st.column_config.TextColumn(width="large"),
+              "pipeline": st.column_config.TextColumn("augmentation", width="medium",
+                                                      help="The enabled steps in order; in full below the table"),
               **{k: st.column_config.Column(width=w) for k, w in narrow.items()}}
     rows = report.summary(histories)
     others = [k for k in rows[0] if k not in config] if rows else []
     st.dataframe(rows, hide_index=True, width="stretch",
                  column_config={**config, **{k: st.column_config.Column(width=75) for k in others}})
+    augmented = [h.run for h in histories if h.run.config.pipeline is not None]
+    if augmented:
+        with st.expander("Augmentation in full (JSON)"):
+            for r in augmented:
+                st.caption(md_escape(f"#{r.id} {report.run_label(r)}"))
+                st.json(r.config.pipeline, expanded=1)
 
 
 def compare(store: Store, histories: list[RunHistory]) -> None:

@@ -208,8 +208,8 @@ def pick_run(runs: list[Run], picker: str, param: str = "run") -> Run | None:
     else:
         wanted = next(iter(by_id))
     state[picker] = wanted
-    chosen = st.selectbox("run", list(by_id), key=picker, format_func=lambda i: f"#{i} {by_id[i].status}: "
-                                                                               f"{by_id[i].label}")
+    chosen = st.selectbox("run", list(by_id), key=picker,
+                          format_func=lambda i: f"#{i} {by_id[i].status}: {report.run_label(by_id[i])}")
     state[memory] = chosen
     st.query_params[param] = str(chosen)
     return by_id[chosen]
@@ -287,7 +287,7 @@ def run_panel(store_: Store, run_id: int, draw: Callable[[RunHistory, str], None
         now = store_.get(run_id)
         if now is None:
             return
-        st.markdown(f"**Run #{now.id}**: {md_escape(now.label)}")
+        st.markdown(f"**Run #{now.id}**: {md_escape(report.run_label(now))}")
         done = store_.step_count(now.id)
         st.progress(_fraction(now, done, now.total_steps or 0), text=md_escape(status_line(store_, now, done)))
         _ending(now)
