@@ -147,9 +147,14 @@ def run_colours(runs: list[Run]) -> dict[int, str]:
     return {run_id: RUN_PALETTE[k % len(RUN_PALETTE)] for k, run_id in enumerate(ids)}
 
 
+LEGEND_LINE = 46  # characters: a longer legend entry breaks onto a second line (half a 1366-px page is ~480 px)
+
+
 def run_name(run: Run) -> str:
-    """A run in a legend: its id and its label."""
-    return f"#{run.id} {run_label(run)}"
+    """A run in a legend: its id and its label, broken after a comma when it would not fit half a page."""
+    text = f"#{run.id} {run_label(run)}"
+    cut = text.rfind(", ", 0, LEGEND_LINE)
+    return f"{text[:cut + 1]}<br>{text[cut + 2:]}" if len(text) > LEGEND_LINE and cut > 0 else text
 
 
 def _run_key(fig: go.Figure, run: Run, colour: str) -> None:
@@ -157,6 +162,13 @@ def _run_key(fig: go.Figure, run: Run, colour: str) -> None:
     shows them all)."""
     fig.add_scatter(x=[None], y=[None], mode="lines", name=run_name(run), legendgroup=str(run.id),
                     line={"color": colour, "width": 4}, hoverinfo="skip")
+
+
+def _room_for_legend(fig: go.Figure, runs: int) -> go.Figure:
+    """Taller with more runs: each run's legend entry takes up to two lines above the plot, which keeps its
+    height."""
+    fig.update_layout(height=max(380, 300 + 50 * runs))
+    return fig
 
 
 def _style_key(fig: go.Figure) -> None:
@@ -209,6 +221,7 @@ def loss(histories: list[RunHistory]) -> go.Figure:
                             hovertemplate=f"#{r.id} validation, step %{{x}}: %{{y:.3g}}<extra></extra>")
     _style_key(fig)
     _layout(fig, "Loss", "cross-entropy")
+    _room_for_legend(fig, len(histories))
     positive = [v for v in values if v > 0 and math.isfinite(v)]
     if positive and max(positive) / min(positive) > 1e3:
         lo, hi = math.floor(math.log10(min(positive))), math.ceil(math.log10(max(positive)))
@@ -236,7 +249,8 @@ def accuracy(histories: list[RunHistory]) -> go.Figure:
     _chance(fig, [h.run for h in histories])
     _mark_runs_divergence(fig, histories, in_epochs=True)
     fig.update_yaxes(range=[0, 1])
-    return _layout(fig, "Accuracy", "accuracy", x="epoch")
+    _layout(fig, "Accuracy", "accuracy", x="epoch")
+    return _room_for_legend(fig, len(histories))
 
 
 def grad_norms(h: RunHistory) -> go.Figure:

@@ -17,6 +17,7 @@ from augviz.train import DetailMetrics, EpochMetrics, StepMetrics
 LAB_MODEL = "deepnet"  # the gradient lab's network: its runs carry a network spec and are the lab's
 FIXED = ("name", "group")  # labels of a run, not settings that change its result
 LAB_PREFIX = "Gradient lab: "
+IN_LABEL = ("model", "dataset", "folder", "train_size", "seed")  # fields ``label`` says (and "pipeline": on or off)
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,13 @@ def config_columns(runs: list[Run]) -> list[str]:
     return ["pipeline", *(f for f in differing_fields(runs) if f != "pipeline")]
 
 
+def table_columns(runs: list[Run]) -> list[str]:
+    """The configuration columns of the Runs table: the fields that differ and that the label does not already
+    say; the augmentation only when the augmented runs' pipelines differ (the label says with or without)."""
+    pipelines = {str(r.config.pipeline) for r in runs if r.config.pipeline is not None}
+    return [f for f in differing_fields(runs) if f not in IN_LABEL and (f != "pipeline" or len(pipelines) > 1)]
+
+
 def show_value(key: str, value: Any) -> str:
     """A configuration value as a short text (the pipeline as its enabled steps, in their order, each in a word
     or two: "rotation, affine, zoom in/out, horizontal flip")."""
@@ -89,6 +97,10 @@ def show_value(key: str, value: Any) -> str:
         names = [_short(REGISTRY[s["transform"]].label).lower() if s["transform"] in REGISTRY else s["transform"]
                  for s in value["steps"] if s["enabled"]]
         return ", ".join(names) or "no enabled step"
+    if key == "model":
+        return _short(models.LABELS.get(value, str(value)))
+    if key == "dataset":
+        return _short(data.LABELS.get(value, str(value)))
     if key == "net" and isinstance(value, dict):
         return ", ".join(f"{k} {v}" for k, v in value.items())
     if isinstance(value, float):
@@ -120,8 +132,9 @@ def rate(value: float | None) -> str:
 
 def summary(histories: list[RunHistory]) -> list[dict[str, str | int]]:
     """One row per run, formatted for reading: final accuracies as percentages, time as a duration, and the
-    configuration columns that tell the runs apart (throughput is in the CSV files, to keep the table narrow)."""
-    columns = config_columns([h.run for h in histories])
+    configuration columns that tell the runs apart beyond their labels (``table_columns``; throughput is in the
+    CSV files, to keep the table narrow)."""
+    columns = table_columns([h.run for h in histories])
     rows: list[dict[str, str | int]] = []
     for h in histories:
         r, last = h.run, (h.epochs[-1] if h.epochs else None)

@@ -5,17 +5,19 @@ in every chart; a table that fits."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from augviz import data, models, report, serialize, worker
+from augviz import Pipeline, Step, data, models, report, serialize, worker
 from augviz.gradlab import PRESETS
 from augviz.preview import SEED_PIPELINE
 from augviz.runconfig import RunConfig
 from augviz.store import Store
 from augviz.train import EpochMetrics, StepMetrics
+from augviz.ui import runs as runs_ui
 
 APP = str(Path(__file__).parents[1] / "app.py")
 LAYERS = ["conv1", "conv2", "fc"]
@@ -121,7 +123,7 @@ def test_every_place_that_names_a_run_uses_the_label(home):
     table = at.dataframe[0].value
     assert list(table["label"]) == [labels[second], labels[first]]
     for title in ("Accuracy", "Loss"):
-        legend = {t["name"] for t in figures(at)[title]["data"] if t.get("showlegend", True)}
+        legend = {t["name"].replace("<br>", " ") for t in figures(at)[title]["data"] if t.get("showlegend", True)}
         assert {f"#{i} {text}" for i, text in labels.items()} <= legend, title
 
     histories = [report.RunHistory(r, [], []) for r in store_of(home).runs()]
@@ -173,9 +175,24 @@ def test_a_run_has_one_colour_in_every_chart(home):
 
 
 def test_the_augmentation_is_a_short_text_with_the_full_json_on_demand(home):
+    flips = Pipeline((Step("horizontal_flip"), Step("vertical_flip")))
     run_with_data(home, BASELINE), run_with_data(home, AUGMENTED)
-    at = page("runs")
+    run_with_data(home, replace(AUGMENTED, pipeline=serialize.to_dict(flips)))
+    at = page("runs", runs="1,2,3")
     table = at.dataframe[0].value
-    assert list(table["pipeline"]) == ["rotation, affine, zoom in/out, horizontal flip", "none"]
+    assert list(table["pipeline"]) == ["none", "rotation, affine, zoom in/out, horizontal flip",
+                                       "horizontal flip, vertical flip"]
     shown = [json.loads(j.proto.body) for j in at.json]
-    assert serialize.to_dict(SEED_PIPELINE) in shown
+    assert shown == [serialize.to_dict(SEED_PIPELINE), serialize.to_dict(flips)]
+
+
+def test_the_table_fits_1366_px_and_repeats_nothing_the_label_says(home):
+    run_with_data(home, BASELINE), run_with_data(home, AUGMENTED)
+    run_with_data(home, replace(AUGMENTED, model="resnet", lr=0.01, seed=3,
+                                pipeline=serialize.to_dict(Pipeline((Step("horizontal_flip"),)))))
+    at = page("runs", runs="1,2,3")
+    frame = at.dataframe[0]
+    assert {"model", "seed", "train_size"}.isdisjoint(frame.value.columns)  # the label says them
+    assert {"lr", "pipeline"} <= set(frame.value.columns)  # what the label does not say
+    config = json.loads(frame.proto.columns)
+    assert sum(config[c]["width"] for c in frame.value.columns) <= runs_ui.TABLE_PX

@@ -62,21 +62,26 @@ def _newest_with_data(newest_first: list[Run], drawable: Callable[[Run], bool], 
     return picked
 
 
+TABLE_PX = 900  # the main column beside the sidebar at 1366 px
+METRIC_PX = {"run": 40, "status": 72, "test acc": 64, "val acc": 64, "train acc": 70, "epochs": 52, "time": 56}
+LABEL_PX = (240, 440)  # the label's column: wide enough for most labels, narrower when other columns need room
+OTHER_PX = {"pipeline": 160}  # any other configuration column: 75
+
+
 def table(histories: list[RunHistory]) -> None:
     """Final metrics, one row per run, formatted for reading, then each run's augmentation in full on demand.
-    Widths sized to the content so that the table fits 1366 px beside the sidebar (each other differing field
-    adds a narrow column)."""
-    narrow = {"test acc": 68, "val acc": 68, "train acc": 72, "epochs": 55, "time": 70}
-    config = {"run": st.column_config.NumberColumn(width=45, format="#%d"),
-              "status": st.column_config.TextColumn(width=72),
-              "label": st.column_config.TextColumn(width="large"),
-              "pipeline": st.column_config.TextColumn("augmentation", width="medium",
-                                                      help="The enabled steps in order; in full below the table"),
-              **{k: st.column_config.Column(width=w) for k, w in narrow.items()}}
+    Widths sized so that the table fits 1366 px beside the sidebar: the label's column gives way to the other
+    configuration columns that tell the runs apart."""
     rows = report.summary(histories)
-    others = [k for k in rows[0] if k not in config] if rows else []
-    st.dataframe(rows, hide_index=True, width="stretch",
-                 column_config={**config, **{k: st.column_config.Column(width=75) for k in others}})
+    others = [k for k in rows[0] if k not in METRIC_PX and k != "label"] if rows else []
+    widths = {**METRIC_PX, **{k: OTHER_PX.get(k, 75) for k in others}}
+    widths["label"] = max(LABEL_PX[0], min(LABEL_PX[1], TABLE_PX - sum(widths.values())))
+    config = {k: st.column_config.Column(width=w) for k, w in widths.items()}
+    config["run"] = st.column_config.NumberColumn(width=widths["run"], format="#%d")
+    if "pipeline" in widths:
+        config["pipeline"] = st.column_config.TextColumn("augmentation", width=widths["pipeline"],
+                                                         help="The enabled steps in order; in full below the table")
+    st.dataframe(rows, hide_index=True, width="stretch", column_config=config)
     augmented = [h.run for h in histories if h.run.config.pipeline is not None]
     if augmented:
         with st.expander("Augmentation in full (JSON)"):
