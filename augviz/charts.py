@@ -25,6 +25,7 @@ FONT = 14  # px: the smallest text on any chart
 INK = "#111111"
 GRAD_DECADES = (-21, 12)  # every gradient-norm chart and the heatmap: 10⁻²¹ … 10¹², whatever the network
 RATIO_DECADES = (-12, 3)  # update-to-weight ratios
+ACT_DECADES = (-12, 24)  # activation sizes: a healthy net sits near 10⁰, the exploding preset reaches 10⁸ at 10 layers
 EDGE = {"below": "triangle-down", "zero": "x", "above": "triangle-up"}
 # Layers run along one sequential scale, input (dark) to output; viridis stops before its palest yellow.
 LAYER_SCALE = [[k / 8, c] for k, c in enumerate(sample_colorscale("Viridis", [0.9 * k / 8 for k in range(9)]))]
@@ -351,19 +352,30 @@ def init_gradients(analysis: Analysis, ghost: tuple[str, list[float]] | None = N
 
 
 def init_activations(analysis: Analysis) -> go.Figure:
-    """Activation mean and spread per layer, and the share of saturated or dead units."""
-    rows = [s for s in analysis.layers if s.act_mean == s.act_mean]  # the output layer has none
+    """The activations' size (root mean square) per layer on a fixed power-of-ten axis, as the gradient norms
+    are drawn, so that growth by a constant factor per layer shows as a straight line and an explosion as a
+    climb over decades (sizes that are zero or not finite are marked at the axis' edge); and the share of
+    saturated or dead units as bars."""
+    rows = [s for s in analysis.layers if s.saturated is not None or s.dead is not None]  # the output has none
     xs = list(range(1, len(rows) + 1))
+    sizes = [s.act_rms for s in rows]
     fig = go.Figure()
-    fig.add_scatter(x=xs, y=[s.act_mean for s in rows], mode="lines+markers", name="mean",
-                    error_y={"type": "data", "array": [s.act_std for s in rows]})
+    fig.add_scatter(x=xs, y=_on_scale(sizes, ACT_DECADES), mode="lines+markers", name="size (RMS)",
+                    line={"color": INK, "width": 2},
+                    marker={"size": 9, "color": layer_colours(len(rows)), "line": {"color": INK, "width": 1}},
+                    customdata=[[s.act_mean, s.act_std] for s in rows],
+                    hovertemplate="layer %{x}: RMS %{y:.2e}<br>mean %{customdata[0]:.2e}, "
+                                  "sd %{customdata[1]:.2e}<extra></extra>")
+    _edge_marks(fig, xs, sizes, ACT_DECADES)
     shares = [s.saturated if s.saturated is not None else s.dead for s in rows]
     kind = "saturated" if rows and rows[0].saturated is not None else "dead"
     fig.add_bar(x=xs, y=shares, name=f"share {kind}", opacity=0.35, yaxis="y2")
     fig.update_layout(yaxis2={"overlaying": "y", "side": "right", "range": [0, 1], "title": f"share {kind}",
                               "tickmode": "array", "tickvals": [0, 0.25, 0.5, 0.75, 1], "tickformat": ".0%",
                               "showgrid": False})
-    return _layout(fig, "Activations per layer (mean ± sd)", "activation", x="layer (1 = input)")
+    _layout(fig, "Activation size per layer at initialisation", "RMS of the activations", x="layer (1 = input)")
+    log_axis(fig, ACT_DECADES)
+    return fig
 
 
 def histogram(run: Run, step: int, histograms: list[list[int]], layers: list[int]) -> go.Figure:

@@ -114,10 +114,11 @@ def log_figures() -> list[go.Figure]:
     details = [DetailMetrics(1, [[1] * 30] * 3, [1e-9, 1e-3, 1.0]), DetailMetrics(2, [[1] * 30] * 3, [1e-6, 1e-2, 0.0])]
     h = made(layers, [(1, 8.5e9, 1e10, [3e-16, 1e-3, 14e9]), (2, 3.0, 1.0, [1e-12, 1.0, 5.0])], 3, details)
     return [charts.grad_norms(h), charts.init_gradients(analysis([3e-16, 1e-6, 1.0, 14e9])),
-            charts.update_ratios(h), charts.histogram(h.run, 2, [[1] * 30] * 3, [0, 2])]
+            charts.init_activations(analysis([1.0, 1.0, 1.0])), charts.update_ratios(h),
+            charts.histogram(h.run, 2, [[1] * 30] * 3, [0, 2])]
 
 
-@pytest.mark.parametrize("fig", log_figures(), ids=["norms", "init", "update ratios", "histogram"])
+@pytest.mark.parametrize("fig", log_figures(), ids=["norms", "init", "activations", "update ratios", "histogram"])
 def test_log_axes_read_as_powers_of_ten_with_no_si_suffix_and_nothing_in_between(fig):
     logs = [a for a in every_axis(fig) if a.type == "log" or a.ticktext]
     assert logs
@@ -186,3 +187,23 @@ def test_every_chart_has_large_dark_text(fig):
     assert fig.layout.legend.font.size >= 14
     for axis in every_axis(fig):
         assert axis.tickfont.size >= 14 and dark(axis.tickfont.color)
+
+
+def test_the_activation_size_is_drawn_on_the_power_of_ten_axis_so_an_explosion_shows():
+    x = data.load("synthetic", 200, 0.0, 0).train.x[:32].float() / 255
+    y = data.load("synthetic", 200, 0.0, 0).train.y[:32]
+    exploding = gradlab.analyze_capped(PRESETS["exploding"].net, x, y, 0)
+    fig = charts.init_activations(exploding)
+    assert fig.layout.yaxis.type == "log" and tuple(fig.layout.yaxis.range) == charts.ACT_DECADES
+    sizes = list(fig.data[0].y)
+    assert sizes == [s.act_rms for s in exploding.layers[:-1]]  # every hidden layer, as it is, no output layer
+    assert sizes[-1] / sizes[0] > 1e5  # the climb over decades that a linear axis flattened into one spike
+
+
+def test_activation_sizes_that_are_zero_or_not_finite_are_marked_at_the_edge():
+    layers = [LayerStats(f"layer {k + 1}", 1.0, 0.0, 0.0, v, None, 0.5) for k, v in enumerate([1.0, 0.0, math.inf])]
+    fig = charts.init_activations(Analysis([*layers, LayerStats("layer 4 (output)", 1.0, *[math.nan] * 3, None,
+                                                                None)], 2.3, 32))
+    assert list(fig.data[0].y) == [1.0, None, None]
+    marks = {d.name: list(d.x) for d in fig.data if d.name and d.name != "size (RMS)" and d.type == "scatter"}
+    assert marks == {"exactly zero": [2], f"above {charts.power(charts.ACT_DECADES[1])} or not finite": [3]}
