@@ -46,20 +46,25 @@ def label(cfg: RunConfig) -> str:
     lab run by its preset ("Gradient lab: Fix 1: ReLU with He initialisation") or its network. A name the user
     gave a run (the command line's ``name``) is kept; the names an experiment gives its runs are not, they say
     the same in other words."""
-    if cfg.model == LAB_MODEL or cfg.net is not None:
+    if not _described(cfg):
+        if cfg.name and not cfg.net and cfg.model != LAB_MODEL:
+            return cfg.name
         if cfg.name:
             return cfg.name if cfg.name.lower().startswith(LAB_PREFIX.lower()) else LAB_PREFIX + cfg.name
         net = cfg.net or {}
         return (f"{LAB_PREFIX}{net.get('depth', '?')}-layer {net.get('activation', '')} "
                 f"{str(net.get('kind', '')).upper()}")
-    if cfg.name and not cfg.group:
-        return cfg.name
     dataset = _short(data.LABELS.get(cfg.dataset, cfg.dataset))
     if cfg.folder:
         dataset = f"{dataset} {cfg.folder}"
     aug = "no augmentation" if cfg.pipeline is None else "with augmentation"
     return (f"{_short(models.LABELS.get(cfg.model, cfg.model))} on {dataset}, {cfg.train_size:,} images, {aug}, "
             f"seed {cfg.seed}")
+
+
+def _described(cfg: RunConfig) -> bool:
+    """Whether ``label`` describes the run by its configuration (not a lab run, nor a name the user gave)."""
+    return cfg.model != LAB_MODEL and cfg.net is None and not (cfg.name and not cfg.group)
 
 
 def run_label(run: Run) -> str:
@@ -82,8 +87,11 @@ def config_columns(runs: list[Run]) -> list[str]:
 
 
 def table_columns(runs: list[Run]) -> list[str]:
-    """The configuration columns of the Runs table: the fields that differ and that the label does not already
-    say; the augmentation only when the augmented runs' pipelines differ (the label says with or without)."""
+    """The configuration columns of the Runs table: the fields that differ and that the labels do not already
+    say; the augmentation only when the augmented runs' pipelines differ (a label says with or without). When a
+    label is a name (a lab run's, or one the user gave), as ``config_columns``."""
+    if not all(_described(r.config) for r in runs):
+        return config_columns(runs)
     pipelines = {str(r.config.pipeline) for r in runs if r.config.pipeline is not None}
     return [f for f in differing_fields(runs) if f not in IN_LABEL and (f != "pipeline" or len(pipelines) > 1)]
 
