@@ -129,8 +129,10 @@ class Pipeline:
         """
         out = _float_input(x)
         # Ownership (see Transform.kernel): steps may overwrite the batch they are handed, so they get the
-        # caller's tensor only as a copy, and a traced stage, which is kept, is never handed on.
-        owned = x.dtype == torch.uint8 and not trace  # the float copy is the pipeline's own
+        # caller's tensor only as a copy, and a traced stage, which is kept, is never handed on. The float copy
+        # of a uint8 batch is this thread's scratch buffer, the pipeline's to overwrite but never to return.
+        borrowed = out if out is not x else None
+        owned = borrowed is not None and not trace
         result = Result(out, labels, draws)
         h, w = out.shape[-2:]
         i = 0
@@ -155,10 +157,10 @@ class Pipeline:
             if trace:
                 result.stages.append(out)
             i += 1
+        if borrowed is not None:  # a step returns its input itself or a tensor of its own (Transform.kernel)
+            out = out.clone() if out is borrowed else out
+            result.stages = [s.clone() if s is borrowed else s for s in result.stages]
         result.images = out
-        if x.dtype == torch.uint8:  # the float input lives in a reused buffer: nothing returned may alias it
-            result.images = _detach_scratch(result.images)
-            result.stages = [_detach_scratch(t) for t in result.stages]
         return result
 
     def _warp(self, x: torch.Tensor, draws: list[Draw], stages: list[torch.Tensor] | None) -> torch.Tensor:
@@ -198,10 +200,6 @@ def _float_input(x: torch.Tensor) -> torch.Tensor:
         return x
     # copy_ then an in-place divide: faster than one dividing kernel that has to promote uint8 on the way.
     return scratch.buffer("input", tuple(x.shape), torch.float32, x.device).copy_(x).div_(255)
-
-
-def _detach_scratch(t: torch.Tensor) -> torch.Tensor:
-    return t.clone() if scratch.holds("input", t) else t
 
 
 def _fill_key(step: Step) -> tuple[str, float] | None:

@@ -72,11 +72,12 @@ class Transform:
     def kernel(self, x: torch.Tensor, cfg: dict[str, Any], params: Params) -> torch.Tensor:
         """Apply the drawn values to every image of ``x`` (only images the step applies to reach here).
 
-        Ownership rule, the one buffer-reuse mechanism of the library: ``x`` belongs to the kernel, which may
-        overwrite it and return it. The pipeline only ever hands a kernel a batch that no caller can see (a copy
-        where needed), so kernels work in place where that is cheaper: a batch-sized result that is not
-        allocated afresh saves the page faults of new memory, which cost a CPU as much as the arithmetic. Call a
-        kernel directly with a tensor you do not mind losing.
+        Ownership rule: ``x`` belongs to the kernel, which may overwrite it. It returns ``x`` itself or a tensor
+        of its own, never a view of ``x``: the pipeline tells by identity whether the batch it holds (possibly
+        its scratch buffer, see ``augviz.functional.scratch``) came back. The pipeline only ever hands a kernel
+        a batch that no caller can see (a copy where needed), so kernels work in place where that is cheaper: a
+        batch-sized result that is not allocated afresh saves the page faults of new memory, which cost a CPU as
+        much as the arithmetic. Call a kernel directly with a tensor you do not mind losing.
         """
         raise NotImplementedError
 

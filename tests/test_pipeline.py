@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from unittest import mock
 
 import torch
 import torch.nn.functional as F
 
-from augviz import Pipeline, Step
+from augviz import REGISTRY, Pipeline, Step
 from augviz.functional import warp
 from augviz.functional.color import gaussian_blur
 from augviz.preview import render
@@ -107,14 +108,16 @@ def test_runs_on_uint8_batches_as_the_training_loop_feeds_them():
 
 def test_results_never_alias_the_reused_buffers():
     # uint8 batches are converted into a per-thread buffer reused by the next call; what a call returns must
-    # survive the next call, also when no step changed anything.
+    # survive the next call, for every step of the registry, also when no step changed anything.
     a = torch.randint(0, 256, (8, 3, 16, 16), dtype=torch.uint8)
     b = torch.randint(0, 256, (8, 3, 16, 16), dtype=torch.uint8)
-    for pipe in (Pipeline((Step("rotation", p=0.0),)), SEED_PIPELINE, Pipeline((Step("invert", p=0.0),))):
-        first = pipe.run(a, trace=True)
-        kept = first.images.clone()
-        stages = [s.clone() for s in first.stages]
-        pipe.run(b, trace=True)
-        assert torch.equal(first.images, kept)
-        assert all(torch.equal(s, k) for s, k in zip(first.stages, stages, strict=True))
+    pipes = [SEED_PIPELINE, *(Pipeline((replace(Step.default(name), p=p),)) for name in REGISTRY for p in (0.0, 1.0))]
+    for pipe in pipes:
+        for trace in (False, True):
+            first = pipe.run(a, trace=trace)
+            kept = first.images.clone()
+            stages = [s.clone() for s in first.stages]
+            pipe.run(b, trace=trace)
+            assert torch.equal(first.images, kept), pipe.steps
+            assert all(torch.equal(s, k) for s, k in zip(first.stages, stages, strict=True)), pipe.steps
     assert torch.equal(Pipeline((Step("rotation", p=0.0),))(a), a.float() / 255)

@@ -1,9 +1,16 @@
-"""Per-thread buffers reused from call to call for tensors that never leave a pipeline call.
+"""Scratch buffers: the library's one mechanism for reusing memory from call to call.
 
-Every training batch needs the same large temporaries (the float copy of a uint8 batch, the sampling grid).
-Allocating them fresh each time costs more than the arithmetic on a CPU: glibc hands the freed memory back to
-the kernel between batches, and touching it again page-faults (bench/augment.py measures this). Buffers are
-per thread, so concurrent sessions never share one.
+Every training batch needs the same large temporaries (the float copy of a uint8 batch, the sampling grid, a
+noise field, colour planes). Allocating them fresh each time costs more than the arithmetic on a CPU: glibc hands
+the freed memory back to the kernel between batches, and touching it again page-faults (bench/augment.py measures
+this). ``buffer`` hands out this thread's buffer of a given name instead, so concurrent sessions never share one.
+
+The rule that keeps it safe: a scratch buffer is the temporary of the call that asked for it, overwritten by the
+next call that asks for the same name, so it never reaches a caller who did not ask for reuse. Functions that can
+write into one say so (``reuse=True``) and their callers consume the result at once. The one buffer that lives
+across several steps is the pipeline's float copy of a uint8 batch, which its steps overwrite in place: the
+pipeline keeps hold of that tensor and copies a result that is still it before returning (see
+``Pipeline.apply``).
 """
 
 from __future__ import annotations
@@ -24,9 +31,3 @@ def buffer(name: str, shape: tuple[int, ...], dtype: torch.dtype, device: torch.
     if buf is None or buf.shape != shape or buf.dtype != dtype or buf.device != device:
         buf = buffers[name] = torch.empty(shape, dtype=dtype, device=device)
     return buf
-
-
-def holds(name: str, t: torch.Tensor) -> bool:
-    """Whether ``t`` is (a view starting at) this thread's buffer called ``name``."""
-    buf = getattr(_local, "buffers", {}).get(name)
-    return buf is not None and t.device == buf.device and t.data_ptr() == buf.data_ptr()
