@@ -90,6 +90,18 @@ def test_drawn_parameters_are_per_image_values_only(name, batch):
         assert not (value.dtype == torch.bool and bool(value.all())), f"{name}.{key} is a constant marker"
 
 
+WHOLE_RANGES = [(n, p.name) for n in NAMES for p in REGISTRY[n].params if p.is_range and p.kind == "int"]
+
+
+@pytest.mark.parametrize(("name", "key"), WHOLE_RANGES)
+def test_a_whole_number_range_draws_each_whole_number_in_it_alike(name, key):
+    # As plain integers, both ends included, each about as often (2,000 draws of 5 values: 400 ± 80 is > 4σ).
+    drawn = one(name, **{key: (4, 8)}).sample(2000, torch.Generator().manual_seed(0))[0].params[key]
+    assert not drawn.is_floating_point()
+    assert sorted(drawn.unique().tolist()) == [4, 5, 6, 7, 8]
+    assert all(320 <= c <= 480 for c in drawn.unique(return_counts=True)[1].tolist())
+
+
 @pytest.mark.parametrize("trace", [False, True])
 @pytest.mark.parametrize("name", NAMES)
 def test_input_is_not_modified(name, batch, trace):

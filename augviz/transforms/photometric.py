@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import ClassVar
+
+from torch import Tensor
+
 from augviz.functional import color
 from augviz.spec import int_span, span
 from augviz.transform import PHOTOMETRIC, Transform, randint, register, uniform
@@ -11,16 +16,26 @@ class _Photometric(Transform):
     category = PHOTOMETRIC
 
 
-class _Factor(_Photometric):
-    """A transform driven by one per-image factor drawn from the ``factor`` range."""
+class _OneValue(_Photometric):
+    """A transform driven by one value per image, drawn from the range of its one parameter (whole numbers from an
+    integer range) and handed to ``fn``, which writes into the batch it is given when ``in_place``."""
 
-    fn = staticmethod(color.brightness)
+    fn: ClassVar[Callable[..., Tensor]]
+    in_place: ClassVar[bool] = False  # fn takes ``out=``
 
     def sample(self, cfg, n, g):
-        return {"factor": uniform(g, n, cfg["factor"])}
+        (p,) = self.params
+        return {p.name: (randint if p.kind == "int" else uniform)(g, n, cfg[p.name])}
 
     def kernel(self, x, cfg, params):
-        return type(self).fn(x, params["factor"], out=x)
+        value = params[self.params[0].name]
+        return type(self).fn(x, value, out=x) if self.in_place else type(self).fn(x, value)
+
+
+class _Factor(_OneValue):
+    """A transform driven by one per-image factor drawn from the ``factor`` range."""
+
+    in_place = True
 
 
 def _factor_param(what: str, default: tuple[float, float] = (0.8, 1.2)) -> tuple:
@@ -58,19 +73,15 @@ class Saturation(_Factor):
 
 
 @register
-class Hue(_Photometric):
+class Hue(_OneValue):
     name = "hue"
     label = "Hue"
     description = "Turn every colour round the colour wheel by a random fraction of a turn; greys stay grey."
     formula = (r"(H', S', V') = ((H + h) \bmod 1,\ S,\ V) \text{ in HSV},\quad "
                r"h \sim U(h_{lo}, h_{hi})")
     params = (span("shift", -0.5, 0.5, (-0.05, 0.05), "Hue shift in turns of the colour wheel (0.5 is half a turn)."),)
-
-    def sample(self, cfg, n, g):
-        return {"shift": uniform(g, n, cfg["shift"])}
-
-    def kernel(self, x, cfg, params):
-        return color.hue(x, params["shift"], out=x)
+    fn = staticmethod(color.hue)
+    in_place = True
 
 
 @register
@@ -86,34 +97,24 @@ class Grayscale(_Photometric):
 
 
 @register
-class Gamma(_Photometric):
+class Gamma(_OneValue):
     name = "gamma"
     label = "Gamma"
     description = "Raise every pixel to a random power: above 1 darkens the mid-tones, below 1 lightens them."
     formula = r"x' = x^{\gamma},\quad \gamma \sim U(\gamma_{lo}, \gamma_{hi})"
     params = (span("gamma", 0.2, 5.0, (0.8, 1.25), "The exponent drawn per image."),)
-
-    def sample(self, cfg, n, g):
-        return {"gamma": uniform(g, n, cfg["gamma"])}
-
-    def kernel(self, x, cfg, params):
-        return color.gamma(x, params["gamma"])
+    fn = staticmethod(color.gamma)
 
 
 @register
-class GaussianBlur(_Photometric):
+class GaussianBlur(_OneValue):
     name = "gaussian_blur"
     label = "Gaussian blur"
     description = "Smooth with a Gaussian of random width (radius 3σ), mirrored at the borders."
     formula = (r"x' = G_\sigma * x,\quad G_\sigma(t) \propto e^{-t^2/2\sigma^2},\ "
                r"\sigma \sim U(\sigma_{lo}, \sigma_{hi})")
     params = (span("sigma", 0.1, 10.0, (0.1, 2.0), "Width of the Gaussian in pixels.", step=0.1),)
-
-    def sample(self, cfg, n, g):
-        return {"sigma": uniform(g, n, cfg["sigma"])}
-
-    def kernel(self, x, cfg, params):
-        return color.gaussian_blur(x, params["sigma"])
+    fn = staticmethod(color.gaussian_blur)
 
 
 @register
@@ -128,33 +129,23 @@ class Sharpness(_Factor):
 
 
 @register
-class Posterize(_Photometric):
+class Posterize(_OneValue):
     name = "posterize"
     label = "Posterize"
     description = "Keep only the top few bits of each 8-bit level, leaving flat bands of colour."
     formula = r"x' = \lfloor 255x \rfloor \;\&\; (256 - 2^{8-b}),\quad b \sim U\{b_{lo},\dots,b_{hi}\}"
     params = (int_span("bits", 1, 8, (4, 8), "Bits kept per channel."),)
-
-    def sample(self, cfg, n, g):
-        return {"bits": randint(g, n, cfg["bits"])}
-
-    def kernel(self, x, cfg, params):
-        return color.posterize(x, params["bits"])
+    fn = staticmethod(color.posterize)
 
 
 @register
-class Solarize(_Photometric):
+class Solarize(_OneValue):
     name = "solarize"
     label = "Solarize"
     description = "Invert every pixel at or above a threshold, as an over-exposed film does."
     formula = r"x' = \begin{cases}1 - x & x \ge t\\ x & x < t\end{cases}"
     params = (span("threshold", 0.0, 1.0, (0.5, 1.0), "Pixels at or above this level are inverted."),)
-
-    def sample(self, cfg, n, g):
-        return {"threshold": uniform(g, n, cfg["threshold"])}
-
-    def kernel(self, x, cfg, params):
-        return color.solarize(x, params["threshold"])
+    fn = staticmethod(color.solarize)
 
 
 class _Fixed(_Photometric):
