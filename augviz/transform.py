@@ -17,6 +17,7 @@ draws nothing random returns no parameters. Every step follows this one contract
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 import torch
@@ -163,6 +164,18 @@ def uniform(g: torch.Generator, n: int, span: tuple[float, float]) -> torch.Tens
 def randint(g: torch.Generator, n: int, span: tuple[int, int]) -> torch.Tensor:
     """``n`` whole numbers drawn uniformly from ``span[0]..span[1]`` inclusive."""
     return torch.randint(int(span[0]), int(span[1]) + 1, (n,), generator=g)
+
+
+def box(g: torch.Generator, n: int, area: tuple[float, float], ratio: tuple[float, float]
+        ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``n`` boxes in the unit square, of area uniform in ``area`` and aspect ratio log-uniform in ``ratio``: the
+    side the ratio divides (√(area·ratio)) and the other side (√(area / ratio)), each at most 1, then where each
+    side starts, uniform over the places the box fits."""
+    a = uniform(g, n, area)
+    lo, hi = (math.log(r) for r in ratio)
+    r = torch.exp(uniform(g, n, (lo, hi)))
+    first, second = torch.sqrt(a * r).clamp(max=1.0), torch.sqrt(a / r).clamp(max=1.0)
+    return first, second, torch.rand(n, generator=g) * (1 - first), torch.rand(n, generator=g) * (1 - second)
 
 
 def seeds(g: torch.Generator, n: int) -> torch.Tensor:

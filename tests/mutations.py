@@ -69,7 +69,7 @@ MUTATIONS = (
     Mutation("blur-sigma", "blur sigma 1.5× too wide", "augviz/functional/color.py",
              "(t[None] / sigma.to(torch.float64)[:, None])", "(t[None] / (1.5 * sigma.to(torch.float64))[:, None])"),
     Mutation("erasing-area-x2", "random erasing box twice the drawn area", "augviz/transforms/occlusion.py",
-             'area = uniform(g, n, cfg["area"])', 'area = 2 * uniform(g, n, cfg["area"])'),
+             'box(g, n, cfg["area"], cfg["ratio"])', 'box(g, n, tuple(2 * a for a in cfg["area"]), cfg["ratio"])'),
     Mutation("mixed-labels-kept-hard", "mixing leaves the labels unmixed", "augviz/transforms/mixing.py",
              "return lam * labels + (1 - lam) * labels[", "return labels + 0 * labels[",
              (*CORE, "tests/test_train_mixing.py")),

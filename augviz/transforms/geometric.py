@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
 
 from augviz.functional import color
 from augviz.functional.noise import uniform_field
 from augviz.spec import FILL_PARAMS, flag, span
-from augviz.transform import GeometricTransform, register, seeds, uniform
+from augviz.transform import GeometricTransform, box, register, seeds, uniform
 
 _EYE = torch.eye(3, dtype=torch.float64)
 
@@ -132,14 +130,8 @@ class RandomResizedCrop(GeometricTransform):
               *FILL_PARAMS)
 
     def sample(self, cfg, n, g):
-        area = uniform(g, n, cfg["area"])
-        lo, hi = (math.log(r) for r in cfg["ratio"])
-        ratio = torch.exp(uniform(g, n, (lo, hi)))
-        w = torch.sqrt(area * ratio).clamp(max=1.0)
-        h = torch.sqrt(area / ratio).clamp(max=1.0)
-        cx = (torch.rand(n, generator=g) - 0.5) * (1 - w)
-        cy = (torch.rand(n, generator=g) - 0.5) * (1 - h)
-        return {"crop_w": w, "crop_h": h, "center_x": cx, "center_y": cy}
+        w, h, left, top = box(g, n, cfg["area"], cfg["ratio"])  # the ratio is width over height
+        return {"crop_w": w, "crop_h": h, "center_x": left - (1 - w) / 2, "center_y": top - (1 - h) / 2}
 
     def matrix(self, cfg, params, height, width):
         d = {k: v.to(torch.float64) for k, v in params.items()}

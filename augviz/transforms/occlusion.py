@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
 
 from augviz.functional.noise import uniform_field
 from augviz.spec import choice, number, span
-from augviz.transform import OCCLUSION, Transform, register, seeds, uniform
+from augviz.transform import OCCLUSION, Transform, box, register, seeds
 
 
 def box_mask(top: torch.Tensor, left: torch.Tensor, bottom: torch.Tensor, right: torch.Tensor,
@@ -38,13 +36,7 @@ class RandomErasing(Transform):
                      only_when=("fill", "constant")))
 
     def sample(self, cfg, n, g):
-        area = uniform(g, n, cfg["area"])
-        lo, hi = (math.log(r) for r in cfg["ratio"])
-        ratio = torch.exp(uniform(g, n, (lo, hi)))
-        bh = torch.sqrt(area * ratio).clamp(max=1.0)
-        bw = torch.sqrt(area / ratio).clamp(max=1.0)
-        top = torch.rand(n, generator=g) * (1 - bh)
-        left = torch.rand(n, generator=g) * (1 - bw)
+        bh, bw, top, left = box(g, n, cfg["area"], cfg["ratio"])  # the ratio is height over width
         return {"top": top, "left": left, "bottom": top + bh, "right": left + bw, "seed": seeds(g, n)}
 
     def kernel(self, x, cfg, params):
