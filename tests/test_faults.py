@@ -19,6 +19,7 @@ from augviz import worker
 from augviz.errors import StoreError
 from augviz.runconfig import RunConfig
 from augviz.store import Store, pid_alive
+from tests.polling import running, wait_for
 
 APP = str(Path(__file__).parents[1] / "app.py")
 TINY = RunConfig(train_size=250, epochs=1, batch_size=64)
@@ -174,16 +175,9 @@ def fill(folder: Path) -> None:
 
 def test_a_full_disk_ends_the_run_as_failed_with_disk_full_stored(small_disk):
     store = Store(small_disk / "runs.sqlite")
-    run_id = worker.launch(store, RunConfig(train_size=2000, epochs=50, batch_size=16))
-    deadline = time.monotonic() + 120
-    while store.step_count(run_id) < 5:
-        assert time.monotonic() < deadline, "the run did not start"
-        time.sleep(0.2)
-    pid = store.get(run_id).pid
+    run_id, pid = running(store, 5)
     fill(small_disk)  # while it is full, even reading fails (SQLite cannot make its -shm file): wait for the worker
-    while pid_alive(pid):
-        assert time.monotonic() < deadline, "the run did not end"
-        time.sleep(0.2)
+    wait_for(lambda: not pid_alive(pid), 120, "the run to end")
     (small_disk / "filler").unlink()  # space again: what did the run record?
     run = store.get(run_id)
     assert run.status == "failed" and run.error_kind == "disk full", (run.status, run.error)
@@ -224,12 +218,7 @@ def test_the_pages_list_a_run_this_version_cannot_read_and_keep_working(home):
 
 def test_the_runs_page_deletes_a_running_run(home):
     store = Store(home / "runs.sqlite")
-    run_id = worker.launch(store, RunConfig(train_size=2000, epochs=50, batch_size=16))
-    deadline = time.monotonic() + 120
-    while store.step_count(run_id) < 3:
-        assert time.monotonic() < deadline, "the run did not start"
-        time.sleep(0.2)
-    pid = store.get(run_id).pid
+    run_id, pid = running(store, 3)
     at = AppTest.from_file(APP, default_timeout=30)
     at.run()
     at.switch_page("pages/runs.py").run()
@@ -238,9 +227,7 @@ def test_the_runs_page_deletes_a_running_run(home):
     at.button(key="r_delete").click().run()
     assert not at.exception
     assert store.get(run_id) is None
-    while pid_alive(pid):
-        assert time.monotonic() < deadline, "its worker lives on"
-        time.sleep(0.1)
+    wait_for(lambda: not pid_alive(pid), 120, "its worker to end")
 
 
 def test_an_experiment_over_the_queue_cap_is_refused_on_the_page_with_nothing_queued(home):

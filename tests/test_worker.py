@@ -17,9 +17,9 @@ from augviz import worker
 from augviz.errors import QueueFull
 from augviz.runconfig import RunConfig
 from augviz.store import Store, pid_alive
+from tests.polling import LONG, running, wait_for
 
 TINY = RunConfig(train_size=250, epochs=1, batch_size=64, val_fraction=0.1)
-LONG = RunConfig(train_size=2000, epochs=50, batch_size=16)
 
 
 @pytest.fixture
@@ -29,16 +29,6 @@ def store(tmp_path, monkeypatch):
     s = Store(tmp_path / "runs.sqlite")
     yield s
     worker.shutdown(s)  # leave no launcher or worker behind
-
-
-def wait_for(predicate, timeout: float = 90, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_runs_queue_behind_the_limit_then_finish_with_every_step_stored(store):
@@ -70,9 +60,7 @@ def test_a_queued_run_can_be_stopped_before_it_starts(store):
 
 
 def test_a_worker_killed_mid_run_is_marked_failed_and_keeps_its_metrics(store):
-    run_id = worker.launch(store, LONG)
-    wait_for(lambda: store.step_count(run_id) > 5, what="some steps")
-    pid = store.get(run_id).pid
+    run_id, pid = running(store, 6)
     os.kill(pid, signal.SIGKILL)
     wait_for(lambda: not pid_alive(pid), what="the worker to die")
     worker.reap_children()
@@ -209,9 +197,7 @@ def test_a_killed_worker_frees_its_slot_without_any_page_view(store):
 
 def test_a_stuck_worker_is_killed_after_the_stop_grace_and_can_be_deleted(store, monkeypatch):
     monkeypatch.setenv("AUGVIZ_STOP_GRACE_S", "1")
-    run_id = worker.launch(store, LONG)
-    wait_for(lambda: store.step_count(run_id) > 3, what="some steps")
-    pid = store.get(run_id).pid
+    run_id, pid = running(store, 4)
     os.kill(pid, signal.SIGSTOP)
     store.request_stop(run_id)
     run = wait_for(lambda: store.get(run_id).is_over and store.get(run_id), timeout=30, what="the stop")
@@ -221,9 +207,7 @@ def test_a_stuck_worker_is_killed_after_the_stop_grace_and_can_be_deleted(store,
 
 
 def test_a_running_run_can_be_deleted_at_once(store):
-    run_id = worker.launch(store, LONG)
-    wait_for(lambda: store.step_count(run_id) > 3, what="some steps")
-    pid = store.get(run_id).pid
+    run_id, pid = running(store, 4)
     assert store.delete([run_id]) == 0  # the store alone leaves a running run alone
     assert worker.delete(store, [run_id]) == 1
     assert store.get(run_id) is None and store.step_count(run_id) == 0
