@@ -20,7 +20,7 @@ from augviz.serialize import MAX_SEED, MAX_STEPS
 from augviz.spec import Param
 from augviz.transform import CATEGORIES
 from augviz.ui.common import builtin_tensor, md_escape, md_lines
-from augviz.ui.state import note
+from augviz.ui.state import note, whole
 
 UPLOAD = "upload"
 DEFAULT_IMAGE = "test_card"
@@ -34,7 +34,7 @@ def _decode_pipeline(text: str) -> dict:
 # What the page's link carries (query name → session key); the step widgets follow from the pipeline.
 PIPELINE_LINK = ("pipeline_doc", (share.pack, _decode_pipeline))  # the pipeline (with its seed), also Train's
 LINK: dict[str, str | tuple[str, tuple]] = {
-    "p": PIPELINE_LINK, "img": "image", "n": "n_draws", "show": "present",
+    "p": PIPELINE_LINK, "seed": ("seed", whole(0, MAX_SEED)), "img": "image", "n": "n_draws", "show": "present",
     "exact": "exact", "fx": "formulas_open", "ex": "export_open", "tab": "export_tab"}
 # More keys to keep across pages: every step's settings and open panel (not its buttons), and the editor's own.
 KEEP = (r"\d+\.(?!up$|down$|remove$|lo$|hi$)\w+", "seed", "add_choice", "import_text", FINE)
@@ -72,6 +72,8 @@ def init_state() -> None:
         _fill_lost_keys()
         return
     pipeline = serialize.from_dict(state["pipeline_doc"]) if state.get("pipeline_doc") else SEED_PIPELINE
+    if "seed" in state:  # the link's own seed= (also written into p=; one typed by hand wins)
+        pipeline = Pipeline(pipeline.steps, state["seed"])
     if state.get("image") not in (*images.BUILTIN, UPLOAD):
         if "image" in state:
             note(f"The link's picture {str(state['image'])[:60]!r} is not a built-in one; showing the test card.")

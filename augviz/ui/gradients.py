@@ -80,7 +80,7 @@ def builder() -> tuple[NetSpec, str, float, float | None, str]:
     sb.select_slider("training images", SIZES, key="g_size", **kw)
     dataset = sb.selectbox("dataset", [n for n, s in data.DATASETS.items() if not s.user_folder], key="g_dataset",
                            format_func=data.LABELS.get)
-    sb.number_input("seed", 0, 2**31 - 1, 0, key="g_seed")
+    sb.number_input("seed", 0, train_ui.MAX_SEED, 0, key="g_seed")
     net = NetSpec(kind, depth, width, act, init, float(std), bn, res)
     return net, opt, float(lr), float(clip) if clip_on else None, dataset
 

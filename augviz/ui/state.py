@@ -150,6 +150,21 @@ def decode(text: str) -> Any:
     return value
 
 
+def whole(lo: int, hi: int) -> Codec:
+    """The codec of a number input's whole number: in a link, anything else (a fraction, text, a number out of
+    the input's range, an infinity) is left out with a message, where the input itself would quietly show its
+    default instead."""
+    def parse(text: str) -> int:
+        value = decode(text)
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+            raise ValueError(f"not a whole number from {lo} to {hi}")
+        return value
+
+    return encode, parse
+
+
 def _read_link(links: Mapping[str, tuple[str, Codec | None]]) -> list[str]:
     """Set the linked keys from the query string; returns the keys set. Bad values become messages."""
     state, applied = st.session_state, []

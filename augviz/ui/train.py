@@ -23,6 +23,7 @@ LRS = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0)
 DECAYS = (0.0, 1e-5, 1e-4, 5e-4, 1e-3, 1e-2)
 STEPS = (10, 50, 100, 250, 500, 1000, 1500, 2000, 3000, 5000, 10_000)
 POLL_S = 1.0
+MAX_SEED = 2**31 - 1  # a run's seed (RunConfig's range)
 BROWSE_PER = 8  # images per class in the dataset browser; Start's data check shares its cached load
 DOWNLOADABLE = tuple(n for n, s in data.DATASETS.items() if s.remotes)  # fetched from their official addresses
 
@@ -81,7 +82,7 @@ def config_form() -> RunConfig | None:
     doc["weight_decay"] = sb.select_slider("weight decay", DECAYS, 0.0, key="t_wd", format_func=lambda v: f"{v:g}")
     if sb.toggle("augment with the Explore page's pipeline", True, key="t_aug"):
         doc["pipeline"] = explore_pipeline()
-    doc["seed"] = sb.number_input("seed", 0, 2**31 - 1, 0, key="t_seed")
+    doc["seed"] = sb.number_input("seed", 0, MAX_SEED, 0, key="t_seed")
     doc["device"] = sb.selectbox("device", ("auto", "cpu", "cuda"), key="t_device")
     try:
         return from_dict(doc)
