@@ -356,23 +356,44 @@ def experiment_panel(store_: Store, base: RunConfig) -> None:
                       help="Each seed trains one pair; two or more are needed for an interval, more narrow it.")
     sweep = st.multiselect("also sweep training-set sizes (optional)", (250, 500, 1000, 2000, 5000, 10000, 20000),
                            key="x_sizes")
-    if st.button(f"Run the experiment ({2 * seeds * max(1, len(sweep))} runs)", key="x_go"):
-        at_once = guarded(worker.max_concurrent)  # a bad $AUGVIZ_MAX_RUNS is a message, not a crash
-        if at_once is None:
-            store_error()
-        else:
-            threads = experiment.threads_per_run(at_once, os.cpu_count() or 1)
-            configs = experiment.plan(replace(base, threads=threads), explore_pipeline(), seeds,
-                                      sorted(sweep) or None)
-            launch(store_, configs)
-            st.session_state["group"] = configs[0].group
+    configs = experiment.plan(base, explore_pipeline(), seeds, sorted(sweep) or None)
     group = st.session_state.get("group")
+    going = [r for r in store_.runs(group) if not r.is_over] if group else []
+    st.button(f"Run the experiment ({len(configs)} runs)", key="x_go", disabled=bool(going),
+              on_click=_start_experiment, args=(store_, base, seeds, sorted(sweep) or None))
+    if going:
+        queued = sum(r.status == "queued" for r in going)
+        st.caption(f"Waiting for this experiment's {len(going)} unfinished runs ({len(going) - queued} running, "
+                   f"{queued} queued): another start would queue the same runs again.")
+        st.button(f"Stop the experiment's {len(going)} unfinished runs", key="x_stop", on_click=_stop_runs,
+                  args=(store_, [r.id for r in going]))
+    else:
+        st.caption(md_escape(report.estimate(configs, guarded(store_.runs) or [])))
+    store_error()
     if group:
-        experiment_results(store_, group)
+        experiment_results(store_, group, bool(going))
 
 
-def experiment_results(store_: Store, group: str) -> None:
-    @st.fragment(run_every=POLL_S)
+def _start_experiment(store_: Store, base: RunConfig, seeds: int, sizes: list[int] | None) -> None:
+    """Queue the experiment's runs (a callback: the panel below already sees them, and disables the button)."""
+    at_once = guarded(worker.max_concurrent)  # a bad $AUGVIZ_MAX_RUNS is a message, not a crash
+    if at_once is None:
+        return
+    threads = experiment.threads_per_run(at_once, os.cpu_count() or 1)
+    configs = experiment.plan(replace(base, threads=threads), explore_pipeline(), seeds, sizes)
+    if launch(store_, configs):
+        st.session_state["group"] = configs[0].group
+
+
+def _stop_runs(store_: Store, run_ids: list[int]) -> None:
+    for run_id in run_ids:
+        guarded(store_.request_stop, run_id)
+
+
+def experiment_results(store_: Store, group: str, going: bool) -> None:
+    """The experiment's progress and verdict, redrawn every second while its runs go (``going``); when the last
+    one ends, the whole page once more, so that its button is enabled again."""
+    @st.fragment(run_every=POLL_S if going else None)
     def results() -> None:
         runs = store_.runs(group)
         counts = {s: sum(r.status == s for r in runs) for s in {r.status for r in runs}}
@@ -387,5 +408,7 @@ def experiment_results(store_: Store, group: str) -> None:
         failed = [r for r in runs if r.status in ("failed", "diverged", "interrupted")]
         if failed:
             st.warning(f"{len(failed)} run(s) did not finish and are left out of the comparison.")
+        if going and all(r.is_over for r in runs):
+            st.rerun()
 
     results()
