@@ -102,6 +102,20 @@ CAPTIONS: dict[str, Callable[[Row], str]] = {
 }
 
 
+MIX_WORDS = {"cutmix": "cut in"}  # how the partner enters a draw, by mixing step ("mixed with" otherwise)
+
+
+def mixed(name: str, own_parts: list[str], own_name: str, partner_parts: list[str], partner_name: str,
+          own: float) -> list[str]:
+    """A mixed draw's caption parts, led by the picture the draw mostly shows (``own`` is its own share, λ):
+    ``["↻ 2°", "flipped", "mixed with Text 30 %"]`` when the draw is mostly itself, ``["Text 99 %", "↺ 3°",
+    "mixed with Test card 1 %"]`` when it is mostly its partner, whose own steps then describe what is seen."""
+    own_pct = round(100 * own)
+    if own_pct >= 50:
+        return [*own_parts, f"{MIX_WORDS.get(name, 'mixed with')} {partner_name} {100 - own_pct} %"]
+    return [f"{partner_name} {100 - own_pct} %", *partner_parts, f"mixed with {own_name} {own_pct} %"]
+
+
 def caption(name: str, row: Row | None) -> str:
     """The short caption of one step's draw for one image; empty when the step skipped the image."""
     if row is None:

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 
 import torch
 
-from augviz.captions import caption
-from augviz.pipeline import Draw, Pipeline, Step
+from augviz.captions import caption, mixed
+from augviz.pipeline import Draw, Pipeline, Result, Step
 from augviz.transform import MIXING, REGISTRY
 
 MAX_DRAWS = 64
@@ -62,6 +62,8 @@ class StripFrame:
     partner: torch.Tensor | None = None  # mixing steps: the partner as it stood when it was mixed in
     partner_name: str = ""
     weight: float | None = None  # mixing steps: λ, the share of the draw itself
+    p: float = 1.0  # the step's probability: a step that skipped the draw says so with it
+    mixing: bool = False  # a mixing step (one that blends in a partner when it applies)
 
 
 @dataclass
@@ -171,10 +173,12 @@ def render(pipeline: Pipeline, image: torch.Tensor, n: int, pool: torch.Tensor |
     first = pipeline.apply(batch[keep], _sample(pipeline, [draw_rows[0], *partner_rows], len(partners), 1),
                            labels=None if labels is None else labels[keep], trace=True)
 
-    rows = [d.rows()[:n] for d in result.draws]
-    captions = ["\n".join(describe(d.name, r[i]) for d, r in zip(result.draws, rows, strict=True)) for i in range(n)]
-    plain = [" · ".join(c for c in (caption(d.name, r[i]) for d, r in zip(result.draws, rows, strict=True)) if c)
-             for i in range(n)]
+    every_row = [d.rows() for d in result.draws]  # the partners' rows too
+    rows = [r[:n] for r in every_row]
+    partner_names = {n + k: name for k, name in enumerate(names[1:])}  # batch row → picture name
+    captions = ["\n".join(describe(d.name, _named(d, r[i], i, partner_names)) for d, r in
+                          zip(result.draws, rows, strict=True)) for i in range(n)]
+    plain = [_plain(result, every_row, i, names[0], partner_names) for i in range(n)]
     shares = []
     if result.labels is not None:
         for row in result.labels[:n].tolist():
@@ -185,7 +189,8 @@ def render(pipeline: Pipeline, image: torch.Tensor, n: int, pool: torch.Tensor |
             shares.append(share)
     strip = []
     for k, (d, r) in enumerate(zip(result.draws, rows, strict=True)):
-        frame = StripFrame(first.stages[k][0], REGISTRY[d.name].label, describe(d.name, r[0]), caption(d.name, r[0]))
+        frame = StripFrame(first.stages[k][0], REGISTRY[d.name].label, describe(d.name, r[0]), caption(d.name, r[0]),
+                           p=pipeline.steps[d.step].p, mixing=REGISTRY[d.name].category == MIXING)
         if REGISTRY[d.name].category == MIXING and r[0] is not None:
             j = int(first.draws[k].params["partner"][0])  # the partner's row in the traced batch
             before = first.stages[k - 1] if k else batch[keep]
@@ -194,6 +199,34 @@ def render(pipeline: Pipeline, image: torch.Tensor, n: int, pool: torch.Tensor |
             frame.weight = float(first.mix_weights[d.step][0])
         strip.append(frame)
     return Preview(result.images[:n], captions, strip, plain, shares)
+
+
+def _named(d: Draw, row: dict | None, i: int, partner_names: dict[int, str]) -> dict | None:
+    """A mixing step's exact values with its partner named (not its row in the preview's batch)."""
+    if row is None or REGISTRY[d.name].category != MIXING or "partner" not in d.params:
+        return row
+    return {**row, "partner": partner_names.get(int(d.params["partner"][i]), row.get("partner"))}
+
+
+def _plain(result: Result, rows: list[list[dict | None]], i: int, own_name: str,
+           partner_names: dict[int, str]) -> str:
+    """Draw ``i``'s short caption: each step's, and at a mixing step that applied, what the draw then mostly
+    shows (``captions.mixed``): itself with the partner's share, or the partner, with the partner's own steps."""
+    parts: list[str] = []
+    for k, (d, r) in enumerate(zip(result.draws, rows, strict=True)):
+        if r[i] is None:
+            continue
+        if REGISTRY[d.name].category == MIXING and "partner" in d.params and d.step in result.mix_weights:
+            j = int(d.params["partner"][i])
+            before = [caption(e.name, s[j]) for e, s in zip(result.draws[:k], rows[:k], strict=True)
+                      if REGISTRY[e.name].category != MIXING]
+            parts = mixed(d.name, parts, own_name, [c for c in before if c], partner_names.get(j, "its partner"),
+                          float(result.mix_weights[d.step][i]))
+            continue
+        text = caption(d.name, r[i])
+        if text:
+            parts.append(text)
+    return " · ".join(parts)
 
 
 def move(steps: tuple[Step, ...], index: int, offset: int) -> tuple[Step, ...]:

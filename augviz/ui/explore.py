@@ -15,7 +15,7 @@ import torch
 from augviz import REGISTRY, Pipeline, Step, images, serialize, share
 from augviz.errors import ConfigError, ImageError
 from augviz.export import TARGETS, to_code
-from augviz.preview import MAX_DRAWS, SEED_PIPELINE, Preview, move
+from augviz.preview import MAX_DRAWS, SEED_PIPELINE, Preview, StripFrame, move
 from augviz.serialize import MAX_SEED, MAX_STEPS
 from augviz.spec import Param
 from augviz.transform import CATEGORIES
@@ -367,6 +367,11 @@ def label_bar(shares: dict[str, float]) -> None:
     st.progress(min(max(own, 0.0), 1.0), text=md_escape(f"label: {words}"))
 
 
+def _skipped(frame: StripFrame) -> str:
+    """What a step that skipped draw 1 did: nothing, by its probability (for a mixing step: nothing mixed in)."""
+    return f"skipped for this draw (p = {frame.p:g})" + ("; nothing mixed in" if frame.mixing else "")
+
+
 def step_by_step(image: torch.Tensor, preview: Preview, width: int | str) -> None:
     """Draw 1 after each step; a mixing step shows the partner as it stood then, the weight and the label."""
     if not preview.strip:
@@ -378,7 +383,7 @@ def step_by_step(image: torch.Tensor, preview: Preview, width: int | str) -> Non
             frames.append(frame.partner)
             captions.append(md_escape(f"mixed in: {frame.partner_name}, weight {1 - frame.weight:.2f}"))
         frames.append(frame.image)
-        captions.append(md_escape(f"{k}. {frame.label}" + (f": {frame.plain}" if frame.plain else " (skipped)")))
+        captions.append(md_escape(f"{k}. {frame.label}: {frame.plain or _skipped(frame)}"))
     side = 320 if width == "stretch" else int(width)
     st.image([images.data_url(f) for f in images.thumbnails(torch.stack(frames), side)], caption=captions,
              width=width)
