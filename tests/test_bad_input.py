@@ -3,18 +3,21 @@ and run configurations (property-based, over arbitrary JSON)."""
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import random
 import re
 import struct
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageCms, PngImagePlugin
+from streamlit.testing.v1 import AppTest
 
 from augviz import images, runconfig, serialize, share
 from augviz.errors import ConfigError, ImageError
@@ -182,8 +185,6 @@ def test_any_link_value_loads_or_names_its_fault(value):
 @settings(max_examples=100, deadline=None)
 @given(pipeline_docs)
 def test_compressed_documents_in_links_behave_like_the_documents(doc):
-    import base64
-
     raw = zlib.compress(json.dumps(doc).encode())
     value = base64.urlsafe_b64encode(raw).decode().rstrip("=")
     try:
@@ -220,8 +221,6 @@ def test_pasted_json_with_huge_numbers_or_deep_nesting_gets_a_message(doc, pick,
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(pipeline_docs, st.integers(0, 50), poisons)
 def test_links_with_huge_numbers_or_deep_nesting_get_a_message(doc, pick, poison):
-    import base64
-
     value = base64.urlsafe_b64encode(zlib.compress(poisoned(doc, pick, poison).encode(), 9)).decode().rstrip("=")
     with pytest.raises(ConfigError) as e:
         share.decode_pipeline(value)
@@ -256,10 +255,6 @@ def test_run_configurations_with_huge_numbers_or_deep_nesting_get_a_message(doc,
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.dictionaries(st.sampled_from(["p", "img", "seed", "x"]), st.text(max_size=60), max_size=3))
 def test_any_query_string_renders_the_explore_page(query):
-    from pathlib import Path
-
-    from streamlit.testing.v1 import AppTest
-
     at = AppTest.from_file(str(Path(__file__).parents[1] / "app.py"), default_timeout=30)
     at.query_params.update(query)
     at.run()

@@ -15,10 +15,13 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from streamlit.testing.v1 import AppTest
 
-from augviz import data
+from augviz import data, runconfig
 from augviz.data import sources, synthetic
 from augviz.errors import ConfigError, DataError
+from augviz.runconfig import RunConfig
+from augviz.train import train
 
 # ---- the built-in dataset ----------------------------------------------------------------------------------
 
@@ -220,9 +223,6 @@ def test_a_class_with_too_few_images_is_refused_with_its_count(tmp_path):
 
 
 def test_a_one_image_folder_never_finishes_with_a_test_score(tmp_path):
-    from augviz.runconfig import RunConfig
-    from augviz.train import train
-
     class_folder(tmp_path / "root" / "one", "a", 1)
     cfg = RunConfig(dataset="folder", folder="one", epochs=1)
     with pytest.raises(DataError, match="too few readable images"):
@@ -292,8 +292,6 @@ def test_size_and_channels_are_the_runs_choice(tmp_path):
 
 
 def test_a_dataset_added_to_the_registry_is_loadable_and_configurable(tmp_path, monkeypatch):
-    from augviz import runconfig
-
     def read(req: data.Request) -> data.Raw:
         x = torch.full((20, 1, 8, 8), 7, dtype=torch.uint8)
         return data.Raw(x, torch.arange(20) % 2, x[:4], torch.arange(4) % 2)
@@ -315,8 +313,6 @@ def test_a_dataset_added_to_the_registry_is_loadable_and_configurable(tmp_path, 
     ({"dataset": "mnist", "channels": 3}, "channels"),
 ])
 def test_size_and_channels_are_checked(doc, path):
-    from augviz import runconfig
-
     with pytest.raises(ConfigError) as e:
         runconfig.from_dict(doc)
     assert e.value.path == path
@@ -368,8 +364,6 @@ def test_an_unreachable_address_is_a_clear_error(tmp_path):
 
 
 def test_the_dataset_browser_shows_a_folder_with_a_broken_file_and_says_what_it_skipped(tmp_path, monkeypatch):
-    from streamlit.testing.v1 import AppTest
-
     monkeypatch.setenv("AUGVIZ_HOME", str(tmp_path))
     pics = tmp_path / "data" / "pics"
     for cls in ("a", "b"):

@@ -16,8 +16,9 @@ import math
 import pytest
 import torch
 
-from augviz import Pipeline, Step, images
+from augviz import REGISTRY, Pipeline, Step, images
 from augviz.export import line, to_code
+from augviz.preview import SEED_PIPELINE
 from tests.export_runner import build, run
 
 LIBS = ("kornia", "albumentations", "keras")
@@ -260,8 +261,6 @@ def test_a_wide_blur_on_a_small_image_runs_and_still_blurs(target):
 
 
 def test_keras_export_of_the_default_pipeline_runs_with_the_article_generator_beside_it():
-    from augviz.preview import SEED_PIPELINE
-
     code = to_code(SEED_PIPELINE, "keras")
     assert "ImageDataGenerator(rotation_range=15.0, width_shift_range=0.1, height_shift_range=0.1" in code
     assert "zoom_range=0.1" in code and "horizontal_flip=True" in code
@@ -271,8 +270,6 @@ def test_keras_export_of_the_default_pipeline_runs_with_the_article_generator_be
 
 def extremes(name: str) -> list[dict]:
     """Settings at the edges of what the spec accepts: every range at its bottom, at its top, and at full width."""
-    from augviz import REGISTRY
-
     spans = [p for p in REGISTRY[name].params if p.is_range]
     return [{p.name: pick(p) for p in spans} for pick in (lambda p: (p.low, p.low), lambda p: (p.high, p.high),
                                                           lambda p: (p.low, p.high))] if spans else [{}]
