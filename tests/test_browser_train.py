@@ -6,6 +6,9 @@ from __future__ import annotations
 import os
 import re
 import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 import torch
@@ -21,32 +24,39 @@ pytestmark = [pytest.mark.browser,
 POINTS = "() => { const p = document.querySelector('.js-plotly-plot'); return p && p.data ? p.data[0].x.length : 0 }"
 
 
-def test_a_run_started_in_the_browser_draws_live_and_stops(tmp_path):
+@contextmanager
+def train_page(home: Path, max_runs: int, query: str = "", viewport: tuple[int, int] = (1400, 1200)) -> Iterator:
+    """The Train page in a real browser, served from ``home``; afterwards no run's worker is left alive."""
     ARTIFACTS.mkdir(exist_ok=True)
-    env = {"AUGVIZ_HOME": str(tmp_path), "AUGVIZ_MAX_RUNS": "1"}
     try:
-        with streamlit_server(env) as url, playwright.sync_playwright() as p:
+        with streamlit_server({"AUGVIZ_HOME": str(home), "AUGVIZ_MAX_RUNS": str(max_runs)}) as url, \
+                playwright.sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             try:
-                page = browser.new_page(viewport={"width": 1400, "height": 1200})
-                page.goto(f"{url}/train")
-                page.get_by_role("button", name="Start run").click()
-                page.wait_for_function(f"({POINTS})() > 3", timeout=90_000)
-                first = page.evaluate(POINTS)
-                page.wait_for_function(f"({POINTS})() > {first}", timeout=30_000)  # it grows without a click
-                page.screenshot(path=ARTIFACTS / "train-live.png")
-                # The page's own Stop: while a script run is going, Streamlit's toolbar has a "Stop" button too.
-                page.get_by_test_id("stMainBlockContainer").get_by_role("button", name="Stop").click()
-                page.get_by_text("stopped").first.wait_for(timeout=30_000)
-                page.screenshot(path=ARTIFACTS / "train-stopped.png")
+                page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
+                page.goto(f"{url}/train{query}")
+                yield page
             finally:
                 browser.close()
-        (run,) = Store(tmp_path / "runs.sqlite").runs()
-        assert run.status == "stopped"
     finally:
-        for run in Store(tmp_path / "runs.sqlite").runs():
+        for run in Store(home / "runs.sqlite").runs():
             if run.pid and pid_alive(run.pid):
                 os.kill(run.pid, signal.SIGKILL)
+
+
+def test_a_run_started_in_the_browser_draws_live_and_stops(tmp_path):
+    with train_page(tmp_path, max_runs=1) as page:
+        page.get_by_role("button", name="Start run").click()
+        page.wait_for_function(f"({POINTS})() > 3", timeout=90_000)
+        first = page.evaluate(POINTS)
+        page.wait_for_function(f"({POINTS})() > {first}", timeout=30_000)  # it grows without a click
+        page.screenshot(path=ARTIFACTS / "train-live.png")
+        # The page's own Stop: while a script run is going, Streamlit's toolbar has a "Stop" button too.
+        page.get_by_test_id("stMainBlockContainer").get_by_role("button", name="Stop").click()
+        page.get_by_text("stopped").first.wait_for(timeout=30_000)
+        page.screenshot(path=ARTIFACTS / "train-stopped.png")
+    (run,) = Store(tmp_path / "runs.sqlite").runs()
+    assert run.status == "stopped"
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine where a cuda run fails")
@@ -54,56 +64,36 @@ def test_a_started_run_is_shown_at_once_and_its_failure_is_on_screen(tmp_path):
     """With a run already listed, Start shows the new run; the new run fails (no CUDA here) and says why."""
     store = Store(tmp_path / "runs.sqlite")
     store.finish(store.create(RunConfig(train_size=250, name="an earlier run")), "stopped")
-    with streamlit_server({"AUGVIZ_HOME": str(tmp_path), "AUGVIZ_MAX_RUNS": "1"}) as url, \
-            playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1366, "height": 768})
-            page.goto(f"{url}/train?device=cuda")  # the run form travels in the link
-            page.get_by_text("Run #1").first.wait_for(timeout=60_000)
-            page.get_by_role("button", name="Start run").wait_for(timeout=60_000)  # a busy machine draws slowly
-            page.get_by_role("button", name="Start run").click()
-            page.get_by_text("Run #2").first.wait_for(timeout=30_000)
-            error = page.get_by_test_id("stAlertContentError").filter(has_text="Run #2 failed")
-            error.wait_for(timeout=60_000)
-            assert "no CUDA device is available" in error.inner_text()
-            assert re.search(r"[?&]run=2(&|$)", page.url)  # a reload or a link shows it again
-            page.screenshot(path=ARTIFACTS / "train-failed.png")
-        finally:
-            browser.close()
+    with train_page(tmp_path, max_runs=1, query="?device=cuda", viewport=(1366, 768)) as page:  # the form in the link
+        page.get_by_text("Run #1").first.wait_for(timeout=60_000)
+        page.get_by_role("button", name="Start run").wait_for(timeout=60_000)  # a busy machine draws slowly
+        page.get_by_role("button", name="Start run").click()
+        page.get_by_text("Run #2").first.wait_for(timeout=30_000)
+        error = page.get_by_test_id("stAlertContentError").filter(has_text="Run #2 failed")
+        error.wait_for(timeout=60_000)
+        assert "no CUDA device is available" in error.inner_text()
+        assert re.search(r"[?&]run=2(&|$)", page.url)  # a reload or a link shows it again
+        page.screenshot(path=ARTIFACTS / "train-failed.png")
     assert store.get(2).status == "failed"
 
 
 def test_a_short_experiment_in_the_browser_ends_with_its_sentence(tmp_path):
     # 250 images, 10 steps, 2 seeds: four runs that learn next to nothing, so the page must say it is too early
     # (or that one pair of seeds is not enough), never that augmentation hurt.
-    ARTIFACTS.mkdir(exist_ok=True)
-    env = {"AUGVIZ_HOME": str(tmp_path), "AUGVIZ_MAX_RUNS": "2"}
-    try:
-        with streamlit_server(env) as url, playwright.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            try:
-                page = browser.new_page(viewport={"width": 1400, "height": 1200})
-                page.goto(f"{url}/train")
-                for label in ("training images", "training steps"):  # both to their smallest value
-                    slider = page.get_by_test_id("stSidebar").locator(".stSlider").filter(has_text=label)
-                    slider.get_by_role("slider").first.press("Home")
-                    page.wait_for_timeout(1500)
-                seeds = page.locator(".stSlider").filter(has_text="seeds (pairs of runs)").get_by_role("slider")
-                seeds.press("Home")
-                seeds.press("ArrowRight")
-                page.get_by_role("button", name="Run the experiment (4 runs)").click()
-                page.get_by_text("4 finished").wait_for(timeout=300_000)  # every run of the experiment
-                page.wait_for_timeout(1500)  # the poll after the last run redraws the sentence over both seeds
-                text = page.get_by_text("250 training images:").first.inner_text()
-                page.screenshot(path=ARTIFACTS / "train-experiment.png")
-            finally:
-                browser.close()
-        assert "too early to tell: both arms are near chance (10%)" in text or "no clear difference" in text, text
-        assert "hurt" not in text and "helped" not in text
-        runs = Store(tmp_path / "runs.sqlite").runs()
-        assert len(runs) == 4 and all(r.config.steps == 10 and r.config.train_size == 250 for r in runs)
-    finally:
-        for run in Store(tmp_path / "runs.sqlite").runs():
-            if run.pid and pid_alive(run.pid):
-                os.kill(run.pid, signal.SIGKILL)
+    with train_page(tmp_path, max_runs=2) as page:
+        for label in ("training images", "training steps"):  # both to their smallest value
+            slider = page.get_by_test_id("stSidebar").locator(".stSlider").filter(has_text=label)
+            slider.get_by_role("slider").first.press("Home")
+            page.wait_for_timeout(1500)
+        seeds = page.locator(".stSlider").filter(has_text="seeds (pairs of runs)").get_by_role("slider")
+        seeds.press("Home")
+        seeds.press("ArrowRight")
+        page.get_by_role("button", name="Run the experiment (4 runs)").click()
+        page.get_by_text("4 finished").wait_for(timeout=300_000)  # every run of the experiment
+        page.wait_for_timeout(1500)  # the poll after the last run redraws the sentence over both seeds
+        text = page.get_by_text("250 training images:").first.inner_text()
+        page.screenshot(path=ARTIFACTS / "train-experiment.png")
+    assert "too early to tell: both arms are near chance (10%)" in text or "no clear difference" in text, text
+    assert "hurt" not in text and "helped" not in text
+    runs = Store(tmp_path / "runs.sqlite").runs()
+    assert len(runs) == 4 and all(r.config.steps == 10 and r.config.train_size == 250 for r in runs)
