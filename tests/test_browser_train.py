@@ -21,7 +21,10 @@ playwright = pytest.importorskip("playwright.sync_api")
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed")]
 
-POINTS = "() => { const p = document.querySelector('.js-plotly-plot'); return p && p.data ? p.data[0].x.length : 0 }"
+# Points on the first chart's first curve (legend keys are traces too, with x = [null]).
+POINTS = ("() => { const p = document.querySelector('.js-plotly-plot');"
+          " const t = p && p.data ? p.data.find(t => t.x.length && t.x[0] !== null) : null;"
+          " return t ? t.x.length : 0 }")
 
 
 @contextmanager
