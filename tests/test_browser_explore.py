@@ -272,3 +272,17 @@ def test_a_steps_exact_value_survives_a_visit_to_train(page):
     settle(page)
     assert sidebar.get_by_label("seed", exact=True).input_value() == "7"
     assert rotation_in_url(page) == (-15.0, 28.0)
+
+
+def test_fast_key_presses_on_the_draws_slider_all_land(page):
+    """Presses 30 ms apart, faster than a rerun and its address-bar update: every one moves the slider."""
+    open_explore(page)
+    n_draws = page.get_by_test_id("stSidebar").get_by_role("slider").last
+    n_draws.focus()
+    for _ in range(10):
+        page.keyboard.press("ArrowRight")
+        page.wait_for_timeout(30)
+    page.wait_for_function("() => location.search.includes('n=26')", timeout=60_000)
+    settle(page)
+    assert "n=26" in page.url  # 16 + 10
+    page.get_by_text("4 steps on · 26 draws").wait_for(timeout=30_000)  # the grid under it shows them
