@@ -208,7 +208,6 @@ def loss(histories: list[RunHistory]) -> go.Figure:
         r = h.run
         values += [s.loss for s in h.steps]
         line = {"color": colours[r.id]}
-        _run_key(fig, r, colours[r.id])
         fig.add_scatter(x=[s.step for s in h.steps], y=[s.loss for s in h.steps], mode=_mode(len(h.steps)),
                         name=run_name(r), legendgroup=str(r.id), showlegend=False,
                         line={**line, "dash": TRAIN_DASH},
@@ -220,6 +219,7 @@ def loss(histories: list[RunHistory]) -> go.Figure:
             fig.add_scatter(x=[v[0] for v in val], y=[v[1] for v in val], mode="lines+markers", name=run_name(r),
                             legendgroup=str(r.id), showlegend=False, line=line, marker={"color": colours[r.id]},
                             hovertemplate=f"#{r.id} validation, step %{{x}}: %{{y:.3g}}<extra></extra>")
+        _run_key(fig, r, colours[r.id])  # after the curves: a chart's first trace is a run's first curve
     _style_key(fig)
     _layout(fig, "Loss", "cross-entropy")
     _room_for_legend(fig, len(histories))
@@ -238,7 +238,6 @@ def accuracy(histories: list[RunHistory]) -> go.Figure:
     for h in histories:
         r, xs = h.run, [e.epoch for e in h.epochs]
         line = {"color": colours[r.id]}
-        _run_key(fig, r, colours[r.id])
         fig.add_scatter(x=xs, y=[e.train_acc for e in h.epochs], mode="lines+markers", name=run_name(r),
                         legendgroup=str(r.id), showlegend=False, line={**line, "dash": TRAIN_DASH},
                         marker={"color": colours[r.id]},
@@ -246,6 +245,7 @@ def accuracy(histories: list[RunHistory]) -> go.Figure:
         fig.add_scatter(x=xs, y=[e.val_acc for e in h.epochs], mode="lines+markers", name=run_name(r),
                         legendgroup=str(r.id), showlegend=False, line=line, marker={"color": colours[r.id]},
                         hovertemplate=f"#{r.id} validation, epoch %{{x}}: %{{y:.1%}}<extra></extra>")
+        _run_key(fig, r, colours[r.id])
     _style_key(fig)
     _chance(fig, [h.run for h in histories])
     _mark_runs_divergence(fig, histories, in_epochs=True)

@@ -15,7 +15,7 @@ from augviz.gradlab import PRESETS, Analysis, LayerStats
 from augviz.report import RunHistory
 from augviz.runconfig import RunConfig
 from augviz.store import Store, StoreSink
-from augviz.train import DetailMetrics, StepMetrics, train
+from augviz.train import DetailMetrics, EpochMetrics, StepMetrics, train
 from augviz.ui.train import history
 
 POWER = re.compile(r"^10[⁻]?[⁰¹²³⁴⁵⁶⁷⁸⁹]+$")
@@ -207,3 +207,13 @@ def test_activation_sizes_that_are_zero_or_not_finite_are_marked_at_the_edge():
     assert list(fig.data[0].y) == [1.0, None, None]
     marks = {d.name: list(d.x) for d in fig.data if d.name and d.name != "size (RMS)" and d.type == "scatter"}
     assert marks == {"exactly zero": [2], f"above {charts.power(charts.ACT_DECADES[1])} or not finite": [3]}
+
+
+def test_a_runs_chart_starts_with_its_first_curve_and_keys_the_legend_after():
+    """bench/ui.py and the browser checks read a chart's first trace as its first curve."""
+    h = made(["layer 1"], [(s, 2.3, 1.0, [0.5]) for s in (1, 2)])
+    h = RunHistory(h.run, h.steps, [EpochMetrics(1, 2.0, 0.3, 2.1, 0.25, 900.0)])
+    for fig in (charts.loss([h]), charts.accuracy([h])):
+        assert fig.data[0].x[0] is not None and fig.data[0].line.dash == charts.TRAIN_DASH
+        keys = [d for d in fig.data if d.showlegend is not False and d.legendgroup == "1"]
+        assert len(keys) == 1 and list(keys[0].x) == [None]
