@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from augviz.deepnet import DeepNet, NetSpec
+from augviz.runconfig import RunConfig
 
 
 @dataclass
@@ -235,6 +236,30 @@ class Preset:
     clip: float | None = None
     epochs: int = 8
     train_size: int = 5000
+    fix: bool = False  # a fix ends well above chance with its default run (bench.gradients measures it)
+
+    def run_config(self, seed: int = 0, dataset: str = "synthetic") -> RunConfig:
+        """The preset's default run, as the page launches it."""
+        return lab_run(self.net, self.optimizer, self.lr, self.clip, self.epochs, self.train_size, seed, dataset,
+                       self.label)
+
+
+def network_words(net: NetSpec, clip: float | None = None) -> str:
+    """A lab network in words, e.g. "10-layer relu CNN, kaiming init, BN, clip 1"."""
+    return (f"{net.depth}-layer {net.activation} {net.kind.upper()}, {net.init} init"
+            f"{', BN' if net.batchnorm else ''}{', residual' if net.residual else ''}"
+            f"{f', clip {clip:g}' if clip else ''}")
+
+
+def lab_run(net: NetSpec, optimizer: str, lr: float, clip: float | None, epochs: int, train_size: int,
+            seed: int = 0, dataset: str = "synthetic", name: str | None = None) -> RunConfig:
+    """A gradient-lab run: a constant learning rate, so that what the optimizer does with the gradient is the
+    only thing that changes from step to step, and the lab's details (histograms, update ratios) recorded.
+    ``name`` (default: the network in words) is what run lists call it after "Gradient lab: "."""
+    name = network_words(net, clip) if name is None else name
+    return RunConfig(dataset=dataset, train_size=train_size, model="deepnet", net=net.to_dict(),
+                     optimizer=optimizer, lr=lr, clip_norm=clip, epochs=epochs, schedule="constant", details=True,
+                     batch_size=64, seed=seed, name=name)
 
 
 # Ten 3×3 convolutions of 16 channels: deep enough to vanish or explode by many decades, small enough that the
@@ -264,13 +289,23 @@ PRESETS: dict[str, Preset] = {
         "SGD with momentum at learning rate 0.01, a textbook start: a step is the learning rate times the "
         "gradient, so a gradient of 10⁸ moves the weights by 10⁶.",
         TOO_LARGE, "sgd", 1e-2, epochs=10),
+    "clipping": Preset(
+        "Exploding, clipped: finite, not fixed",
+        "The exploding net again, with the total gradient norm clipped at 1 before every step. At initialisation "
+        "the raw gradient is just as huge (the verdict still says exploding), but no step is longer than the "
+        "learning rate, so the loss stays finite where the unclipped run's does not. It still ends at chance: "
+        "steps of 0.01 barely move weights this large, and the activations stay 10⁷ times too big. Clipping is "
+        "a guard rail against a rare huge step; it does not repair an init. The fixes below do.",
+        "SGD with momentum at learning rate 0.01, as the exploding preset, so the clipping is the only "
+        "difference.",
+        TOO_LARGE, "sgd", 1e-2, clip=1.0, epochs=10),
     "relu_he": Preset(
         "Fix 1: ReLU with He initialisation",
         "Kaiming/He init draws each layer's weights with σ = √(2 / fan-in), which keeps the activations' size "
         "steady through ReLU layers: the gradient norms stay within about one decade across all 10 layers, and "
         "the net trains well above chance.",
         f"{SAME_AS_FIX_1}, the same as the vanishing preset.",
-        replace(LAB, activation="relu", init="kaiming"), "adam", 1e-3, epochs=10),
+        replace(LAB, activation="relu", init="kaiming"), "adam", 1e-3, epochs=10, fix=True),
     "batchnorm": Preset(
         "Fix 2: plus batch norm",
         "Batch norm rescales each layer's pre-activations to zero mean and unit spread on every batch, so the "
@@ -278,20 +313,16 @@ PRESETS: dict[str, Preset] = {
         "and steadier training than Fix 1.",
         "Adam at learning rate 0.003, 10 epochs of 5,000 images: batch norm tolerates a larger learning rate, "
         "which is part of what it buys.",
-        replace(LAB, activation="relu", init="kaiming", batchnorm=True), "adam", 3e-3, epochs=10),
+        replace(LAB, activation="relu", init="kaiming", batchnorm=True), "adam", 3e-3, epochs=10, fix=True),
     "residual": Preset(
-        "Fix 3: plus residual connections",
-        "Identity shortcuts (each layer outputs x + f(x)) give the gradient a path around every layer, which is "
-        "what lets far deeper nets train; batch norm as in Fix 2. The output layer's gradient is the largest; "
-        "the others stay within a decade of each other.",
-        "Adam at learning rate 0.003, 10 epochs of 5,000 images, as Fix 2.",
-        replace(LAB, activation="relu", init="kaiming", batchnorm=True, residual=True), "adam", 3e-3, epochs=10),
-    "clipping": Preset(
-        "Fix 4: gradient clipping",
-        "The exploding net again, with the total gradient norm clipped at 1 before every step: at initialisation "
-        "the raw gradient is just as huge (the verdict still says exploding), but no step is longer than the "
-        "learning rate, so the loss stays finite. Clipping bounds the damage; it does not repair the init.",
-        "SGD with momentum at learning rate 0.01, as the exploding preset, so the clipping is the only "
-        "difference.",
-        TOO_LARGE, "sgd", 1e-2, clip=1.0, epochs=10),
+        "Fix 3: 30 layers, with residual connections",
+        "Three times deeper, with batch norm as in Fix 2 and an identity shortcut around every layer (each layer "
+        "outputs relu(BN(conv x) + x)), which gives the gradient a path around every layer: the gradient norms "
+        "stay level across all 30 layers, and the net trains well above chance. Untick residual connections to "
+        "see what the shortcuts buy at this depth: batch norm alone trains the 30-layer net to well below what "
+        "it reaches with them.",
+        "Adam at learning rate 0.003, 10 epochs of 5,000 images, as Fix 2, so depth and the shortcuts are the "
+        "only differences.",
+        replace(LAB, depth=30, activation="relu", init="kaiming", batchnorm=True, residual=True), "adam", 3e-3,
+        epochs=10, fix=True),
 }

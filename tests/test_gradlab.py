@@ -58,11 +58,8 @@ class Recorder:
 
 
 def run(preset: str, dataset, steps: int = 100) -> tuple:
-    p = PRESETS[preset]
     rec = Recorder()
-    cfg = RunConfig(model="deepnet", net=p.net.to_dict(), optimizer=p.optimizer, lr=p.lr, clip_norm=p.clip,
-                    epochs=20, batch_size=64, schedule="constant", details=True)
-    return train(cfg, rec, dataset=dataset, max_steps=steps), rec
+    return train(PRESETS[preset].run_config(), rec, dataset=dataset, max_steps=steps), rec
 
 
 def stats(norms: list[float], rms: list[float], dead: float = 0.5, loss: float = 2.3) -> Analysis:
@@ -80,6 +77,12 @@ def stats(norms: list[float], rms: list[float], dead: float = 0.5, loss: float =
 def test_each_preset_has_the_verdict_it_is_named_for(preset, batch):
     for seed in range(3):
         assert gradlab.diagnose(analysis_of(PRESETS[preset].net, batch, seed)).label == EXPECTED[preset]
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_a_preset_is_called_a_fix_exactly_when_its_network_is_healthy(preset):
+    p = PRESETS[preset]
+    assert p.fix == (EXPECTED[preset] == "healthy") == p.label.startswith("Fix")
 
 
 @pytest.mark.parametrize("preset", PRESETS)
@@ -106,6 +109,13 @@ def test_a_20_layer_sigmoid_net_vanishes(batch):
 def test_a_20_layer_relu_net_with_he_init_stays_in_range(batch):
     assert 0.1 <= mean_ratio(NetSpec(depth=20, activation="relu", init="kaiming"), batch) <= 10
     assert 0.1 <= mean_ratio(PRESETS["relu_he"].net, batch) <= 10
+
+
+def test_a_residual_layer_adds_its_input_before_the_activation():
+    """relu(BN(conv x) + x), as the original ResNet: adding after the activation lets the sum grow per layer."""
+    layer = deepnet.Layer(torch.nn.Linear(4, 4), None, torch.nn.ReLU(), residual=True)
+    x = torch.randn(8, 4, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(layer(x), torch.relu(layer.weights(x) + x))
 
 
 # ---- the verdict rules -----------------------------------------------------------------------------------------
@@ -186,8 +196,8 @@ def test_the_cap_refuses_the_largest_cnn_and_halves_the_batch_before_refusing():
         gradlab.analysis_batch(NetSpec(kind="cnn", depth=50, width=128), 3, 32)
     halved = NetSpec(kind="cnn", depth=30, width=32, batchnorm=True, residual=True)
     assert gradlab.analysis_batch(halved, 3, 32) < gradlab.BATCHES[0]
-    for p in PRESETS.values():  # the presets are analysed at the full batch
-        assert gradlab.analysis_batch(p.net, 3, 32) == gradlab.BATCHES[0]
+    for p in PRESETS.values():  # every preset is analysed on at least 64 images (the 30-layer Fix 3 on 64)
+        assert gradlab.analysis_batch(p.net, 3, 32) >= 64
 
 
 def test_the_cost_grows_with_depth_width_batch_and_kind():

@@ -9,7 +9,6 @@ from augviz import charts, data, deepnet, gradlab
 from augviz.deepnet import NetSpec
 from augviz.errors import DataError
 from augviz.gradlab import PRESETS
-from augviz.runconfig import RunConfig
 from augviz.store import Run, Store
 from augviz.ui import train as train_ui
 from augviz.ui.common import md_escape
@@ -136,19 +135,13 @@ def _run_name(net: NetSpec, clip: float | None) -> str:
     """What a lab run is called (``report.label`` puts "Gradient lab: " before it): the preset's name while the
     controls still hold the preset, else the network in words."""
     preset = st.session_state.get("g_preset")
-    if preset in PRESETS:
-        return PRESETS[preset].label
-    return (f"{net.depth}-layer {net.activation} {net.kind.upper()}, {net.init} init"
-            f"{', BN' if net.batchnorm else ''}{', residual' if net.residual else ''}"
-            f"{f', clip {clip:g}' if clip else ''}")
+    return PRESETS[preset].label if preset in PRESETS else gradlab.network_words(net, clip)
 
 
 def launch(store: Store, net: NetSpec, opt: str, lr: float, clip: float | None, dataset: str) -> None:
     state = st.session_state
-    cfg = RunConfig(dataset=dataset, train_size=int(state["g_size"]), model="deepnet", net=net.to_dict(),
-                    optimizer=opt, lr=lr, clip_norm=clip, epochs=int(state["g_epochs"]), schedule="constant",
-                    details=True, batch_size=64, seed=int(state["g_seed"]),
-                    name=_run_name(net, clip))
+    cfg = gradlab.lab_run(net, opt, lr, clip, int(state["g_epochs"]), int(state["g_size"]), int(state["g_seed"]),
+                          dataset, name=_run_name(net, clip))
     train_ui.launch(store, [cfg], picker="g_run")
 
 
