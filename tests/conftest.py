@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from augviz import images
+from augviz import images, worker
+from augviz.store import Store
 
 pytest_plugins = ["tests.loopback"]  # the loopback HTTP server fixture for download tests
 
@@ -23,3 +24,12 @@ def batch() -> torch.Tensor:
 def card() -> torch.Tensor:
     """The test card at 48×64, one image, for comparisons with PIL."""
     return images.to_tensor(images.builtin("test_card").resize((64, 48))).unsqueeze(0)
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    """A fresh run home (``AUGVIZ_HOME``) with one run at a time; every launcher and worker stopped after."""
+    monkeypatch.setenv("AUGVIZ_HOME", str(tmp_path))
+    monkeypatch.setenv("AUGVIZ_MAX_RUNS", "1")
+    yield tmp_path
+    worker.shutdown(Store(tmp_path / "runs.sqlite"))  # leave no launcher or worker behind

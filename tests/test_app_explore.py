@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from streamlit.proto.WidgetStates_pb2 import WidgetStates
@@ -12,8 +11,7 @@ from streamlit.testing.v1 import AppTest
 from augviz import Pipeline, Step, share
 from augviz.preview import SEED_PIPELINE
 from augviz.ui import common
-
-APP = str(Path(__file__).parents[1] / "app.py")
+from tests.apptest import APP, fresh
 
 
 @pytest.fixture
@@ -246,17 +244,6 @@ def test_a_steps_lost_key_takes_the_pipelines_value_not_the_default(app):
     app.run()
     assert share.decode_pipeline(app.query_params["p"]).steps[0].params["degrees"] == (-15.0, 28.0)
     assert expander_labels(app)[0] == "1. Rotation"
-
-
-def fresh(query: dict[str, str], page: str = "explore") -> AppTest:
-    """A new session (a new browser) opening a link."""
-    at = AppTest.from_file(APP, default_timeout=30)
-    at.query_params.update(query)
-    if page != "explore":
-        at.switch_page(f"pages/{page}.py")
-    at.run()
-    assert not at.exception
-    return at
 
 
 def test_a_link_to_explore_reproduces_the_view(app):

@@ -16,7 +16,7 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from augviz import models, report, serialize, worker
+from augviz import models, report, serialize
 from augviz.deepnet import NetSpec
 from augviz.preview import SEED_PIPELINE
 from augviz.runconfig import RunConfig
@@ -24,14 +24,6 @@ from augviz.store import Store
 from augviz.ui import train as train_ui
 
 APP = str(Path(__file__).parents[1] / "app.py")
-
-
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("AUGVIZ_HOME", str(tmp_path))
-    monkeypatch.setenv("AUGVIZ_MAX_RUNS", "1")
-    yield tmp_path
-    worker.shutdown(Store(tmp_path / "runs.sqlite"))  # leave no launcher or worker behind
 
 
 def page(name: str, **query: str) -> AppTest:

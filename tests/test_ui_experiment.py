@@ -6,22 +6,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
-from augviz import worker
 from augviz.runconfig import RunConfig
 from augviz.store import Store
 
 APP = str(Path(__file__).parents[1] / "app.py")
-
-
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("AUGVIZ_HOME", str(tmp_path))
-    monkeypatch.setenv("AUGVIZ_MAX_RUNS", "1")
-    yield tmp_path
-    worker.shutdown(Store(tmp_path / "runs.sqlite"))  # leave no launcher or worker behind
 
 
 def train_page() -> AppTest:

@@ -3,29 +3,17 @@ page works with the control's own value; a good seed in a link is used."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
-APP = str(Path(__file__).parents[1] / "app.py")
+from tests.apptest import fresh
+
 SEED_KEYS = {"explore": "seed", "train": "t_seed", "gradients": "g_seed"}
 
 
 @pytest.fixture(autouse=True)
 def home(tmp_path, monkeypatch):
     monkeypatch.setenv("AUGVIZ_HOME", str(tmp_path))
-
-
-def opened(page: str, **query: str) -> AppTest:
-    """A new session (a new browser) opening a link to ``page``."""
-    at = AppTest.from_file(APP, default_timeout=30)
-    at.query_params.update(query)
-    if page != "explore":
-        at.switch_page(f"pages/{page}.py")
-    at.run()
-    assert not at.exception
-    return at
 
 
 def warnings(at: AppTest) -> str:
@@ -35,7 +23,7 @@ def warnings(at: AppTest) -> str:
 @pytest.mark.parametrize("page", list(SEED_KEYS))
 @pytest.mark.parametrize("value", ["1e999", "-1e999", "NaN", "-5", "3000000000", "1e20", "2.5", "true", "seven"])
 def test_a_seed_no_input_can_hold_is_left_out_with_a_message(page, value):
-    at = opened(page, seed=value)
+    at = fresh({"seed": value}, page)
     assert "The link's value for seed was not used" in warnings(at)
     assert at.sidebar.number_input(key=SEED_KEYS[page]).value == 0  # the input's own value, the page works
     assert at.query_params["seed"] == "0"  # and the address says what is shown
@@ -43,13 +31,13 @@ def test_a_seed_no_input_can_hold_is_left_out_with_a_message(page, value):
 
 @pytest.mark.parametrize("page", list(SEED_KEYS))
 def test_a_good_seed_in_a_link_is_used(page):
-    at = opened(page, seed="7")
+    at = fresh({"seed": "7"}, page)
     assert at.sidebar.number_input(key=SEED_KEYS[page]).value == 7 and not warnings(at)
     assert at.query_params["seed"] == "7"
 
 
 def test_a_seed_in_an_explore_link_changes_the_draws():
-    plain, seeded = opened("explore"), opened("explore", seed="7")
+    plain, seeded = fresh({}), fresh({"seed": "7"})
     def draws(at: AppTest) -> list[str]:
         return [i.url for i in at.get("image")[0].proto.imgs[1:]]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from augviz import Pipeline, Step, data, models, report, serialize, worker
+from augviz import Pipeline, Step, data, models, report, serialize
 from augviz.gradlab import PRESETS
 from augviz.preview import SEED_PIPELINE
 from augviz.runconfig import RunConfig
@@ -24,14 +24,6 @@ LAYERS = ["conv1", "conv2", "fc"]
 BASELINE = RunConfig(train_size=500)
 AUGMENTED = RunConfig(train_size=500, pipeline=serialize.to_dict(SEED_PIPELINE), group="exp-1",
                       name="augmented, 500 images, seed 0")
-
-
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("AUGVIZ_HOME", str(tmp_path))
-    monkeypatch.setenv("AUGVIZ_MAX_RUNS", "1")
-    yield tmp_path
-    worker.shutdown(Store(tmp_path / "runs.sqlite"))  # leave no launcher or worker behind
 
 
 def store_of(home: Path) -> Store:
