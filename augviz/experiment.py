@@ -44,9 +44,19 @@ def threads_per_run(at_once: int, cores: int) -> int | None:
     return max(1, cores // at_once) if at_once > 1 else None
 
 
+GROUP_PREFIX = "exp-"  # every experiment's group starts so (``plan``); other groups are not experiments
+
+
+def newest_going(runs: list[Run]) -> str | None:
+    """The experiment whose runs are still queued or running and which was started last (its newest run has the
+    highest id), or None: what a page shows when nobody chose an experiment (a reload, a second tab)."""
+    going = [r for r in runs if r.group.startswith(GROUP_PREFIX) and r.status in ("queued", "running")]
+    return max(going, key=lambda r: r.id).group if going else None
+
+
 def plan(base: RunConfig, pipeline: dict[str, Any], seeds: int, sizes: list[int] | None = None) -> list[RunConfig]:
     """The runs of one experiment: for each size and seed, one run without and one with ``pipeline``."""
-    group = f"exp-{uuid.uuid4().hex[:8]}"
+    group = f"{GROUP_PREFIX}{uuid.uuid4().hex[:8]}"
     out = []
     for size in sizes or [base.train_size]:
         for seed in range(base.seed, base.seed + seeds):

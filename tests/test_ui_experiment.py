@@ -55,11 +55,9 @@ def test_while_the_experiments_runs_go_the_button_is_disabled_and_they_can_be_st
     cfg = RunConfig(train_size=250, steps=10, group="exp-test")
     running = store.create(cfg, status="running", pid=os.getpid())  # a worker that is training it
     queued = store.create(cfg)
-    at = train_page()
-    assert not at.button(key="x_go").disabled
-    at.session_state["group"] = "exp-test"  # this session started that experiment
-    at.run()
+    at = train_page()  # a fresh session (a reload, a second tab): it shows the experiment that is going
     assert at.button(key="x_go").disabled
+    assert at.query_params["exp"] == "exp-test"
     assert "Waiting for this experiment's 2 unfinished runs (1 running, 1 queued)" in captions(at)
     assert "Estimate" not in captions(at)
 
@@ -68,3 +66,51 @@ def test_while_the_experiments_runs_go_the_button_is_disabled_and_they_can_be_st
     store.finish(running, "stopped")  # as its worker does at its next check
     at.run()
     assert not at.button(key="x_go").disabled and "Estimate" in captions(at)
+
+
+def test_a_link_to_a_finished_experiment_shows_its_verdict_in_a_new_session(home):
+    from augviz import serialize
+    from augviz.preview import SEED_PIPELINE
+    from tests.apptest import fresh
+    store = Store(home / "runs.sqlite")
+    for seed, (plain, aug) in enumerate(((0.7, 0.9), (0.72, 0.91))):  # two classes: chance is 50 %
+        for acc, pipeline in ((plain, None), (aug, serialize.to_dict(SEED_PIPELINE))):
+            cfg = RunConfig(train_size=250, steps=10, seed=seed, pipeline=pipeline, group="exp-done")
+            run_id = store.create(cfg, status="running", pid=os.getpid())
+            store.started(run_id, ["fc"], 10, ("a", "b"))
+            store.finish(run_id, "finished", test_acc=acc, wall_s=1.0)
+    at = fresh({"exp": "exp-done"}, page="train")
+    assert not at.button(key="x_go").disabled
+    assert "4 finished" in captions(at)
+    assert any("helped" in m.value for m in at.markdown), [m.value for m in at.markdown]
+
+
+def test_the_newest_going_experiment_is_shown_not_an_older_or_a_finished_one(home):
+    store = Store(home / "runs.sqlite")
+    waiting = os.getpid()  # queued runs that wait in a (CLI) process of their own: no launcher starts them
+    store.create(RunConfig(train_size=250, steps=10, group="exp-old"), pid=waiting)
+    store.create(RunConfig(train_size=250, steps=10, group="exp-new"), pid=waiting)
+    finished(store, RunConfig(train_size=250, steps=10, group="exp-over"), 10, 1.0)
+    at = train_page()
+    assert at.query_params["exp"] == "exp-new"
+
+
+def test_every_status_line_comes_from_one_read_of_the_store(home, monkeypatch):
+    store = Store(home / "runs.sqlite")
+    cfg = RunConfig(train_size=250, steps=10, group="exp-test")
+    ids = [store.create(cfg, pid=os.getpid()) for _ in range(3)]  # waiting in this process: no launcher
+    reads = Store.runs
+
+    def runs_then_one_starts(self, *args, **kwargs):  # a worker claims a queued run between any two reads
+        out = reads(self, *args, **kwargs)
+        queued = [i for i in ids if store.get(i).status == "queued"]
+        if queued:
+            store.claim(queued[0], os.getpid(), 10)
+        return out
+
+    monkeypatch.setattr(Store, "runs", runs_then_one_starts)
+    at = train_page()
+    lines = [c.value.replace("\\", "") for c in at.caption]
+    k = next(k for k, line in enumerate(lines) if line.startswith("Waiting"))
+    counts = {s: n for n, s in (part.split(" ") for part in lines[k - 1].split(" · "))}
+    assert f"({counts.get('running', '0')} running, {counts.get('queued', '0')} queued)" in lines[k], lines

@@ -357,21 +357,28 @@ def experiment_panel(store_: Store, base: RunConfig) -> None:
     sweep = st.multiselect("also sweep training-set sizes (optional)", (250, 500, 1000, 2000, 5000, 10000, 20000),
                            key="x_sizes")
     configs = experiment.plan(base, explore_pipeline(), seeds, sorted(sweep) or None)
-    group = st.session_state.get("group")
-    going = [r for r in store_.runs(group) if not r.is_over] if group else []
+    group = shown_experiment(store_)
+    going = [r for r in guarded(store_.runs, group) or [] if not r.is_over] if group else []
     st.button(f"Run the experiment ({len(configs)} runs)", key="x_go", disabled=bool(going),
               on_click=_start_experiment, args=(store_, base, seeds, sorted(sweep) or None))
-    if going:
-        queued = sum(r.status == "queued" for r in going)
-        st.caption(f"Waiting for this experiment's {len(going)} unfinished runs ({len(going) - queued} running, "
-                   f"{queued} queued): another start would queue the same runs again.")
-        st.button(f"Stop the experiment's {len(going)} unfinished runs", key="x_stop", on_click=_stop_runs,
-                  args=(store_, [r.id for r in going]))
-    else:
+    if not going:
         st.caption(md_escape(report.estimate(configs, guarded(store_.runs) or [])))
     store_error()
     if group:
         experiment_results(store_, group, bool(going))
+
+
+def shown_experiment(store_: Store) -> str | None:
+    """The experiment the panel shows: the one in the link (``?exp=``, session key ``group``), else the newest one
+    whose runs are still queued or running, whichever browser started it (a reload or a second tab shows it, and
+    its button stays disabled while it goes); it is then written to the link, so its verdict stays after a
+    reload."""
+    group = st.session_state.get("group")
+    if not group:
+        group = experiment.newest_going(guarded(lambda: store_.runs(statuses=("queued", "running"))) or [])
+        if group:
+            st.session_state["group"] = group
+    return group or None
 
 
 def _start_experiment(store_: Store, base: RunConfig, seeds: int, sizes: list[int] | None) -> None:
@@ -395,9 +402,23 @@ def experiment_results(store_: Store, group: str, going: bool) -> None:
     one ends, the whole page once more, so that its button is enabled again."""
     @st.fragment(run_every=POLL_S if going else None)
     def results() -> None:
-        runs = store_.runs(group)
+        runs = guarded(store_.runs, group)  # one read: every status line below agrees with the others
+        if runs is None:
+            store_error()
+            return
+        if not runs:
+            st.info("No runs of this experiment are in the store (deleted, or a link from another machine).")
+            return
+        unfinished = [r for r in runs if not r.is_over]
         counts = {s: sum(r.status == s for r in runs) for s in {r.status for r in runs}}
         st.caption(" · ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+        if unfinished:
+            queued = sum(r.status == "queued" for r in unfinished)
+            st.caption(f"Waiting for this experiment's {len(unfinished)} unfinished runs "
+                       f"({len(unfinished) - queued} running, {queued} queued): another start would queue the "
+                       "same runs again.")
+            st.button(f"Stop the experiment's {len(unfinished)} unfinished runs", key="x_stop",
+                      on_click=_stop_runs, args=(store_, [r.id for r in unfinished]))
         comparisons = experiment.compare(runs)
         for c in comparisons:
             st.markdown(md_escape(c.sentence()))
@@ -408,7 +429,7 @@ def experiment_results(store_: Store, group: str, going: bool) -> None:
         failed = [r for r in runs if r.status in ("failed", "diverged", "interrupted")]
         if failed:
             st.warning(f"{len(failed)} run(s) did not finish and are left out of the comparison.")
-        if going and all(r.is_over for r in runs):
+        if going and not unfinished:
             st.rerun()
 
     results()
