@@ -18,7 +18,7 @@ from augviz.experiment import Comparison
 from augviz.gradlab import Analysis, sci, superscript
 from augviz.report import RunHistory, run_label
 from augviz.store import Run
-from augviz.train import HIST_EDGES, StepMetrics
+from augviz.train import StepMetrics, hist_edges
 
 MAX_POINTS = 400  # per series: enough to see the curve, light enough to redraw every second
 FONT = 14  # px: the smallest text on any chart
@@ -379,15 +379,20 @@ def init_activations(analysis: Analysis) -> go.Figure:
 
 
 def histogram(run: Run, step: int, histograms: list[list[int]], layers: list[int]) -> go.Figure:
-    """Histogram of |gradient| (log bins) for the chosen layers at one recorded step."""
-    centres = [(a + b) / 2 for a, b in pairwise(HIST_EDGES)]
+    """Histogram of |gradient| (log bins) for the chosen layers at one recorded step; the first bin also holds
+    exact zeros and anything smaller, the last anything larger, and their hover text says so."""
+    edges = hist_edges(len(histograms[0]) if histograms else 0)
+    centres = [(a + b) / 2 for a, b in pairwise(edges)]
+    hover = [f"10^{a:g} … 10^{b:g}" for a, b in pairwise(edges)]
+    hover[0], hover[-1] = f"0 … 10^{edges[1]:g} (zeros and below)", f"above 10^{edges[-2]:g}"
     colours = layer_colours(len(run.layers))
     fig = go.Figure()
     for k in layers:
-        fig.add_bar(x=centres, y=histograms[k], name=run.layers[k], opacity=0.6, marker={"color": colours[k]})
+        fig.add_bar(x=centres, y=histograms[k], name=run.layers[k], opacity=0.6, marker={"color": colours[k]},
+                    hovertext=hover, hovertemplate="%{hovertext}: %{y} weights<extra>%{fullData.name}</extra>")
     fig.update_layout(barmode="overlay")
     _layout(fig, f"Gradient values at step {step}", "weights", x="|gradient| (log bins)")
-    ks = [k for k in range(math.ceil(HIST_EDGES[0]), math.floor(HIST_EDGES[-1]) + 1) if k % 3 == 0]
+    ks = [k for k in range(math.ceil(edges[0]), math.floor(edges[-1]) + 1) if k % 3 == 0]
     fig.update_xaxes(tickvals=ks, ticktext=[power(k) for k in ks])
     return fig
 

@@ -292,8 +292,9 @@ PRESETS: dict[str, Preset] = {
     "clipping": Preset(
         "Exploding, clipped: finite, not fixed",
         "The exploding net again, with the total gradient norm clipped at 1 before every step. At initialisation "
-        "the raw gradient is just as huge (the verdict still says exploding), but no step is longer than the "
-        "learning rate, so the loss stays finite where the unclipped run's does not. It still ends at chance: "
+        "the raw gradient is just as huge (the verdict still says exploding), and in training the charts show "
+        "it staying huge (they show the gradient before clipping), but no step is longer than the learning "
+        "rate, so the loss stays finite where the unclipped run's does not. It still ends at chance: "
         "steps of 0.01 barely move weights this large, and the activations stay 10⁷ times too big. Clipping is "
         "a guard rail against a rare huge step; it does not repair an init. The fixes below do.",
         "SGD with momentum at learning rate 0.01, as the exploding preset, so the clipping is the only "
@@ -317,8 +318,9 @@ PRESETS: dict[str, Preset] = {
     "residual": Preset(
         "Fix 3: 30 layers, with residual connections",
         "Three times deeper, with batch norm as in Fix 2 and an identity shortcut around every layer (each layer "
-        "outputs relu(BN(conv x) + x)), which gives the gradient a path around every layer: the gradient norms "
-        "stay level across all 30 layers, and the net trains well above chance. Untick residual connections to "
+        "outputs relu(BN(conv x) + x)), which gives the gradient a path around every layer: the 29 hidden "
+        "layers' gradient norms stay within about a decade of each other (the output layer's is the largest), "
+        "and the net trains well above chance. Untick residual connections to "
         "see what the shortcuts buy at this depth: batch norm alone trains the 30-layer net to well below what "
         "it reaches with them.",
         "Adam at learning rate 0.003, 10 epochs of 5,000 images, as Fix 2, so depth and the shortcuts are the "

@@ -51,7 +51,15 @@ class DetailMetrics:
     update_ratios: list[float]
 
 
-HIST_EDGES = [-12 + 0.5 * k for k in range(31)]  # log10 |g| from 1e-12 to 1e3, half a decade per bin
+# log10 |g| from 1e-21 to 1e12, half a decade per bin: the gradient charts' fixed range (charts.GRAD_DECADES), so
+# an exploding net's 1e5 gradients and a vanishing net's 1e-16 ones land in their own bins, not piled at an edge.
+HIST_EDGES = [-21 + 0.5 * k for k in range(67)]
+LEGACY_HIST_EDGES = [-12 + 0.5 * k for k in range(31)]  # runs recorded before 2026-11-29: 1e-12 to 1e3
+
+
+def hist_edges(bins: int) -> list[float]:
+    """The bin edges of a stored histogram with ``bins`` counts (runs recorded before the range grew have 30)."""
+    return LEGACY_HIST_EDGES if bins == len(LEGACY_HIST_EDGES) - 1 else HIST_EDGES
 
 
 @dataclass
@@ -108,7 +116,8 @@ def layer_grad_norms(groups: list[list[torch.nn.Parameter]], owner: torch.Tensor
 
 
 def gradient_histograms(groups: list[list[torch.nn.Parameter]]) -> list[list[int]]:
-    """Per layer, counts of log10 |gradient| in the bins of ``HIST_EDGES`` (exact zeros fall in the first)."""
+    """Per layer, counts of log10 |gradient| in the bins of ``HIST_EDGES`` (exact zeros and anything smaller
+    fall in the first, anything larger in the last: the chart says so)."""
     edges = torch.tensor(HIST_EDGES)
     out = []
     for params in groups:
@@ -149,7 +158,8 @@ class StepState:
 
 
 class Hook(Protocol):
-    """Extra work around each update: ``before_update`` sees the gradients, ``after_update`` the new weights."""
+    """Extra work around each update: ``before_update`` sees the gradients as backpropagation made them (before
+    any clipping), ``after_update`` the new weights."""
 
     def before_update(self, state: StepState) -> None: ...
     def after_update(self, state: StepState) -> None: ...
@@ -162,18 +172,21 @@ class GradientDetails:
     def __init__(self, times: int = 100) -> None:
         self.times = times
         self.before: list[torch.Tensor] | None = None
+        self.histograms: list[list[int]] = []
 
     def before_update(self, state: StepState) -> None:
         every = max(1, state.total // self.times)
         due = state.step % every == 0 or state.step == 1
         self.before = [params[0].detach().clone() for params in state.layers] if due else None
+        if due:  # the raw gradient, as the norm charts show it; clipping happens after this
+            self.histograms = gradient_histograms(state.layers)
 
     def after_update(self, state: StepState) -> None:
         if self.before is None:
             return
         weights = [params[0].detach() for params in state.layers]
         ratios = [float((w - b).norm() / b.norm().clamp_min(1e-12)) for w, b in zip(weights, self.before, strict=True)]
-        state.sink.detail(DetailMetrics(state.step, gradient_histograms(state.layers), ratios))
+        state.sink.detail(DetailMetrics(state.step, self.histograms, ratios))
         self.before = None
 
 
@@ -272,9 +285,9 @@ def _train(cfg: RunConfig, sink: Sink, should_stop: Callable[[], bool], dataset:
             loss = F.cross_entropy(logits, targets)
             opt.zero_grad(set_to_none=True)
             loss.backward()
-            if cfg.clip_norm is not None:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_norm, foreach=True)
-            norms = layer_grad_norms(groups, owner)  # after clipping: what the optimizer is given
+            # The gradient as backpropagation made it, before any clipping: the charts show what the network does
+            # to the gradient (an exploding net's stays huge when clipped; clipping only bounds the step).
+            norms = layer_grad_norms(groups, owner)
             stats = torch.cat([loss.detach().reshape(1), norms]).tolist()  # the one transfer of this step
             lr = cfg.lr * lr_factor(cfg.schedule, step, total)
             for group in opt.param_groups:
@@ -286,6 +299,8 @@ def _train(cfg: RunConfig, sink: Sink, should_stop: Callable[[], bool], dataset:
             state = StepState(step, total, model, groups, stats[0], lr, sink)
             for hook in hooks:
                 hook.before_update(state)
+            if cfg.clip_norm is not None:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_norm, foreach=True)
             opt.step()
             for hook in hooks:
                 hook.after_update(state)

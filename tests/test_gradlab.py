@@ -19,7 +19,7 @@ from augviz.deepnet import NetSpec
 from augviz.errors import ConfigError
 from augviz.gradlab import PRESETS, Analysis, LayerStats
 from augviz.runconfig import RunConfig
-from augviz.train import train
+from augviz.train import HIST_EDGES, gradient_histograms, train
 from augviz.ui import gradients as gradients_ui
 
 APP = str(Path(__file__).parents[1] / "app.py")
@@ -57,9 +57,22 @@ class Recorder:
     def detail(self, m): self.details.append(m)
 
 
-def run(preset: str, dataset, steps: int = 100) -> tuple:
+def run(preset: str, dataset, steps: int = 100, hooks: tuple = ()) -> tuple:
     rec = Recorder()
-    return train(PRESETS[preset].run_config(), rec, dataset=dataset, max_steps=steps), rec
+    return train(PRESETS[preset].run_config(), rec, dataset=dataset, max_steps=steps, hooks=list(hooks)), rec
+
+
+class StepGradient:
+    """A hook that records the total gradient norm the optimizer is given (after any clipping)."""
+
+    def __init__(self) -> None:
+        self.totals: list[float] = []
+
+    def before_update(self, state) -> None: pass
+
+    def after_update(self, state) -> None:
+        grads = [p.grad for params in state.layers for p in params if p.grad is not None]
+        self.totals.append(float(torch.linalg.vector_norm(torch.stack([g.norm() for g in grads]))))
 
 
 def stats(norms: list[float], rms: list[float], dead: float = 0.5, loss: float = 2.3) -> Analysis:
@@ -224,11 +237,28 @@ def test_the_exploding_preset_diverges_in_training(dataset):
 
 
 def test_clipping_keeps_the_exploding_net_finite_and_every_step_at_the_threshold(dataset):
-    summary, rec = run("clipping", dataset)
+    given = StepGradient()
+    summary, rec = run("clipping", dataset, hooks=[given])
     c = PRESETS["clipping"].clip
     assert summary.status == "finished" and len(rec.steps) == 100
-    assert max(m.grad_total for m in rec.steps) <= c * (1 + 1e-5)
-    assert max(m.grad_total for m in rec.steps) > 0.99 * c  # it really had to clip
+    assert max(given.totals) <= c * (1 + 1e-5) and min(given.totals) > 0.99 * c  # every step clipped to c
+
+
+def test_the_charts_see_the_raw_gradient_not_the_clipped_one(dataset):
+    """The lesson of the clipped preset: the gradient stays huge, only the step is bounded."""
+    _, rec = run("clipping", dataset, steps=20)
+    assert min(m.grad_total for m in rec.steps) > 1e3 * PRESETS["clipping"].clip
+    above = HIST_EDGES.index(3.0)  # the old histogram's top edge: values above it piled into its last bin
+    assert any(sum(h[above:-1]) for h in rec.details[0].histograms)  # now they have bins of their own
+
+
+def test_a_histogram_bins_values_across_the_gradient_charts_range():
+    w = torch.nn.Parameter(torch.zeros(4))
+    w.grad = torch.tensor([0.0, 1e-16, 1e5, 1e15])
+    (counts,) = gradient_histograms([[w]])
+    bin_of = [next(k for k in range(len(counts)) if HIST_EDGES[k] <= e < HIST_EDGES[k + 1]) for e in (-16, 5)]
+    assert counts[0] == 1 and counts[-1] == 1  # zero in the first bin, 1e15 beyond the range in the last
+    assert counts[bin_of[0]] == 1 and counts[bin_of[1]] == 1
 
 
 def test_runs_record_histograms_and_update_ratios(dataset):
