@@ -153,7 +153,10 @@ def diagnose(analysis: Analysis) -> Verdict:
     shares = [s.dead if s.dead is not None else s.saturated for s in hidden]
     kind = "dead" if hidden[0].dead is not None else "saturated"
     mean_share = sum(v for v in shares if v is not None) / len(shares)
-    facts.append(f"{100 * mean_share:.0f} % of units {kind} on average")
+    if kind == "dead":  # an output on ReLU's flat side, for this batch: about half is what a healthy net shows
+        facts.append(f"{100 * mean_share:.0f} % of outputs on the activation's flat side (zero) on average")
+    else:
+        facts.append(f"{100 * mean_share:.0f} % of units saturated on average")
     if high > BIG or largest_act > BIG or growth > BIG:
         label = "exploding"
     elif first == 0 or (last > 0 and first / last < 10 ** -SPREAD) or high < TINY:
