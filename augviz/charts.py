@@ -30,10 +30,12 @@ EDGE = {"below": "triangle-down", "zero": "x", "above": "triangle-up"}
 # Layers run along one sequential scale, input (dark) to output; viridis stops before its palest yellow.
 LAYER_SCALE = [[k / 8, c] for k, c in enumerate(sample_colorscale("Viridis", [0.9 * k / 8 for k in range(9)]))]
 DIVERGED = "#c62828"
-# One colour per run, the same in every chart: a fixed qualitative palette (Okabe–Ito, readable by colour-blind
-# viewers and on a projector), given out in run-id order over the runs shown.
+# One colour per run, the same in every chart, selection and page: a fixed qualitative palette (Okabe–Ito, readable
+# by colour-blind viewers and on a projector), picked by the run's id alone.
 RUN_PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
 TRAIN_DASH = "dot"  # training curves dotted, validation solid, in the run's colour
+ARM_COLOURS = {False: "#777777", True: "#0072B2"}  # the experiment's arms: without augmentation grey, with blue
+SIZE_MARKERS = ("circle", "square", "diamond", "triangle-up", "x", "star", "cross")  # one per training-set size
 
 
 def style(fig: go.Figure) -> go.Figure:
@@ -141,11 +143,36 @@ def _epoch_ends(steps: list[StepMetrics]) -> dict[int, int]:
     return ends
 
 
+def run_colour(run_id: int) -> str:
+    """A run's colour: from its id alone, so a run keeps its colour whichever runs are shown beside it and on
+    every page (runs whose ids differ by less than the palette's length never share one)."""
+    return RUN_PALETTE[run_id % len(RUN_PALETTE)]
+
+
 def run_colours(runs: list[Run]) -> dict[int, str]:
-    """Each run's colour: the palette in the order of the runs' ids, so the same selection colours a run the same
-    in the accuracy and the loss chart (and the same run alone is always the palette's first colour)."""
-    ids = sorted({r.id for r in runs})
-    return {run_id: RUN_PALETTE[k % len(RUN_PALETTE)] for k, run_id in enumerate(ids)}
+    """Each run's colour (``run_colour``), by id."""
+    return {r.id: run_colour(r.id) for r in runs}
+
+
+def _span(fig: go.Figure, xs: list[float], whole: bool = False) -> None:
+    """The x axis over the data, set rather than left to Plotly's autorange (which pads for markers and the
+    divergence label, and squeezed the curves to the right): from the first to the last x, half a unit either
+    side of a single whole-number x (an epoch), 2 % either side otherwise."""
+    if not xs:
+        return
+    lo, hi = min(xs), max(xs)
+    pad = 0.5 if whole and lo == hi else max((hi - lo) * 0.02, 0.5 if whole else 1)
+    fig.update_xaxes(range=[lo - pad, hi + pad])
+
+
+def _steady_range(fig: go.Figure, values: list[float]) -> None:
+    """A constant (or one-point) series on a linear axis gets ±10 % of its value as its range, so the ticks read
+    "8×10⁷" rather than nine significant figures around a range of nothing."""
+    finite = [v for v in values if math.isfinite(v)]
+    if finite and max(finite) == min(finite):
+        v = finite[0]
+        half = abs(v) * 0.1 or 1.0
+        fig.update_yaxes(range=[v - half, v + half])
 
 
 LEGEND_LINE = 46  # characters: a longer legend entry breaks onto a second line (half a 1366-px page is ~480 px)
@@ -227,7 +254,11 @@ def loss(histories: list[RunHistory]) -> go.Figure:
     if positive and max(positive) / min(positive) > 1e3:
         lo, hi = math.floor(math.log10(min(positive))), math.ceil(math.log10(max(positive)))
         log_axis(fig, (lo, hi), every=max(1, math.ceil((hi - lo) / 8)))
+    else:
+        _steady_range(fig, values)
     _mark_runs_divergence(fig, histories)
+    _span(fig, [0] + [s.step for h in histories for s in h.steps]
+          + [h.run.diverged_step for h in histories if h.run.diverged_step is not None])
     return fig
 
 
@@ -250,6 +281,8 @@ def accuracy(histories: list[RunHistory]) -> go.Figure:
     _chance(fig, [h.run for h in histories])
     _mark_runs_divergence(fig, histories, in_epochs=True)
     fig.update_yaxes(range=[0, 1])
+    _span(fig, [e.epoch for h in histories for e in h.epochs] + [s.epoch for h in histories for s in h.steps[-1:]],
+          whole=True)
     _layout(fig, "Accuracy", "accuracy", x="epoch")
     return _room_for_legend(fig, len(histories))
 
@@ -322,10 +355,15 @@ def arms(histories: list[RunHistory]) -> go.Figure:
             if e.val_acc is not None and e.epoch in ends:
                 curves.setdefault(arm, {}).setdefault(ends[e.epoch], []).append(e.val_acc)
     fig = go.Figure()
+    sizes = sorted({h.run.config.train_size for h in histories})
     for arm, by_step in sorted(curves.items()):
         xs = sorted(by_step)
+        size = int(arm.rsplit(", ", 1)[1].split(" ")[0])
+        # Solid lines both: dotted means "training" on the charts above; the arm is the colour, the size the
+        # marker.
         fig.add_scatter(x=xs, y=[sum(by_step[x]) / len(by_step[x]) for x in xs], mode="lines+markers", name=arm,
-                        line={"dash": "solid" if arm.startswith("with ") else "dot"})
+                        line={"color": ARM_COLOURS[arm.startswith("with ")], "dash": "solid"},
+                        marker={"symbol": SIZE_MARKERS[sizes.index(size) % len(SIZE_MARKERS)], "size": 8})
     _chance(fig, [h.run for h in histories])
     fig.update_yaxes(range=[0, 1])
     return _layout(fig, "Validation accuracy, mean over seeds", "accuracy", x="step")

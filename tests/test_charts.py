@@ -217,3 +217,47 @@ def test_a_runs_chart_starts_with_its_first_curve_and_keys_the_legend_after():
         assert fig.data[0].x[0] is not None and fig.data[0].line.dash == charts.TRAIN_DASH
         keys = [d for d in fig.data if d.showlegend is not False and d.legendgroup == "1"]
         assert len(keys) == 1 and list(keys[0].x) == [None]
+
+
+def run_history(run_id: int, steps: list[tuple[int, int, float]], epochs: list[int],
+                diverged_step: int | None = None) -> RunHistory:
+    """A hand-made Train run: steps as (step, epoch, loss), validation after each of ``epochs``."""
+    run = SimpleNamespace(id=run_id, layers=["fc"], diverged_step=diverged_step, total_steps=1000,
+                          config=RunConfig(), classes=[str(k) for k in range(10)], label="", unreadable=None)
+    return RunHistory(run, [StepMetrics(s, e, loss, [1.0], 1.0) for s, e, loss in steps],
+                      [EpochMetrics(e, 1.0, 0.5, 1.0, 0.5, 100.0) for e in epochs])
+
+
+def test_a_diverged_run_beside_a_long_one_leaves_the_axes_on_the_data():
+    long = run_history(3, [(s, 1 + (s - 1) // 100, 2.0 - s / 1000) for s in range(1, 1001)], list(range(1, 11)))
+    blown = run_history(5, [(1, 1, 8e7)], [1], diverged_step=2)
+    loss, acc = charts.loss([long, blown]), charts.accuracy([long, blown])
+    lo, hi = loss.layout.xaxis.range
+    assert -25 <= lo <= 0 and 1000 <= hi <= 1025  # from step 0 to the last step, not −463 … 1094
+    lo, hi = acc.layout.xaxis.range
+    assert 0 <= lo <= 1 and 10 <= hi <= 10.5  # epochs 1 … 10, not −14 … 38
+    assert shapes_at(loss) == [2] and shapes_at(acc) == [1]  # the mark at its step, at the epoch holding it
+
+
+def test_a_one_point_loss_gets_a_range_whose_ticks_read_at_a_glance():
+    fig = charts.loss([run_history(5, [(1, 1, 79775704.0)], [], diverged_step=2)])
+    lo, hi = fig.layout.yaxis.range
+    assert lo == pytest.approx(0.9 * 79775704.0) and hi == pytest.approx(1.1 * 79775704.0)
+
+
+def test_a_run_keeps_its_colour_whichever_runs_are_shown_beside_it():
+    three, two = run_history(3, [(1, 1, 2.0)], [1]), run_history(2, [(1, 1, 2.0)], [1])
+    alone, together = charts.run_colours([three.run]), charts.run_colours([two.run, three.run])
+    assert alone[3] == together[3] != together[2]
+    colour = {d.legendgroup: d.line.color for d in charts.loss([two, three]).data if d.legendgroup}
+    assert colour["3"] == charts.loss([three]).data[0].line.color == alone[3]
+
+
+def test_the_experiment_chart_draws_both_arms_solid_told_apart_by_colour():
+    with_aug = run_history(1, [(s, 1, 2.0) for s in range(1, 11)], [1])
+    with_aug = RunHistory(SimpleNamespace(**{**vars(with_aug.run), "config": RunConfig(pipeline={"x": 1})}),
+                          with_aug.steps, with_aug.epochs)
+    without = run_history(2, [(s, 1, 2.0) for s in range(1, 11)], [1])
+    lines = [d for d in charts.arms([with_aug, without]).data if d.name and "augmentation" in d.name]
+    assert len(lines) == 2 and {d.line.dash for d in lines} == {"solid"}  # dotted means "training" above
+    assert len({d.line.color for d in lines}) == 2
