@@ -240,6 +240,11 @@ class Preset:
     epochs: int = 8
     train_size: int = 5000
     fix: bool = False  # a fix ends well above chance with its default run (bench.gradients measures it)
+    short: str = ""  # the preset's button: a few words that fit a third of an 800-px page
+
+    @property
+    def button(self) -> str:
+        return self.short or self.label
 
     def run_config(self, seed: int = 0, dataset: str = "synthetic") -> RunConfig:
         """The preset's default run, as the page launches it."""
@@ -281,7 +286,7 @@ PRESETS: dict[str, Preset] = {
         "chance: the first layers never learn.",
         f"{SAME_AS_FIX_1}, the same as Fix 1, so the network is the only difference. Adam even rescales tiny "
         "gradients, and still nothing is learned.",
-        replace(LAB, activation="sigmoid", init="default"), "adam", 1e-3, epochs=10),
+        replace(LAB, activation="sigmoid", init="default"), "adam", 1e-3, epochs=10, short="Vanishing"),
     "exploding": Preset(
         "Exploding: deep ReLU CNN, too large an init",
         "Weights drawn with σ = 1, about 8× He's: every layer multiplies the activations by about 8, so by "
@@ -291,7 +296,7 @@ PRESETS: dict[str, Preset] = {
         "with it. Trained, the loss stops being finite within a few steps.",
         "SGD with momentum at learning rate 0.01, a textbook start: a step is the learning rate times the "
         "gradient, so a gradient of 10⁸ moves the weights by 10⁶.",
-        TOO_LARGE, "sgd", 1e-2, epochs=10),
+        TOO_LARGE, "sgd", 1e-2, epochs=10, short="Exploding"),
     "clipping": Preset(
         "Exploding, clipped: finite, not fixed",
         "The exploding net again, with the total gradient norm clipped at 1 before every step. At initialisation "
@@ -302,14 +307,14 @@ PRESETS: dict[str, Preset] = {
         "a guard rail against a rare huge step; it does not repair an init. The fixes below do.",
         "SGD with momentum at learning rate 0.01, as the exploding preset, so the clipping is the only "
         "difference.",
-        TOO_LARGE, "sgd", 1e-2, clip=1.0, epochs=10),
+        TOO_LARGE, "sgd", 1e-2, clip=1.0, epochs=10, short="Exploding, clipped"),
     "relu_he": Preset(
         "Fix 1: ReLU with He initialisation",
         "Kaiming/He init draws each layer's weights with σ = √(2 / fan-in), which keeps the activations' size "
         "steady through ReLU layers: the gradient norms stay within about one decade across all 10 layers, and "
         "the net trains well above chance.",
         f"{SAME_AS_FIX_1}, the same as the vanishing preset.",
-        replace(LAB, activation="relu", init="kaiming"), "adam", 1e-3, epochs=10, fix=True),
+        replace(LAB, activation="relu", init="kaiming"), "adam", 1e-3, epochs=10, fix=True, short="Fix 1: He init"),
     "batchnorm": Preset(
         "Fix 2: plus batch norm",
         "Batch norm rescales each layer's pre-activations to zero mean and unit spread on every batch, so the "
@@ -317,7 +322,8 @@ PRESETS: dict[str, Preset] = {
         "and steadier training than Fix 1.",
         "Adam at learning rate 0.003, 10 epochs of 5,000 images: batch norm tolerates a larger learning rate, "
         "which is part of what it buys.",
-        replace(LAB, activation="relu", init="kaiming", batchnorm=True), "adam", 3e-3, epochs=10, fix=True),
+        replace(LAB, activation="relu", init="kaiming", batchnorm=True), "adam", 3e-3, epochs=10, fix=True,
+        short="Fix 2: batch norm"),
     "residual": Preset(
         "Fix 3: 30 layers, with residual connections",
         "Three times deeper, with batch norm as in Fix 2 and an identity shortcut around every layer (each layer "
@@ -329,5 +335,5 @@ PRESETS: dict[str, Preset] = {
         "Adam at learning rate 0.003, 10 epochs of 5,000 images, as Fix 2, so depth and the shortcuts are the "
         "only differences.",
         replace(LAB, depth=30, activation="relu", init="kaiming", batchnorm=True, residual=True), "adam", 3e-3,
-        epochs=10, fix=True),
+        epochs=10, fix=True, short="Fix 3: residual, 30 layers"),
 }

@@ -38,7 +38,7 @@ def test_each_preset_shows_its_verdict_and_the_axis_reads_as_powers_of_ten(tmp_p
             page.get_by_test_id("stMetricValue").first.wait_for(timeout=90_000)
             seen = {}
             for name, preset in PRESETS.items():
-                page.get_by_role("button", name=preset.label).click()
+                page.get_by_role("button", name=preset.button, exact=True).click()
                 page.wait_for_function('label => [...document.querySelectorAll("[data-testid=stAlert]")]'
                                        '.some(e => e.innerText.includes(label))', arg=preset.label, timeout=60_000)
                 settled(page)

@@ -99,6 +99,11 @@ def test_a_preset_is_called_a_fix_exactly_when_its_network_is_healthy(preset):
 
 
 @pytest.mark.parametrize("preset", PRESETS)
+def test_a_presets_button_fits_a_third_of_an_800_px_page(preset):
+    assert len(PRESETS[preset].button) <= 26 and PRESETS[preset].button != PRESETS[preset].label  # ~10 px a letter
+
+
+@pytest.mark.parametrize("preset", PRESETS)
 def test_a_presets_text_says_where_its_chart_shows_the_gradient_growing(preset, batch):
     way = gradlab.direction(analysis_of(PRESETS[preset].net, batch))
     text = PRESETS[preset].look_for

@@ -44,7 +44,8 @@ def presets() -> None:
     """One button per preset, and what to look for in the current one."""
     cols = st.columns(3)
     for k, (name, p) in enumerate(PRESETS.items()):
-        cols[k % 3].button(p.label, key=f"g_p_{name}", on_click=_apply_preset, args=(name,), width="stretch")
+        cols[k % 3].button(p.button, key=f"g_p_{name}", on_click=_apply_preset, args=(name,), width="stretch",
+                           help=p.label)
     current = st.session_state.get("g_preset")
     if current:
         p = PRESETS[current]
