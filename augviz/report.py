@@ -56,12 +56,26 @@ def label(cfg: RunConfig) -> str:
         net = cfg.net or {}
         return (f"{LAB_PREFIX}{net.get('depth', '?')}-layer {net.get('activation', '')} "
                 f"{str(net.get('kind', '')).upper()}")
+    what, aug, size = _parts(cfg)
+    return f"{what}, {size}, {aug}, seed {cfg.seed}"
+
+
+def _parts(cfg: RunConfig) -> tuple[str, str, str]:
+    """A described run's words: (model on dataset, with or without augmentation, training images)."""
     dataset = _short(data.LABELS.get(cfg.dataset, cfg.dataset))
     if cfg.folder:
         dataset = f"{dataset} {cfg.folder}"
     aug = "no augmentation" if cfg.pipeline is None else "with augmentation"
-    return (f"{_short(models.LABELS.get(cfg.model, cfg.model))} on {dataset}, {cfg.train_size:,} images, {aug}, "
-            f"seed {cfg.seed}")
+    return f"{_short(models.LABELS.get(cfg.model, cfg.model))} on {dataset}", aug, f"{cfg.train_size:,} images"
+
+
+def short_label(run: Run) -> str:
+    """``run_label`` with what tells an experiment's runs apart first, for a narrow column that cuts text off:
+    "with augmentation · seed 0 · 2,000 images · Seed CNN on Built-in shapes"."""
+    if getattr(run, "unreadable", None) or not _described(run.config):
+        return run_label(run)
+    what, aug, size = _parts(run.config)
+    return f"{aug} · seed {run.config.seed} · {size} · {what}"
 
 
 def _described(cfg: RunConfig) -> bool:
@@ -185,14 +199,29 @@ def summary(histories: list[RunHistory]) -> list[dict[str, str | int]]:
     columns = table_columns([h.run for h in histories])
     rows: list[dict[str, str | int]] = []
     for h in histories:
-        r, last = h.run, (h.epochs[-1] if h.epochs else None)
+        r, done = h.run, completed_epochs(h)
+        last = done[-1] if done else None
         doc = r.config.to_dict()
-        rows.append({"run": r.id, "status": r.status, "label": run_label(r),
-                     "test acc": percent(r.test_acc), "val acc": percent(last.val_acc if last else None),
-                     "train acc": percent(last.train_acc if last else None), "epochs": len(h.epochs),
-                     "time": duration(r.wall_s),
+        accuracies = (dict.fromkeys(("test acc", "val acc", "train acc"), DIVERGED) if r.diverged_step is not None
+                      else {"test acc": percent(r.test_acc), "val acc": percent(last.val_acc if last else None),
+                            "train acc": percent(last.train_acc if last else None)})
+        rows.append({"run": r.id, "status": r.status, "label": short_label(r), **accuracies,
+                     "epochs trained": len(done), "time": duration(r.wall_s),
                      **{c: show_value(c, doc[c]) for c in columns}})
     return rows
+
+
+DIVERGED = "diverged"  # a diverged run's accuracies in the table: its last epoch never completed
+
+
+def completed_epochs(h: RunHistory) -> list[EpochMetrics]:
+    """The epochs the run trained through: a diverged run's last epoch row holds the part of the epoch before
+    the divergence (the trainer records it), which is not an epoch trained and not a result."""
+    if h.run.diverged_step is not None and h.epochs and h.steps and h.epochs[-1].epoch == h.steps[-1].epoch:
+        return h.epochs[:-1]
+    if h.run.diverged_step is not None and h.epochs and not h.steps:
+        return []
+    return h.epochs
 
 
 def _write(rows: list[dict[str, Any]], header: list[str]) -> str:

@@ -113,7 +113,8 @@ def test_every_place_that_names_a_run_uses_the_label(home):
     picker = at.multiselect(key="r_pick")
     assert picker.options == [f"#{second} finished: {labels[second]}", f"#{first} finished: {labels[first]}"]
     table = at.dataframe[0].value
-    assert list(table["label"]) == [labels[second], labels[first]]
+    short = {i: report.short_label(store_of(home).get(i)) for i in (first, second)}
+    assert list(table["label"]) == [short[second], short[first]]  # the same words, what differs first
     for title in ("Accuracy", "Loss"):
         legend = {t["name"].replace("<br>", " ") for t in figures(at)[title]["data"] if t.get("showlegend", True)}
         assert {f"#{i} {text}" for i, text in labels.items()} <= legend, title
@@ -188,3 +189,26 @@ def test_the_table_fits_1366_px_and_repeats_nothing_the_label_says(home):
     assert {"lr", "pipeline"} <= set(frame.value.columns)  # what the label does not say
     config = json.loads(frame.proto.columns)
     assert sum(config[c]["width"] for c in frame.value.columns) <= runs_ui.TABLE_PX
+
+
+def test_the_table_label_starts_with_what_tells_an_experiments_runs_apart(home):
+    run_id = run_with_data(home, replace(AUGMENTED, train_size=2000, seed=4))
+    label = report.short_label(store_of(home).get(run_id))
+    assert label == "with augmentation · seed 4 · 2,000 images · Seed CNN on Built-in shapes"
+    assert report.label(replace(AUGMENTED, train_size=2000, seed=4)) == (
+        "Seed CNN on Built-in shapes, 2,000 images, with augmentation, seed 4")  # the same words, reordered
+
+
+def test_a_diverged_run_claims_no_accuracy_and_no_epoch_it_did_not_finish(home):
+    store = store_of(home)
+    run_id = store.create(replace(BASELINE, epochs=10), status="running")
+    store.started(run_id, LAYERS, 80, tuple(str(k) for k in range(10)))
+    store.add_steps(run_id, [StepMetrics(1, 1, 8e7, [0.1, 0.2, 0.3], 0.4)])
+    store.add_epoch(run_id, EpochMetrics(1, 8e7, 0.094, 9e7, 0.084, 900.0))  # the trainer's cut-short epoch
+    store.finish(run_id, "diverged", diverged_step=2)
+    finished = run_with_data(home, replace(BASELINE, epochs=2), epochs=2)
+    at = page("runs", runs=f"{run_id},{finished}")
+    rows = {r["run"]: r for r in at.dataframe[0].value.to_dict("records")}
+    assert rows[run_id]["epochs trained"] == 0 and rows[finished]["epochs trained"] == 2
+    assert [rows[run_id][k] for k in ("test acc", "val acc", "train acc")] == ["diverged"] * 3
+    assert rows[finished]["val acc"] == "50.0 %"

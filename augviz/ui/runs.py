@@ -63,7 +63,8 @@ def _newest_with_data(newest_first: list[Run], drawable: Callable[[Run], bool], 
 
 
 TABLE_PX = 900  # the main column beside the sidebar at 1366 px
-METRIC_PX = {"run": 40, "status": 72, "test acc": 64, "val acc": 64, "train acc": 70, "epochs": 52, "time": 56}
+METRIC_PX = {"run": 40, "status": 72, "test acc": 64, "val acc": 64, "train acc": 70, "epochs trained": 52,
+             "time": 56}
 LABEL_PX = (240, 440)  # the label's column: wide enough for most labels, narrower when other columns need room
 OTHER_PX = {"pipeline": 160}  # any other configuration column: 75
 
@@ -78,6 +79,15 @@ def table(histories: list[RunHistory]) -> None:
     widths["label"] = max(LABEL_PX[0], min(LABEL_PX[1], TABLE_PX - sum(widths.values())))
     config = {k: st.column_config.Column(width=w) for k, w in widths.items()}
     config["run"] = st.column_config.NumberColumn(width=widths["run"], format="#%d")
+    config["label"] = st.column_config.TextColumn("label", width=widths["label"],
+                                                  help="What tells the runs apart first; the full label is in the "
+                                                       "picker above and the charts' legends")
+    config["epochs trained"] = st.column_config.NumberColumn(
+        "epochs", width=widths["epochs trained"],
+        help="Epochs the run went through (a diverged run's last, cut-short epoch does not count)")
+    if "epochs" in widths:
+        config["epochs"] = st.column_config.Column("epochs set", width=widths["epochs"],
+                                                   help="The number of epochs the run was configured for")
     if "pipeline" in widths:
         config["pipeline"] = st.column_config.TextColumn("augmentation", width=widths["pipeline"],
                                                          help="The enabled steps in order; in full below the table")
