@@ -7,7 +7,7 @@ from augviz.preview import SEED_PIPELINE_SOURCE, OverBudget, check_budget, rende
 from augviz.ui import explore, state
 from augviz.ui.common import md_escape
 
-state.page("explore", link=explore.LINK, keep=explore.KEEP)
+state.page("explore", link=explore.LINK, keep=explore.KEEP, labels=explore.LINK_LABELS)
 explore.init_state()
 image = explore.image_source()
 explore.step_editor()

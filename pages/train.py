@@ -9,7 +9,7 @@ state.page("train", link={"p": explore.PIPELINE_LINK, **{k[2:]: k for k in (
     "t_dataset", "t_folder", "t_download", "t_image_size", "t_channels", "t_size", "t_val", "t_model", "t_opt",
     "t_lr", "t_batch", "t_steps", "t_by_epochs", "t_epochs", "t_wd", "t_aug", "t_device")},
     "seed": ("t_seed", state.whole(0, train.MAX_SEED)), "exp": "group"},
-    keep=("x_seeds", "x_sizes"))
+    keep=("x_seeds", "x_sizes"), labels=train.LINK_LABELS)
 
 st.title("Train")
 store = train.store()

@@ -42,3 +42,13 @@ def test_a_seed_in_an_explore_link_changes_the_draws():
         return [i.url for i in at.get("image")[0].proto.imgs[1:]]
 
     assert draws(plain) != draws(seeded)
+
+
+@pytest.mark.parametrize(("page", "query", "value", "named"), [
+    ("explore", "n", "abc", "n (number of draws)"), ("explore", "n", "1000", "n (number of draws)"),
+    ("train", "size", "7", "size (training images)"), ("gradients", "depth", "x", "depth (weight layers)")])
+def test_a_value_a_control_refused_is_named_by_its_address_key_label_and_value(page, query, value, named):
+    at = fresh({query: value}, page)
+    text = warnings(at)
+    assert f"The link's value for {named} was not used: “{value}” did not fit that control." in text, text
+    assert "n_draws" not in text and "t_size" not in text and "g_depth" not in text  # no internal key

@@ -36,6 +36,10 @@ PIPELINE_LINK = ("pipeline_doc", (share.pack, _decode_pipeline))  # the pipeline
 LINK: dict[str, str | tuple[str, tuple]] = {
     "p": PIPELINE_LINK, "seed": ("seed", whole(0, MAX_SEED)), "img": "image", "n": "n_draws", "show": "present",
     "exact": "exact", "fx": "formulas_open", "ex": "export_open", "tab": "export_tab"}
+# The linked controls' labels, for messages about a link's value.
+LINK_LABELS = {"pipeline_doc": "pipeline", "seed": "seed", "image": "picture", "n_draws": "number of draws",
+               "present": "presentation mode", "exact": "exact values", "formulas_open": "formulas panel",
+               "export_open": "export panel", "export_tab": "export tab"}
 # More keys to keep across pages: every step's settings and open panel (not its buttons), and the editor's own.
 KEEP = (r"\d+\.(?!up$|down$|remove$|lo$|hi$)\w+", "seed", "add_choice", "import_text", FINE)
 

@@ -19,6 +19,12 @@ STDS = (0.001, 0.01, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0)
 CLIPS = (0.1, 0.5, 1.0, 2.0, 5.0, 10.0)
 SIZES = (1000, 2000, 5000, 10000)
 COLOURS = {"vanishing": "orange", "exploding": "red", "healthy": "green"}
+LINK_LABELS = {  # the Gradients page's linked controls' labels, for messages about a link's value
+    "g_kind": "kind", "g_depth": "depth (weight layers)", "g_width": "width", "g_activation": "activation",
+    "g_init": "initialisation", "g_init_std": "σ of the normal init", "g_batchnorm": "batch norm",
+    "g_residual": "residual connections", "g_opt": "optimizer", "g_lr": "learning rate",
+    "g_clip_on": "clip the total gradient norm", "g_clip": "clip at", "g_dataset": "dataset", "g_epochs": "epochs",
+    "g_size": "training images", "g_preset": "preset", "g_seed": "seed"}
 
 
 def _apply_preset(name: str) -> None:

@@ -44,22 +44,25 @@ _keep: dict[str, re.Pattern[str]] = {}  # page → the keys it keeps (names and 
 Codec = tuple[Callable[[Any], str], Callable[[str], Any]]  # (value → text, text → value or ValueError)
 Link = Mapping[str, "str | tuple[str, Codec]"]  # query name → session key, or (session key, codec)
 _links: dict[str, dict[str, tuple[str, Codec | None]]] = {}  # page → {query name: (session key, codec)}
+_labels: dict[str, dict[str, str]] = {}  # page → {session key: its control's label}, for messages
 
 
-def page(name: str, link: Link | None = None, keep: Iterable[str] = ()) -> None:
+def page(name: str, link: Link | None = None, keep: Iterable[str] = (),
+         labels: Mapping[str, str] | None = None) -> None:
     """The first line of every page: run inside ``app.py``, register the page's keys, keep every page's values,
     and on a session's first run read the link.
 
     ``link`` maps query parameter names to the session keys they carry, each optionally with a codec (default:
     text as it is, anything else as JSON); every linked key is kept as well. ``keep`` names more keys to keep,
     as exact names or regular expressions (``r"\\d+\\.p"``): never a button's or an upload's key (Streamlit
-    refuses values for those).
+    refuses values for those). ``labels`` gives linked keys' control labels, for messages about a link's value.
     """
     through_app()
     links = {q: (v, None) if isinstance(v, str) else (v[0], v[1]) for q, v in (link or {}).items()}
     kept = [re.escape(key) for key, _ in links.values()] + list(keep)
     with _lock:
         _links[name] = links
+        _labels[name] = dict(labels or {})
         _keep[name] = re.compile("|".join(f"(?:{k})" for k in kept) or "(?!)")
     state = st.session_state
     state[_PAGE] = name
@@ -177,11 +180,16 @@ def _read_link(links: Mapping[str, tuple[str, Codec | None]]) -> list[str]:
                 raise ValueError("too long")
             value = decode(text) if codec is None else codec[1](text)
         except (ValueError, OverflowError, RecursionError) as e:
-            note(f"The link's value for {query} was not used ({e}).")
+            note(f"The link's value for {_named(query, _labels_now().get(key))} was not used ({e}).")
             continue
         state[key] = value
         applied.append(key)
     return applied
+
+
+def _labels_now() -> dict[str, str]:
+    with _lock:
+        return _labels.get(st.session_state.get(_PAGE, ""), {})
 
 
 def note(message: str) -> None:
@@ -266,8 +274,25 @@ def refuse_link() -> bool:
     for key in applied:
         state.pop(key, None)
     state[_APPLIED] = []
-    note(f"The link's settings ({', '.join(applied)}) did not fit this page's controls and were left out.")
+    with _lock:
+        links, labels = _links.get(state.get(_PAGE, ""), {}), _labels.get(state.get(_PAGE, ""), {})
+    for query, (key, _) in links.items():
+        if key in applied:
+            note(f"The link's value for {_named(query, labels.get(key))} was not used: "
+                 f"“{_shown(st.query_params.get(query, ''))}” did not fit that control.")
     return True
+
+
+def _named(query: str, label: str | None) -> str:
+    """A link's parameter as the user can find it: its name in the address and its control's label."""
+    if not label or label.split(" ")[0] == query:  # "seed", "depth (weight layers)": the label starts with it
+        return label or query
+    return f"{query} ({label})"
+
+
+def _shown(text: str, most: int = 40) -> str:
+    """A link's value in a message: as it is, shortened when long."""
+    return text if len(text) <= most else f"{text[:most]}…"
 
 
 def link_params(name: str | None = None) -> dict[str, str]:

@@ -24,6 +24,13 @@ DECAYS = (0.0, 1e-5, 1e-4, 5e-4, 1e-3, 1e-2)
 STEPS = (10, 50, 100, 250, 500, 1000, 1500, 2000, 3000, 5000, 10_000)
 POLL_S = 1.0
 MAX_SEED = 2**31 - 1  # a run's seed (RunConfig's range)
+LINK_LABELS = {  # the Train page's linked controls' labels, for messages about a link's value
+    "pipeline_doc": "the Explore page's pipeline", "t_dataset": "dataset", "t_folder": "folder under the data folder",
+    "t_download": "download if missing", "t_image_size": "image size", "t_channels": "channels",
+    "t_size": "training images", "t_val": "validation fraction", "t_model": "model", "t_opt": "optimizer",
+    "t_lr": "learning rate", "t_batch": "batch size", "t_steps": "training steps",
+    "t_by_epochs": "count epochs instead", "t_epochs": "epochs", "t_wd": "weight decay",
+    "t_aug": "augment with the Explore page's pipeline", "t_device": "device", "t_seed": "seed", "group": "experiment"}
 BROWSE_PER = 8  # images per class in the dataset browser; Start's data check shares its cached load
 DOWNLOADABLE = tuple(n for n, s in data.DATASETS.items() if s.remotes)  # fetched from their official addresses
 
