@@ -133,12 +133,18 @@ class Comparison:
         ci = self.interval
         if ci is None:
             return (f"{head}: no clear difference with {seeds}: run more seeds (an interval needs two or more). "
-                    f"{accs[0].upper()}{accs[1:]}, a difference of {100 * self.mean:+.1f} points.")
-        stats = (f"a difference of {100 * self.mean:+.1f} points, {100 * CONFIDENCE:.0f}% interval "
-                 f"[{100 * ci[0]:+.1f}, {100 * ci[1]:+.1f}] (paired t-interval over {seeds})")
+                    f"{accs[0].upper()}{accs[1:]}, a difference of {signed(100 * self.mean)} points.")
+        stats = (f"a difference of {signed(100 * self.mean)} points, {100 * CONFIDENCE:.0f}% interval "
+                 f"[{signed(100 * ci[0])}, {signed(100 * ci[1])}] (paired t-interval over {seeds})")
         if verdict == "unclear":
             return f"{head}: no clear difference with {seeds}: run more seeds. {accs[0].upper()}{accs[1:]}, {stats}."
         return f"{head}: augmentation {verdict}: {accs}, {stats}."
+
+
+def signed(value: float) -> str:
+    """A signed number with one decimal, the minus sign as the app writes it everywhere (U+2212): "−6.4",
+    "+2.0"."""
+    return f"{value:+.1f}".replace("-", "\u2212")
 
 
 def compare(runs: list[Run]) -> list[Comparison]:

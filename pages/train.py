@@ -24,8 +24,9 @@ if store is not None and cfg is not None:
     st.divider()
     train.experiment_panel(store, cfg)
     with shown:
-        run = train.pick_run([r for r in store.runs() if not r.unreadable and not report.is_lab(r)], "t_run")
+        readable = [r for r in store.runs() if not r.unreadable]
+        run = train.pick_run([r for r in readable if not report.is_lab(r)], "t_run")
         if run is not None:
             train.run_panel(store, run.id)
         else:
-            st.info("No runs yet: set up a run in the sidebar and press Start run.")
+            st.info(train.no_runs_text(readable))

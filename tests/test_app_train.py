@@ -269,3 +269,11 @@ def test_how_a_run_ended_is_on_its_panel(home, status, box, says):
     at = page("train")
     assert any(says in b.value for b in getattr(at, box)), [b.value for b in getattr(at, box)]
     assert status in at.get("progress")[0].proto.text
+
+
+def test_with_only_gradient_lab_runs_the_train_page_says_where_they_are(home):
+    store = Store(home / "runs.sqlite")
+    run_id = store.create(LAB, status="running", pid=os.getpid())
+    store.finish(run_id, "finished", test_acc=0.5, wall_s=1.0)
+    at = page("train")
+    assert at.info[0].value.startswith("No Train runs yet") and "Gradients page" in at.info[0].value

@@ -48,6 +48,7 @@ def test_a_consistent_loss_is_hurt():
     c = pairs([0.70, 0.72, 0.71], [0.65, 0.66, 0.67])
     assert c.interval[1] < 0
     assert c.verdict == "hurt" and "augmentation hurt" in c.sentence()
+    assert "a difference of \u22125.0 points" in c.sentence()  # the app's minus sign (U+2212), never a hyphen
 
 
 def test_one_seed_gives_no_interval_and_asks_for_more():

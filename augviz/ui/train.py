@@ -351,6 +351,14 @@ def lab_charts(h: RunHistory, key: str) -> None:
     right.plotly_chart(charts.accuracy([h]), key=f"{key}_acc_{run.id}")
 
 
+def no_runs_text(runs: list[Run]) -> str:
+    """What the Train page says when it has no run of its own to show (``runs``: every readable stored run)."""
+    if any(report.is_lab(r) for r in runs):
+        return ("No Train runs yet: set up a run in the sidebar and press Start run. The gradient lab's runs are "
+                "on the Gradients page.")
+    return "No runs yet: set up a run in the sidebar and press Start run."
+
+
 def experiment_panel(store_: Store, base: RunConfig) -> None:
     """The seed article's question in one click: does augmentation help? The answer, with its interval."""
     st.subheader("Does augmentation help here?")
