@@ -4,6 +4,7 @@ second start while the experiment's runs are still going, with a way to stop the
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
@@ -111,6 +112,7 @@ def test_every_status_line_comes_from_one_read_of_the_store(home, monkeypatch):
     monkeypatch.setattr(Store, "runs", runs_then_one_starts)
     at = train_page()
     lines = [c.value.replace("\\", "") for c in at.caption]
-    k = next(k for k, line in enumerate(lines) if line.startswith("Waiting"))
-    counts = {s: n for n, s in (part.split(" ") for part in lines[k - 1].split(" · "))}
-    assert f"({counts.get('running', '0')} running, {counts.get('queued', '0')} queued)" in lines[k], lines
+    waiting = next(line for line in lines if line.startswith("Waiting"))
+    tally = next(line for line in lines if re.fullmatch(r"\d+ \w+( · \d+ \w+)*", line))  # "2 queued · 1 running"
+    counts = {s: n for n, s in (part.split(" ") for part in tally.split(" · "))}
+    assert f"({counts.get('running', '0')} running, {counts.get('queued', '0')} queued)" in waiting, lines
