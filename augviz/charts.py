@@ -120,10 +120,14 @@ def _layer_colour_bar(fig: go.Figure, n: int, x: float) -> None:
 
 
 def mark_divergence(fig: go.Figure, x: float, step: int) -> None:
-    """The step where the loss stopped being finite: a red dashed line, labelled."""
+    """The step where the loss stopped being finite: a red dashed line, labelled on the side of the line with
+    more room (on a set x range, the right side when the line is in its left half: the label would be cut off
+    at the plot's left edge)."""
+    span = fig.layout.xaxis.range
+    side = "top right" if span is not None and x <= (span[0] + span[1]) / 2 else "top left"
     fig.add_vline(x=x, line={"color": DIVERGED, "dash": "dash", "width": 2},
                   annotation={"text": f"diverged at step {step}", "font": {"size": FONT, "color": DIVERGED}},
-                  annotation_position="top left")
+                  annotation_position=side)
 
 
 def _mark_runs_divergence(fig: go.Figure, histories: list[RunHistory], in_epochs: bool = False) -> None:
@@ -256,9 +260,9 @@ def loss(histories: list[RunHistory]) -> go.Figure:
         log_axis(fig, (lo, hi), every=max(1, math.ceil((hi - lo) / 8)))
     else:
         _steady_range(fig, values)
-    _mark_runs_divergence(fig, histories)
     _span(fig, [0] + [s.step for h in histories for s in h.steps]
           + [h.run.diverged_step for h in histories if h.run.diverged_step is not None])
+    _mark_runs_divergence(fig, histories)
     return fig
 
 
@@ -279,10 +283,10 @@ def accuracy(histories: list[RunHistory]) -> go.Figure:
         _run_key(fig, r, colours[r.id])
     _style_key(fig)
     _chance(fig, [h.run for h in histories])
-    _mark_runs_divergence(fig, histories, in_epochs=True)
     fig.update_yaxes(range=[0, 1])
     _span(fig, [e.epoch for h in histories for e in h.epochs] + [s.epoch for h in histories for s in h.steps[-1:]],
           whole=True)
+    _mark_runs_divergence(fig, histories, in_epochs=True)
     _layout(fig, "Accuracy", "accuracy", x="epoch")
     return _room_for_legend(fig, len(histories))
 

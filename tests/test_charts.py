@@ -237,6 +237,8 @@ def test_a_diverged_run_beside_a_long_one_leaves_the_axes_on_the_data():
     lo, hi = acc.layout.xaxis.range
     assert 0 <= lo <= 1 and 10 <= hi <= 10.5  # epochs 1 … 10, not −14 … 38
     assert shapes_at(loss) == [2] and shapes_at(acc) == [1]  # the mark at its step, at the epoch holding it
+    for fig in (loss, acc):  # near the axis' left end, the label goes right of the line: nothing cut off
+        assert [a.xanchor for a in fig.layout.annotations if a.text.startswith("diverged")] == ["left"]
 
 
 def test_a_one_point_loss_gets_a_range_whose_ticks_read_at_a_glance():
