@@ -388,7 +388,7 @@ def init_gradients(analysis: Analysis, ghost: tuple[str, list[float]] | None = N
                     line={"color": INK, "width": 2},
                     marker={"size": 9, "color": layer_colours(len(norms)), "line": {"color": INK, "width": 1}})
     _edge_marks(fig, xs, norms, GRAD_DECADES)
-    _layout(fig, "Gradient norm per layer at initialisation", "L2 norm", x="layer (1 = input)")
+    _layout(fig, "Gradient norm per layer", "L2 norm", x="layer (1 = input)")
     log_axis(fig, GRAD_DECADES)
     return fig
 
@@ -415,7 +415,7 @@ def init_activations(analysis: Analysis) -> go.Figure:
     fig.update_layout(yaxis2={"overlaying": "y", "side": "right", "range": [0, 1], "title": f"share {kind}",
                               "tickmode": "array", "tickvals": [0, 0.25, 0.5, 0.75, 1], "tickformat": ".0%",
                               "showgrid": False})
-    _layout(fig, "Activation size per layer at initialisation", "RMS of the activations", x="layer (1 = input)")
+    _layout(fig, "Activation size per layer", "RMS of the activations", x="layer (1 = input)")
     log_axis(fig, ACT_DECADES)
     return fig
 

@@ -335,5 +335,5 @@ PRESETS: dict[str, Preset] = {
         "Adam at learning rate 0.003, 10 epochs of 5,000 images, as Fix 2, so depth and the shortcuts are the "
         "only differences.",
         replace(LAB, depth=30, activation="relu", init="kaiming", batchnorm=True, residual=True), "adam", 3e-3,
-        epochs=10, fix=True, short="Fix 3: residual, 30 layers"),
+        epochs=10, fix=True, short="Fix 3: residual"),
 }

@@ -118,16 +118,16 @@ def at_initialisation(net: NetSpec, dataset: str, seed: int) -> None:
         st.warning(md_escape(str(e)))
         return
     verdict = gradlab.diagnose(analysis)
-    left, right = st.columns([1, 3])
-    left.metric("verdict at initialisation", verdict.label, help="From the whole picture: the gradient norms' size "
-                f"(above {gradlab.BIG:g} explodes) and spread over depth ({gradlab.SPREAD:g} decades between input "
-                "and output vanishes or explodes), the activations' growth over depth, and the share of saturated "
-                "or dead units.")
-    right.markdown(f":{COLOURS.get(verdict.label, 'violet')}-badge[{verdict.label}] "
-                   + md_escape("; ".join(verdict.facts)) + ".")
+    # One column: beside the facts, at 800 px the verdict itself was cut to "vani…".
+    st.metric("verdict at initialisation", verdict.label, help="From the whole picture: the gradient norms' size "
+              f"(above {gradlab.BIG:g} explodes) and spread over depth ({gradlab.SPREAD:g} decades between input "
+              "and output vanishes or explodes), the activations' growth over depth, and the share of saturated "
+              "units or outputs on ReLU's flat side.")
+    st.markdown(f":{COLOURS.get(verdict.label, 'violet')}-badge[{verdict.label}] "
+                + md_escape("; ".join(verdict.facts)) + ".")
     if batch < gradlab.BATCHES[0]:
-        right.caption(f"Analysed on {batch} images, not {gradlab.BATCHES[0]}: a pass on more would exceed the "
-                      f"server's cap of {gradlab.MAX_GFLOP:g} GFLOP and {gradlab.MAX_MB:g} MB.")
+        st.caption(f"Analysed on {batch} images, not {gradlab.BATCHES[0]}: a pass on more would exceed the "
+                   f"server's cap of {gradlab.MAX_GFLOP:g} GFLOP and {gradlab.MAX_MB:g} MB.")
     state = st.session_state
     label = PRESETS[state["g_preset"]].label if state.get("g_preset") else "your network"
     ghost = state.get("g_ghost")
