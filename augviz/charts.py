@@ -410,7 +410,7 @@ def init_activations(analysis: Analysis) -> go.Figure:
                                   "sd %{customdata[1]:.2e}<extra></extra>")
     _edge_marks(fig, xs, sizes, ACT_DECADES)
     shares = [s.saturated if s.saturated is not None else s.dead for s in rows]
-    kind = "saturated" if rows and rows[0].saturated is not None else "dead"
+    kind = "saturated" if rows and rows[0].saturated is not None else "at zero"  # ReLU, GELU: the flat side
     fig.add_bar(x=xs, y=shares, name=f"share {kind}", opacity=0.35, yaxis="y2")
     fig.update_layout(yaxis2={"overlaying": "y", "side": "right", "range": [0, 1], "title": f"share {kind}",
                               "tickmode": "array", "tickvals": [0, 0.25, 0.5, 0.75, 1], "tickformat": ".0%",
