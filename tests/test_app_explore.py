@@ -186,8 +186,14 @@ def test_fill_value_appears_only_for_a_constant_fill(app):
     assert share.decode_pipeline(app.query_params["p"]).steps[0].params["fill_value"] == 1.0
 
 
-def page_at(at: AppTest, page: str) -> AppTest:
-    at.switch_page(f"pages/{page}.py").run()
+def page_at(at: AppTest, page: str, browser: bool = False) -> AppTest:
+    """Switch ``at`` to ``page``. ``browser``: as a browser switches, its request carrying none of the last
+    page's widgets, so Streamlit drops them before the new page runs."""
+    at.switch_page(f"pages/{page}.py")
+    if browser:
+        at._run(WidgetStates())
+    else:
+        at.run()
     assert not at.exception, page
     return at
 
@@ -213,23 +219,15 @@ def test_every_setting_survives_a_round_trip_through_every_page(app):
     assert page_at(app, "gradients").sidebar.slider(key="g_depth").value == 12
 
 
-def browser_page_at(at: AppTest, page: str) -> AppTest:
-    """A page switch as a browser makes it: the request carries none of the last page's widgets, so Streamlit
-    drops them before the new page runs."""
-    at.switch_page(f"pages/{page}.py")._run(WidgetStates())
-    assert not at.exception, page
-    return at
-
-
 def test_a_steps_value_survives_a_browser_page_switch(app):
     # Streamlit dropped the slider on the switch; its key then read as the step's default (seeded through
     # session state before the slider took it over), and the kept value was not written back.
     open_panel(app, "0.open").slider(key="0.degrees").set_value((-15.0, 28.0)).run()
     app.sidebar.number_input(key="seed").set_value(7).run()
     app.sidebar.slider(key="n_draws").set_value(8).run()
-    assert share.decode_pipeline(browser_page_at(app, "train").query_params["p"]).steps[0].params["degrees"] == (
+    assert share.decode_pipeline(page_at(app, "train", browser=True).query_params["p"]).steps[0].params["degrees"] == (
         -15.0, 28.0)
-    browser_page_at(app, "explore")
+    page_at(app, "explore", browser=True)
     pipeline = share.decode_pipeline(app.query_params["p"])
     assert pipeline.steps[0].params["degrees"] == (-15.0, 28.0) and pipeline.seed == 7
     assert app.query_params["n"] == "8" and app.slider(key="0.degrees").value == (-15.0, 28.0)
