@@ -303,8 +303,9 @@ PRESETS: dict[str, Preset] = {
         "the raw gradient is just as huge (the verdict still says exploding), and in training the charts show "
         "it staying huge (they show the gradient before clipping), but no step is longer than the learning "
         "rate, so the loss stays finite where the unclipped run's does not. It still ends at chance: "
-        "steps of 0.01 barely move weights this large, and the activations stay 10⁷ times too big. Clipping is "
-        "a guard rail against a rare huge step; it does not repair an init. The fixes below do.",
+        "with no step longer than 0.01, the whole run goes into shrinking weights 8× too large (the loss falls "
+        "from about 10⁸ but is still in the thousands at the end) and none into learning. Clipping is a guard "
+        "rail against a rare huge step; it does not repair an init. The fixes below do.",
         "SGD with momentum at learning rate 0.01, as the exploding preset, so the clipping is the only "
         "difference.",
         TOO_LARGE, "sgd", 1e-2, clip=1.0, epochs=10, short="Exploding, clipped"),
