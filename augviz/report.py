@@ -11,7 +11,8 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
-from augviz import REGISTRY, data, models
+from augviz import REGISTRY, data, gradlab, models
+from augviz.deepnet import spec_from_dict
 from augviz.runconfig import RunConfig
 from augviz.store import Run
 from augviz.train import DetailMetrics, EpochMetrics, StepMetrics
@@ -53,9 +54,7 @@ def label(cfg: RunConfig) -> str:
             return cfg.name
         if cfg.name:
             return cfg.name if cfg.name.lower().startswith(LAB_PREFIX.lower()) else LAB_PREFIX + cfg.name
-        net = cfg.net or {}
-        return (f"{LAB_PREFIX}{net.get('depth', '?')}-layer {net.get('activation', '')} "
-                f"{str(net.get('kind', '')).upper()}")
+        return LAB_PREFIX + gradlab.network_words(spec_from_dict(cfg.net or {}), cfg.clip_norm)
     what, aug, size = _parts(cfg)
     return f"{what}, {size}, {aug}, seed {cfg.seed}"
 

@@ -93,7 +93,8 @@ def test_a_lab_run_is_named_by_its_preset():
     p = PRESETS["relu_he"]
     cfg = RunConfig(model="deepnet", net=p.net.to_dict(), name=p.label)
     assert report.label(cfg) == f"Gradient lab: {p.label}"
-    assert report.label(RunConfig(model="deepnet", net=p.net.to_dict())).startswith("Gradient lab: ")
+    unnamed = RunConfig(model="deepnet", net=p.net.to_dict(), clip_norm=1.0)
+    assert report.label(unnamed) == "Gradient lab: 10-layer relu CNN, kaiming init, clip 1"  # the network in words
 
 
 def test_a_lab_run_started_from_a_preset_carries_the_presets_name(home):
