@@ -1,7 +1,7 @@
 """Check that the dependency floors in pyproject.toml are true: install exactly those versions, run the tests.
 
-pyproject.toml states the oldest versions augviz runs on (``name>=X``). This script makes a fresh virtual
-environment, installs each dependency at its floor (``name==X``) together with the test tools from
+pyproject.toml states the oldest versions augviz and its app extra run on (``name>=X``). This script makes a
+fresh virtual environment, installs each dependency at its floor (``name==X``) together with the test tools from
 requirements-dev.txt, and runs the test files below there: the library, the Streamlit pages through AppTest,
 uploads and charts. torch's floor is the version requirements.txt pins (the only one this project's machines
 install cheaply: other versions pull a multi-gigabyte CUDA build).
@@ -30,8 +30,10 @@ TOOLS = ("pytest", "hypothesis")  # at the versions requirements-dev.txt pins
 
 
 def floors() -> list[str]:
-    """Each pyproject dependency pinned at its floor: ``streamlit>=1.55`` becomes ``streamlit==1.55``."""
-    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    """Each pyproject dependency, the library's and the app extra's, pinned at its floor: ``streamlit>=1.55``
+    becomes ``streamlit==1.55``."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    deps = [*project["dependencies"], *project["optional-dependencies"]["app"]]
     pins = []
     for dep in deps:
         m = re.fullmatch(r"([A-Za-z0-9_.-]+)\s*>=\s*([0-9][0-9.]*)(?:\s*,.*)?", dep)
