@@ -1,13 +1,16 @@
 """Each registry entry against an independent reference: PIL, numpy, or the formula it shows.
 
 ``REFERENCES`` must name every registry entry; ``test_every_entry_has_a_reference`` fails the moment a transform
-is registered without one.
+is registered without one. A reference is a function ``ref_<name>(card)`` here, or, for a transform that keeps its
+tests in a file of its own, in ``tests/test_transform_<name>.py``.
 """
 
 from __future__ import annotations
 
 import colorsys
+import importlib
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -445,7 +448,17 @@ def ref_trivialaugment(card):
     _policy_by_hand("trivialaugment", trivialaugment_wide_space, 96)
 
 
-REFERENCES = {name[4:]: fn for name, fn in globals().items() if name.startswith("ref_")}
+def own_file_references() -> dict:
+    """``ref_<name>`` of each registry entry whose tests live in ``tests/test_transform_<name>.py``."""
+    found = {}
+    for name in REGISTRY:
+        if (Path(__file__).parent / f"test_transform_{name}.py").exists():
+            module = importlib.import_module(f"tests.test_transform_{name}")
+            found[name] = getattr(module, f"ref_{name}", None)
+    return {name: fn for name, fn in found.items() if fn is not None}
+
+
+REFERENCES = {name[4:]: fn for name, fn in globals().items() if name.startswith("ref_")} | own_file_references()
 
 
 def test_every_entry_has_a_reference():

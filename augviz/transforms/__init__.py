@@ -1,3 +1,11 @@
-"""Registry entries. Importing this package registers every transform, in the order the UI lists them."""
+"""Registry entries. Importing this package registers every transform defined in its modules.
 
-from augviz.transforms import geometric, mixing, noise, occlusion, photometric, policies  # noqa: F401
+Every module here is imported, in the order of their names, so a new transform is one new module (or one more
+class in an existing one): nothing else has to list it. The UI, the docs and the tests sort the registry by
+category and name, so the import order decides nothing a user sees.
+"""
+
+import importlib
+import pkgutil
+
+MODULES = tuple(importlib.import_module(f"{__name__}.{m.name}") for m in pkgutil.iter_modules(__path__))
