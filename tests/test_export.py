@@ -30,8 +30,18 @@ def run_code(code: str, target: str, size=(32, 40)) -> tuple[int, ...]:
 
 
 @pytest.mark.parametrize("target", sorted(LIBRARIES))
-def test_every_target_table_covers_exactly_the_registry(target):
-    assert set(LIBRARIES[target].table) == set(REGISTRY)
+def test_every_target_table_names_only_registry_entries(target):
+    # A table may lack a new entry (it is then left out, saying so); it may not name one that does not exist.
+    assert set(LIBRARIES[target].table) <= set(REGISTRY)
+
+
+@pytest.mark.parametrize("target", ["albumentations", "kornia", "keras"])
+def test_an_entry_a_table_lacks_is_left_out_as_not_expressible_yet_and_the_code_still_runs(target, monkeypatch):
+    monkeypatch.delitem(LIBRARIES[target].table, "invert")
+    code = to_code(Pipeline((Step("rotation"), Step("invert"))), target, size=(32, 40))
+    assert f"# invert: left out, not expressible yet: augviz/exports/{target}.py has no line for invert" in code
+    assert exported_steps(code) == 1
+    assert run_code(code, target) == (4, 3, 32, 40)
 
 
 @pytest.mark.parametrize("name", sorted(REGISTRY))
