@@ -1,8 +1,9 @@
 """Short captions in plain words for what a step drew for one image: ``↻ 13°``, ``shift +8 %, −2 %``, ``flipped``.
 
-One entry per registry name, written for a room: a sign, a number rounded to what the eye can see, a unit. The
+A rule per registry name, written for a room: a sign, a number rounded to what the eye can see, a unit. The
 exact values are a different view (``preview.describe``). A row is one image's plain parameters; a name missing
-from a row (a transform's parameters changed) falls back to the generic text instead of failing.
+from a row (a transform's parameters changed) falls back to the generic text instead of failing. An entry with no
+rule here (a new transform) is captioned from its spec: its label and the values it drew for its range settings.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from augviz.transform import REGISTRY
 from augviz.transforms.policies import OPS
 
 Row = dict[str, Any]
@@ -116,11 +118,20 @@ def mixed(name: str, own_parts: list[str], own_name: str, partner_parts: list[st
     return [f"{partner_name} {100 - own_pct} %", *partner_parts, f"mixed with {own_name} {own_pct} %"]
 
 
+def from_spec(name: str, row: Row) -> str:
+    """A caption from the entry's spec, for an entry without a rule: ``JPEG quality 43``, its label then each
+    range setting it drew, by name, to three significant digits (whole numbers as they are), with its unit."""
+    t = REGISTRY[name]
+    drawn = [f"{p.name.replace('_', ' ')} {row[p.name]:{'.3g' if p.kind == 'float' else 'd'}}{p.unit}"
+             for p in t.params if p.is_range and isinstance(row.get(p.name), (int, float))]
+    return " ".join([t.label, *drawn])
+
+
 def caption(name: str, row: Row | None) -> str:
     """The short caption of one step's draw for one image; empty when the step skipped the image."""
     if row is None:
         return ""
     try:
-        return CAPTIONS[name](row)
+        return CAPTIONS[name](row) if name in CAPTIONS else from_spec(name, row)
     except (KeyError, TypeError, IndexError):
         return name.replace("_", " ")

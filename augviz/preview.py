@@ -32,11 +32,11 @@ SIGMA_COST = {"gaussian_blur": 0.3, "elastic": 0.15}
 
 
 def step_cost(step: Step) -> float:
-    """One step's relative cost per pixel (``STEP_COST``; 1 for a plain step)."""
+    """One step's relative cost per pixel (``STEP_COST``, else what the transform states; 1 for a plain step)."""
     sigma = step.params.get("sigma", 0.0)
     top = float(max(sigma)) if isinstance(sigma, (tuple, list)) else float(sigma)
     extra = SIGMA_COST.get(step.name, 0.0) * top
-    return STEP_COST.get(step.name, 1.0) + extra
+    return STEP_COST.get(step.name, step.transform.cost) + extra
 
 
 SEED_PIPELINE = Pipeline((

@@ -47,6 +47,9 @@ class Transform:
     formula: ClassVar[str]  # LaTeX, shown in the UI to say what the step computes
     params: ClassVar[tuple[Param, ...]] = ()
     default_p: ClassVar[float] = 1.0
+    # Cost per pixel relative to a plain step (a resample or a colour change), which the preview's budget counts;
+    # augviz.preview.STEP_COST holds the measured figures of the older entries.
+    cost: ClassVar[float] = 1.0
 
     def defaults(self) -> dict[str, Any]:
         """The default setting of every parameter."""

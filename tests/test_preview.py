@@ -8,7 +8,7 @@ import torch
 
 from augviz import REGISTRY, Pipeline, Step, images
 from augviz.captions import CAPTIONS, caption
-from augviz.preview import BUDGET, SEED_PIPELINE, OverBudget, check_budget, cost, render
+from augviz.preview import BUDGET, SEED_PIPELINE, OverBudget, check_budget, cost, render, step_cost
 
 
 @pytest.fixture(scope="module")
@@ -38,11 +38,20 @@ def test_the_seed_changes_every_draw(card):
 
 
 def test_every_transform_has_a_plain_caption():
+    # From its rule in augviz/captions.py, or, for an entry without one, from its spec.
     for name in REGISTRY:
-        assert name in CAPTIONS, name
         draw = Pipeline((Step(name, {}, 1.0),)).sample(1, torch.Generator().manual_seed(0))[0]
         text = caption(name, draw.rows()[0])
         assert text and "=" not in text and "_" not in text, (name, text)
+
+
+def test_an_entry_without_a_caption_rule_is_captioned_from_its_spec(monkeypatch):
+    monkeypatch.delitem(CAPTIONS, "rotation")
+    monkeypatch.delitem(CAPTIONS, "gaussian_noise")
+    # Each range setting drawn under its own name is shown; other draws (a seed, an angle) are not.
+    assert caption("gaussian_noise", {"sigma": 0.04321, "seed": 7}) == "Gaussian noise sigma 0.0432"
+    assert caption("rotation", {"angle": -12.7}) == "Rotation"
+    assert caption("invert", {}) == "inverted"  # a rule, where there is one, still wins
 
 
 def test_plain_captions_read_like_the_issue_asks():
@@ -80,3 +89,10 @@ def test_previews_over_the_budget_are_refused_with_what_to_lower(card):
     assert cost(blur, 256, 256, 64) > BUDGET
     with pytest.raises(ValueError, match="between 1 and 64 draws"):
         render(SEED_PIPELINE, card, 65)
+
+
+def test_a_transform_states_its_own_cost_where_the_measured_table_has_none(monkeypatch):
+    assert step_cost(Step("invert")) == 1.0
+    monkeypatch.setattr(type(REGISTRY["invert"]), "cost", 4.0)
+    assert step_cost(Step("invert")) == 4.0
+    assert step_cost(Step("elastic")) >= 15.0  # the measured table still wins for the entries it lists
