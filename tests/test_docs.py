@@ -1,14 +1,19 @@
-"""The README's table of transforms is generated from the registry and must match it."""
+"""docs/transforms.md is generated from the registry and the export tables and must match them."""
 
-from pathlib import Path
-
-from augviz.docs import END, START, transforms_table
-
-README = Path(__file__).parents[1] / "README.md"
+from augviz.docs import PAGE, coverage_table, transforms_page
+from augviz.export import LIBRARIES
 
 
-def test_readme_lists_every_transform_as_the_registry_says():
-    text = README.read_text()
-    assert START in text and END in text, "README lost its transforms table markers"
-    table = text.split(START, 1)[1].split(END, 1)[0].strip()
-    assert table == transforms_table(), "README is stale: run `python -m augviz.docs` and paste the table"
+def test_the_committed_transforms_page_is_what_the_registry_and_tables_say():
+    assert PAGE.read_text(encoding="utf-8") == transforms_page(), \
+        "docs/transforms.md is stale: run `python -m augviz.docs`"
+
+
+def coverage_row(name: str) -> str:
+    return next(r for r in coverage_table().splitlines() if r.startswith(f"| `{name}` |"))
+
+
+def test_the_coverage_table_tells_a_missing_line_from_a_missing_counterpart(monkeypatch):
+    assert "| — |" in coverage_row("mixup")  # albumentations works on one image at a time: no counterpart
+    monkeypatch.delitem(LIBRARIES["albumentations"].table, "mixup")
+    assert "| not yet |" in coverage_row("mixup")
