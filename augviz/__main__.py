@@ -4,7 +4,7 @@ Runs started here are stored in the same database as the app's, so they show up 
 the same queue: at most ``$AUGVIZ_MAX_RUNS`` runs train at once, the app's and the terminal's together.
 
 Every error is one line on stderr naming the field or file, and its kind is the exit status (EXIT_CODES; the
-README lists them). Tracebacks go to the run's log file; only an internal error (a bug) shows one here.
+docs/cli.md lists them). Tracebacks go to the run's log file; only an internal error (a bug) shows one here.
 """
 
 from __future__ import annotations

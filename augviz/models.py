@@ -24,7 +24,7 @@ class SeedCNN(nn.Module):
 
     With ``batchnorm``, each convolution is followed by batch norm (and has no bias, which the norm would cancel):
     the same layers and sizes, but the scale of every layer's input is kept in check, so one learning rate suits
-    all layers and short runs train further (measured in bench/lessons.py and the README)."""
+    all layers and short runs train further (measured in bench/lessons.py, docs/lessons.md)."""
 
     def __init__(self, channels: int, size: int, classes: int, batchnorm: bool = False) -> None:
         super().__init__()

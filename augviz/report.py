@@ -87,9 +87,9 @@ def run_label(run: Run) -> str:
     return run.label if getattr(run, "unreadable", None) else label(run.config)
 
 
-# The README's measurement ("The two lessons, measured"): the default experiment, 6 runs of 1,000 steps one after
-# the other, took 144 s of wall time on a nearly idle 2-core machine: about 24 s a run, 0.024 s a step.
-README_S_PER_STEP = 144 / 6 / 1000
+# The measurement in docs/lessons.md: the default experiment, 6 runs of 1,000 steps one after the other, took 144 s
+# of wall time on a nearly idle 2-core machine: about 24 s a run, 0.024 s a step.
+MEASURED_S_PER_STEP = 144 / 6 / 1000
 SPEED_FIELDS = ("dataset", "image_size", "channels", "model", "batch_size", "device")  # what sets a step's time
 
 
@@ -104,7 +104,7 @@ def steps_of(cfg: RunConfig) -> int:
 def estimate(configs: list[RunConfig], past: list[Run]) -> str:
     """How long ``configs`` will take, one run after the other, in words that say it is an estimate and where
     its seconds per step come from: the median of past finished runs with the same speed-setting fields
-    (``SPEED_FIELDS``), else the README's measurement on a 2-core machine."""
+    (``SPEED_FIELDS``), else the measurement in docs/lessons.md on a 2-core machine."""
     if not configs:
         return ""
     steps = sum(steps_of(c) for c in configs)
@@ -119,8 +119,8 @@ def estimate(configs: list[RunConfig], past: list[Run]) -> str:
         source = (f"{per * 1000:.0f} ms a step, the median of {len(like)} finished run{'s' * (len(like) > 1)} of "
                   "this model, dataset and batch size here")
     else:
-        per = README_S_PER_STEP
-        source = ("no finished run of this configuration to measure yet, so a rough figure: the README's 144 s for "
+        per = MEASURED_S_PER_STEP
+        source = ("no finished run of this configuration to measure yet, so a rough figure: the 144 s measured for "
                   "the default 6-run experiment on a 2-core machine, about 24 s a run of 1,000 steps")
     return f"Estimate: about {duration(steps * per)} for {runs} ({source})."
 
