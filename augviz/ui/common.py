@@ -42,7 +42,7 @@ _inside = threading.local()  # per script thread: is this run inside app.py's na
 def setup() -> None:
     """What every run needs before anything is drawn: the page settings and torch's threads (idempotent)."""
     # One thread per preview: sessions already run side by side in the server's threads, and on a busy machine an
-    # intra-op parallel region waits for its slowest thread (README, "Responsiveness").
+    # intra-op parallel region waits for its slowest thread (docs/performance.md, "In the browser").
     torch.set_num_threads(1)
     st.set_page_config(page_title="augviz", page_icon=ICON, layout="wide")
 
