@@ -116,3 +116,12 @@ def test_every_status_line_comes_from_one_read_of_the_store(home, monkeypatch):
     tally = next(line for line in lines if re.fullmatch(r"\d+ \w+( · \d+ \w+)*", line))  # "2 queued · 1 running"
     counts = {s: n for n, s in (part.split(" ") for part in tally.split(" · "))}
     assert f"({counts.get('running', '0')} running, {counts.get('queued', '0')} queued)" in waiting, lines
+
+
+def test_one_unfinished_run_is_counted_in_the_singular(home):
+    store = Store(home / "runs.sqlite")
+    running = store.create(RunConfig(train_size=250, steps=10, group="exp-one"), status="running", pid=os.getpid())
+    at = train_page()
+    assert "Waiting for this experiment's 1 unfinished run (1 running, 0 queued)" in captions(at)
+    assert at.button(key="x_stop").label == "Stop the experiment's 1 unfinished run"
+    store.finish(running, "stopped")

@@ -13,6 +13,7 @@ import streamlit as st
 import torch
 
 from augviz import REGISTRY, Pipeline, Step, images, serialize, share
+from augviz.captions import keep_values_whole
 from augviz.errors import ConfigError, ImageError
 from augviz.export import TARGETS, to_code
 from augviz.preview import MAX_DRAWS, SEED_PIPELINE, Preview, StripFrame, move
@@ -356,9 +357,8 @@ def draws_grid(image: torch.Tensor, preview: Preview, present: bool, exact: bool
         return
     tile = tile_width(len(preview.draws))
     texts = preview.captions if exact else preview.plain
-    if not exact:  # break lines only between steps and between x and y, never inside a value ("+6 %")
-        texts = [" · ".join(", ".join(v.replace(" ", "\u00a0") for v in part.split(", ")) for part in t.split(" · "))
-                 for t in texts]
+    if not exact:  # break lines between words, never inside a value ("+6 %") nor inside a word
+        texts = [keep_values_whole(t) for t in texts]
     captions = ["original", *(md_lines(t) if t else "unchanged" for t in texts)]
     # Embedded, not fetched: 16 requests less per slider move (bench/ui.py).
     st.image([images.data_url(t) for t in images.thumbnails(pictures, tile)], caption=captions, width=tile)

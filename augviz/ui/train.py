@@ -429,10 +429,10 @@ def experiment_results(store_: Store, group: str, going: bool) -> None:
         st.caption(" · ".join(f"{n} {s}" for s, n in sorted(counts.items())))
         if unfinished:
             queued = sum(r.status == "queued" for r in unfinished)
-            st.caption(f"Waiting for this experiment's {len(unfinished)} unfinished runs "
+            st.caption(f"Waiting for this experiment's {report.count(len(unfinished), 'unfinished run')} "
                        f"({len(unfinished) - queued} running, {queued} queued): another start would queue the "
                        "same runs again.")
-            st.button(f"Stop the experiment's {len(unfinished)} unfinished runs", key="x_stop",
+            st.button(f"Stop the experiment's {report.count(len(unfinished), 'unfinished run')}", key="x_stop",
                       on_click=_stop_runs, args=(store_, [r.id for r in unfinished]))
         comparisons = experiment.compare(runs)
         for c in comparisons:
@@ -443,7 +443,7 @@ def experiment_results(store_: Store, group: str, going: bool) -> None:
             st.plotly_chart(charts.benefit(comparisons), key=f"benefit-{group}")
         failed = [r for r in runs if r.status in ("failed", "diverged", "interrupted")]
         if failed:
-            st.warning(f"{len(failed)} run(s) did not finish and are left out of the comparison.")
+            st.warning(f"{report.count(len(failed), 'run')} did not finish: left out of the comparison.")
         if going and not unfinished:
             st.rerun()
 
