@@ -198,12 +198,14 @@ def _from_url(param: str) -> int | None:
     return int(value) if value.isdigit() else None
 
 
-def pick_run(runs: list[Run], picker: str, param: str = "run") -> Run | None:
+def pick_run(runs: list[Run], picker: str, param: str = "run",
+             on_change: Callable[[], None] | None = None) -> Run | None:
     """A select box of ``runs``, newest first; returns the chosen one (None when there are none).
 
     The choice lasts: a run just started (``show``) comes first, then the box's own value, then the choice this
     session made before leaving the page, then the URL's ``?run=`` (a reload or a shared link), then the newest
-    run. It is written back to the session and the URL on every draw.
+    run. It is written back to the session and the URL on every draw. ``on_change`` is called when the user picks
+    another run in the box.
     """
     if not runs:
         return None
@@ -216,7 +218,7 @@ def pick_run(runs: list[Run], picker: str, param: str = "run") -> Run | None:
     else:
         wanted = next(iter(by_id))
     state[picker] = wanted
-    chosen = st.selectbox("run", list(by_id), key=picker,
+    chosen = st.selectbox("run", list(by_id), key=picker, on_change=on_change,
                           format_func=lambda i: f"#{i} {by_id[i].status}: {report.run_label(by_id[i])}")
     state[memory] = chosen
     st.query_params[param] = str(chosen)
@@ -262,13 +264,20 @@ def _fraction(run: Run, done: int, total: int) -> float:
     return min(1.0, done / total) if total else 0.0
 
 
+# What fixes a run that blew up. Not clipping: it keeps the loss finite but leaves an oversized network as it is
+# (the Gradients page's "Exploding, clipped" preset shows it ending at chance).
+DIVERGED_ADVICE = ("What fixes it: a lower learning rate, and in a deep network weights of the right scale: He "
+                   "initialisation for ReLU, batch norm, or residual connections. Clipping the gradient norm only "
+                   "keeps the loss finite; it does not fix this.")
+
+
 def _ending(run: Run) -> None:
     """How a run that did not finish ended, as a box that cannot be missed."""
     if run.status == "failed":
         st.error(f"**Run #{run.id} failed:** {md_escape(run.error or 'no reason was recorded')}")
     elif run.status == "diverged":
         st.warning(f"**Run #{run.id} diverged** at step {run.diverged_step}: the loss became infinite or NaN. "
-                   "Lower the learning rate, or clip the gradient norm.")
+                   f"{DIVERGED_ADVICE}")
     elif run.status == "interrupted":
         st.warning(f"**Run #{run.id} interrupted:** {md_escape(run.error or 'no reason was recorded')}. "
                    "Its metrics so far are kept.")
