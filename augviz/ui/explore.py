@@ -15,7 +15,7 @@ import torch
 from augviz import REGISTRY, Pipeline, Step, images, serialize, share
 from augviz.captions import keep_values_whole
 from augviz.errors import ConfigError, ImageError
-from augviz.export import TARGETS, to_code
+from augviz.export import TARGETS, file_name, to_code
 from augviz.preview import MAX_DRAWS, SEED_PIPELINE, Preview, StripFrame, move
 from augviz.serialize import MAX_SEED, MAX_STEPS
 from augviz.spec import Param
@@ -322,7 +322,10 @@ def export_panel(pipeline: Pipeline, draws: torch.Tensor) -> None:
     for tab, target in zip(tabs[1:], TARGETS, strict=True):
         if tab.open:
             with tab:
-                st.code(to_code(pipeline, target, size=size), language="python")
+                code = to_code(pipeline, target, size=size)
+                st.download_button(f"Download {file_name(target)}", code, file_name=file_name(target),
+                                   mime="text/x-python", key=f"export_code_{target}", on_click="ignore")
+                st.code(code, language="python")
     st.download_button("Download the grid as PNG", lambda: images.png_bytes(images.grid(draws, columns=8)),
                        file_name="augviz-grid.png", mime="image/png", on_click="ignore")
 
