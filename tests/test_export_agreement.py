@@ -340,3 +340,29 @@ def test_a_whole_keras_export_runs_on_images_and_labels():
     out = build(code, "keras")({"images": x, "labels": y}, training=True)
     assert tuple(out["images"].shape) == tuple(x.shape) and tuple(out["labels"].shape) == tuple(y.shape)
     assert math.isfinite(float(torch.as_tensor(out["images"]).sum()))
+
+
+# ---- translations: each image's shift, mean and spread, in both directions ---------------------------------------
+
+SHIFTS = [{"translate_x": (0.05, 0.15), "translate_y": (-0.15, -0.05)},
+          {"translate_x": (-0.1, 0.0), "translate_y": (0.0, 0.2), "scale": (1.1, 1.1)},
+          {"translate_x": (0.05, 0.15), "translate_y": (0.0, 0.0), "shear_x": (5.0, 5.0)}]
+
+
+@pytest.mark.parametrize("cfg", SHIFTS, ids=["one-sided", "with-scale", "with-shear"])
+@pytest.mark.parametrize("p", [1.0, 0.9])
+def test_kornia_draws_each_images_shift_from_augviz_range_or_its_line_says_it_does_not(cfg, p):
+    pipe = Pipeline((Step("affine", cfg, p),))
+    x = probe(300, 32)
+    ours, theirs = pipe(x, torch.Generator().manual_seed(1)), run(exported(pipe, "kornia", 32), "kornia", x)
+
+    def shifts(out: torch.Tensor) -> torch.Tensor:  # per image: where the middle pixel was taken from, x then y
+        mid = out.shape[-1] // 2
+        return -source_offset(out)[:, :, mid - 1:mid + 1, mid - 1:mid + 1].mean(dim=(2, 3)) / out.shape[-1]
+
+    a, b = shifts(ours), shifts(theirs)
+    agrees = bool(((a.mean(0) - b.mean(0)).abs() < 0.01).all() and ((a.std(0) - b.std(0)).abs() < 0.01).all())
+    if not agrees:
+        assert "symmetric about 0" in line(pipe.steps[0], "kornia").note, (a.mean(0), b.mean(0), a.std(0), b.std(0))
+    if p == 1.0:
+        assert agrees, "at p = 1 every one-sided range is exported as such"
