@@ -159,7 +159,10 @@ def launch(store_: Store, configs: list[RunConfig], picker: str = "t_run") -> li
     by ``picker`` (see ``pick_run``) at once."""
     session = st.session_state.setdefault("queue_session", uuid.uuid4().hex)  # for the per-session queue cap
     ids = guarded(worker.launch_all, store_, configs, session) or []
-    if ids:
+    if len(ids) > 1:  # an experiment: the panel follows its runs, showing the one training (``pick_run``)
+        st.session_state[f"{picker}_follow"] = ids
+    elif ids:
+        st.session_state.pop(f"{picker}_follow", None)
         show(picker, ids[0])
     store_error()
     return ids
@@ -205,24 +208,75 @@ def pick_run(runs: list[Run], picker: str, param: str = "run",
     The choice lasts: a run just started (``show``) comes first, then the box's own value, then the choice this
     session made before leaving the page, then the URL's ``?run=`` (a reload or a shared link), then the newest
     run. It is written back to the session and the URL on every draw. ``on_change`` is called when the user picks
-    another run in the box.
+    another run in the box. While an experiment just started is followed (``launch``), the run shown is the one
+    that is training: the experiment's own, else the one its runs wait for.
     """
     if not runs:
         return None
     by_id = {r.id: r for r in reversed(runs)}
     state = st.session_state
     memory = f"{picker}_shown"
+    followed = _followed(runs, picker)
+    if followed is not None:
+        show(picker, followed)
+
+    def picked() -> None:  # the user's own choice ends following an experiment
+        state.pop(f"{picker}_follow", None)
+        if on_change is not None:
+            on_change()
     for wanted in (state.pop(f"{picker}_next", None), state.get(picker), state.get(memory), _from_url(param)):
         if wanted in by_id:
             break
     else:
         wanted = next(iter(by_id))
     state[picker] = wanted
-    chosen = st.selectbox("run", list(by_id), key=picker, on_change=on_change,
+    chosen = st.selectbox("run", list(by_id), key=picker, on_change=picked,
                           format_func=lambda i: f"#{i} {by_id[i].status}: {report.run_label(by_id[i])}")
     state[memory] = chosen
     st.query_params[param] = str(chosen)
     return by_id[chosen]
+
+
+def following(picker: str) -> list[int]:
+    """The runs of the experiment the picker follows (empty when it follows none)."""
+    return list(st.session_state.get(f"{picker}_follow") or [])
+
+
+def _followed(runs: list[Run], picker: str) -> int | None:
+    """The run to show while following an experiment: its oldest running run, else the oldest running run of
+    ``runs`` (the one its queued runs wait for), else its first queued run; None (and following ends) once none
+    of its runs is left to go."""
+    ids = following(picker)
+    if not ids:
+        return None
+    by_id = {r.id: r for r in runs}
+    going = [by_id[i] for i in ids if i in by_id and not by_id[i].is_over]
+    if not going:
+        st.session_state.pop(f"{picker}_follow", None)
+        return None
+    running = [r.id for r in going if r.status == "running"] or [r.id for r in runs if r.status == "running"]
+    return min(running) if running else going[0].id
+
+
+def queue_summary(store_: Store, ids: list[int], shown: int) -> tuple[str, bool]:
+    """The followed experiment's runs in one line ("This experiment: 1 running (#4); 5 queued: #5 is next, at
+    position 2 in the queue"), and whether the page should be drawn again: one of them is training while another
+    run is shown, or none is left to go (following ends)."""
+    runs = store_.runs(ids=ids)
+    running = [r for r in runs if r.status == "running"]
+    queued = [r for r in runs if r.status == "queued"]
+    done = len(runs) - len(running) - len(queued)
+    parts = [f"{len(running)} running" + (f" (#{', #'.join(str(r.id) for r in running)})" if running else "")]
+    if queued:
+        pos = store_.queue_position(queued[0].id)
+        parts.append(f"{len(queued)} queued: #{queued[0].id} is next" + (f", at position {pos} in the queue"
+                                                                          if pos else ""))
+    if done:
+        parts.append(f"{done} ended")
+    if shown not in ids:
+        parts.append(f"shown: #{shown}, which they wait for")
+    redraw = (bool(running) and shown not in {r.id for r in running}) or not (running or queued)
+    return "This experiment: " + "; ".join(parts) + ".", redraw
 
 
 # ---- one run, live ---------------------------------------------------------------------------------------------
@@ -286,17 +340,23 @@ def _ending(run: Run) -> None:
 
 
 def run_panel(store_: Store, run_id: int, draw: Callable[[RunHistory, str], None] | None = None,
-              key: str = "t") -> None:
+              key: str = "t", follow: list[int] | None = None) -> None:
     """Progress, how the run ended, stop button and live charts of one run (``draw`` adds a page's own charts;
     the default draws loss, accuracy and gradient norms). Redraws every second while the run goes; stops polling
-    when it ends."""
+    when it ends. With ``follow`` (an experiment's runs) a line sums them up, and the page is drawn again when
+    one of them starts training while another run is shown."""
     run = store_.get(run_id)
     if run is None:
         st.info("That run was deleted.")
         return
 
-    @st.fragment(run_every=None if run.is_over else POLL_S)
+    @st.fragment(run_every=POLL_S if follow or not run.is_over else None)
     def live() -> None:
+        if follow:
+            line, redraw = queue_summary(store_, follow, run_id)
+            if redraw:
+                st.rerun()  # the whole page: the picker then shows the run that trains, or stops following
+            st.caption(md_escape(line))
         worker.reap_children()
         if guarded(store_.reap) is None:
             store_error()
