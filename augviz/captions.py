@@ -8,6 +8,7 @@ rule here (a new transform) is captioned from its spec: its label and the values
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -17,10 +18,14 @@ from augviz.transforms.policies import OPS
 Row = dict[str, Any]
 
 MINUS = "\u2212"  # a real minus sign: a hyphen reads as a dash from the back of a room
+NBSP = "\u00a0"
 
 
 def signed(value: float, digits: int = 0) -> str:
-    """``+8`` / ``−13``: always a sign, a real minus."""
+    """``+8`` / ``−13``: a sign and a real minus, but a value that rounds to zero is a bare ``0`` (``−0`` and
+    ``+0`` read as a direction there is none of)."""
+    if round(value, digits) == 0:
+        return f"{0:.{digits}f}"
     text = f"{value:+.{digits}f}"
     return text.replace("-", MINUS)
 
@@ -62,7 +67,10 @@ def _mixed(word: str) -> Callable[[Row], str]:
 
 def _turn(degrees: float) -> str:
     """The arrow turns the way the picture does: a positive angle is counter-clockwise (↺), a negative one
-    clockwise (↻); the sign is in the arrow, so the number is the size of the turn."""
+    clockwise (↻); the sign is in the arrow, so the number is the size of the turn. A turn that rounds to 0° has
+    no arrow."""
+    if round(abs(degrees)) == 0:
+        return "0°"
     return f"{'↺' if degrees >= 0 else '↻'} {abs(degrees):.0f}°"
 
 
@@ -125,6 +133,18 @@ def from_spec(name: str, row: Row) -> str:
     drawn = [f"{p.name.replace('_', ' ')} {row[p.name]:{'.3g' if p.kind == 'float' else 'd'}}{p.unit}"
              for p in t.params if p.is_range and isinstance(row.get(p.name), (int, float))]
     return " ".join([t.label, *drawn])
+
+
+# A space inside a value: after a sign, arrow or number and before a number, unit or ×; and before "px" or "bits".
+_INSIDE_VALUE = re.compile(r"(?<=[\d%°↺↻×+\u2212]) (?=[\d%°×+\u2212])|(?<=\d) (?=(?:px|bits)\b)")
+
+
+def keep_values_whole(text: str) -> str:
+    """``text`` with the spaces inside a value ("+6 %", "↻ 2°", "0.91 × 0.97", "1.5 px") made non-breaking, and
+    every other space left as it is: a narrow tile breaks a caption between words, never inside a value, and
+    never inside a word (which a value glued to its words, "mixed with Landscape 30 %", forced the browser to
+    do: "Landscap / e")."""
+    return _INSIDE_VALUE.sub(NBSP, text)
 
 
 def caption(name: str, row: Row | None) -> str:

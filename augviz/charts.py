@@ -23,7 +23,14 @@ from augviz.train import StepMetrics, hist_edges
 MAX_POINTS = 400  # per series: enough to see the curve, light enough to redraw every second
 FONT = 14  # px: the smallest text on any chart
 INK = "#111111"
-GRAD_DECADES = (-21, 12)  # every gradient-norm chart and the heatmap: 10⁻²¹ … 10¹², whatever the network
+GRAD_DECADES = (-21, 12)  # every gradient-norm line chart: 10⁻²¹ … 10¹², whatever the network
+# The heatmap's colours, also fixed whatever the network: a diverging scale, white at a healthy norm (Fix 1's layers
+# train between 10⁻² and 10⁰), blue where the gradient vanishes and red where it explodes, saturated 9 decades out.
+# On one sequential scale over GRAD_DECADES the vanishing net's layers and Fix 1's were neighbouring greens.
+HEALTHY_DECADE = -1
+HEAT_DECADES = (HEALTHY_DECADE - 9, HEALTHY_DECADE + 9)
+HEAT_SCALE = [[0.0, "#053061"], [0.2, "#2166ac"], [0.4, "#92c5de"], [0.5, "#f7f7f7"], [0.6, "#f4a582"],
+              [0.8, "#b2182b"], [1.0, "#67001f"]]  # ColorBrewer's RdBu, reversed: blue low, red high
 RATIO_DECADES = (-12, 3)  # update-to-weight ratios
 ACT_DECADES = (-12, 24)  # activation sizes: a healthy net sits near 10⁰, the exploding preset reaches 10⁸ at 10 layers
 EDGE = {"below": "triangle-down", "zero": "x", "above": "triangle-up"}
@@ -315,19 +322,20 @@ def grad_norms(h: RunHistory) -> go.Figure:
 
 
 def heatmap(h: RunHistory) -> go.Figure:
-    """Layers × steps, colour = the gradient norm on the same fixed log range as the line charts; blank cells are
-    exact zeros or values that are not finite."""
-    lo, hi = GRAD_DECADES
+    """Layers × steps, colour = the gradient norm on a fixed diverging scale (``HEAT_SCALE``): white where it is
+    healthy, blue as it vanishes, red as it explodes; norms beyond the scale take its end colour, which its end
+    ticks say (≤, ≥). Blank cells are exact zeros or values that are not finite."""
+    lo, hi = HEAT_DECADES
     z = [[math.log10(s.grad_norms[k]) if 0 < s.grad_norms[k] < math.inf else None for s in h.steps]
          for k in range(len(h.run.layers))]
-    ks = [k for k in range(lo, hi + 1) if k % 3 == 0]
-    fig = go.Figure(go.Heatmap(z=z, x=[s.step for s in h.steps], y=h.run.layers, colorscale="Viridis", zmin=lo,
+    ks = list(range(lo, hi + 1, 3))
+    text = [("≤" if k == lo else "≥" if k == hi else "") + power(k) for k in ks]
+    fig = go.Figure(go.Heatmap(z=z, x=[s.step for s in h.steps], y=h.run.layers, colorscale=HEAT_SCALE, zmin=lo,
                                zmax=hi,
-                               colorbar={"title": {"text": "norm"}, "tickvals": ks,
-                                         "ticktext": [power(k) for k in ks], "tickfont": {"size": FONT,
-                                                                                          "color": INK}},
+                               colorbar={"title": {"text": "norm"}, "tickvals": ks, "ticktext": text,
+                                         "tickfont": {"size": FONT, "color": INK}},
                                hovertemplate="%{y}, step %{x}: 10^%{z:.1f}<extra></extra>"))
-    _layout(fig, "Gradient norm, layer × step", "layer")
+    _layout(fig, "Gradient norm, layer × step: white healthy,<br>blue vanishing, red exploding", "layer")
     _mark_runs_divergence(fig, [h])
     return fig
 

@@ -15,6 +15,19 @@ from augviz.pipeline import Pipeline, Step
 LIBRARIES: dict[str, Target] = {t.name: t for t in (torchvision.TARGET, albumentations.TARGET, kornia.TARGET,
                                                      keras.TARGET)}
 TARGETS = ("augviz", *LIBRARIES)
+NAMES = {"augviz": "augviz", "torchvision": "torchvision", "albumentations": "albumentations", "kornia": "kornia",
+         "keras": "Keras"}  # each target as its makers write it
+
+
+def file_name(target: str) -> str:
+    """The name a target's exported code is downloaded as: ``pipeline_keras.py``."""
+    return f"pipeline_{target}.py"
+
+
+def targets_in_words() -> str:
+    """Every export target, as a sentence lists them: "augviz, torchvision, albumentations, kornia and Keras"."""
+    names = [NAMES.get(t, t) for t in TARGETS]
+    return ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def line(step: Step, target: str) -> Line:

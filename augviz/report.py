@@ -169,6 +169,11 @@ def show_value(key: str, value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def count(n: int, noun: str, plural: str | None = None) -> str:
+    """``n`` and the noun in the right number: "1 unfinished run", "3 unfinished runs"."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
+
+
 def percent(value: float | None) -> str:
     """A share in [0, 1] as a percentage with one decimal ("86.4 %"); empty when unknown."""
     return "" if value is None else f"{100 * value:.1f} %"

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from augviz import serialize
+from augviz.export import targets_in_words
 from augviz.preview import SEED_PIPELINE_SOURCE, OverBudget, check_budget, render
 from augviz.ui import explore, state
 from augviz.ui.common import md_escape
@@ -51,7 +52,7 @@ with st.expander("What each step computes", key="formulas_open", on_change="reru
             st.markdown(f"**{md_escape(t.label)}** ({t.category}, p = {step.p:g}): {md_escape(t.description)}")
             st.latex(t.formula)
 
-with st.expander("Export and import: JSON, code for torchvision, albumentations and kornia, the grid as PNG",
+with st.expander(f"Export and import: JSON, code for {targets_in_words()}, the grid as PNG",
                  key="export_open", on_change="rerun") as export:
     if export.open and preview is not None:
         explore.export_panel(pipeline, preview.draws)

@@ -2,7 +2,6 @@
 
 import streamlit as st
 
-from augviz import report
 from augviz.ui import gradients, state, train
 
 state.page("gradients", link={**{k[2:]: k for k in (
@@ -11,18 +10,18 @@ state.page("gradients", link={**{k[2:]: k for k in (
     "seed": ("g_seed", state.whole(0, train.MAX_SEED))}, labels=gradients.LINK_LABELS)
 
 st.title("Vanishing and exploding gradients")
-gradients.init_state()
+store = train.store()
+gradients.init_state(store)
 gradients.presets()
 net, opt, lr, clip, dataset = gradients.builder()
 st.subheader("At initialisation: one forward and backward pass")
 gradients.at_initialisation(net, dataset, int(st.session_state["g_seed"]))
 
 st.subheader("During training")
-store = train.store()
 if store is not None:
     if st.button("Train this network", type="primary", key="g_train"):
         gradients.launch(store, net, opt, lr, clip, dataset)
-    run = train.pick_run([r for r in store.runs() if not r.unreadable and report.is_lab(r)], "g_run")
+    run = gradients.pick_run(store)
     if run is not None:
-        gradients.run_panel(store, run)
+        gradients.run_panel(store, run, net)
     st.caption("Lab runs are stored like any other: compare them with others on the Runs page.")

@@ -27,6 +27,6 @@ if store is not None and cfg is not None:
         readable = [r for r in store.runs() if not r.unreadable]
         run = train.pick_run([r for r in readable if not report.is_lab(r)], "t_run")
         if run is not None:
-            train.run_panel(store, run.id)
+            train.run_panel(store, run.id, follow=train.following("t_run"))
         else:
             st.info(train.no_runs_text(readable))

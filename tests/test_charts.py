@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 import plotly.graph_objects as go
 import pytest
+from plotly.colors import sample_colorscale, unlabel_rgb
 
 from augviz import charts, data, gradlab
 from augviz.gradlab import PRESETS, Analysis, LayerStats
@@ -131,9 +132,31 @@ def test_log_axes_read_as_powers_of_ten_with_no_si_suffix_and_nothing_in_between
         assert axis.exponentformat == "power"
 
 
-def test_the_heatmap_colour_bar_reads_as_powers_of_ten():
+def test_the_heatmap_colour_bar_reads_as_powers_of_ten_and_its_ends_say_they_hold_everything_beyond():
     bar = charts.heatmap(made(["layer 1"], [(1, 2.3, 1.0, [1e-3])])).data[0].colorbar
-    assert all(POWER.match(s) for s in bar.ticktext)
+    assert all(POWER.match(s.lstrip("≤≥")) for s in bar.ticktext)
+    assert bar.ticktext[0].startswith("≤") and bar.ticktext[-1].startswith("≥")
+
+
+def cell_colours(preset: str, batch) -> list[tuple[float, ...]]:
+    """The heatmap's colour of each layer, at one step holding the preset's real gradient norms at initialisation."""
+    a = gradlab.analyze_capped(PRESETS[preset].net, *batch, 0)
+    trace = charts.heatmap(made([s.name for s in a.layers], [(1, a.loss, 1.0, a.norms)])).data[0]
+    scale = [list(c) for c in trace.colorscale]
+    at = [min(max((row[0] - trace.zmin) / (trace.zmax - trace.zmin), 0.0), 1.0) for row in trace.z]
+    return [unlabel_rgb(c) for c in sample_colorscale(scale, at)]
+
+
+def test_the_heatmap_tells_a_vanishing_net_from_a_healthy_one_at_a_glance():
+    ds = data.load("synthetic", 250, 0.0, 0)
+    batch = ds.train.x[:128].float() / 255, ds.train.y[:128]
+    vanishing, fix, exploding = (cell_colours(p, batch) for p in ("vanishing", "relu_he", "exploding"))
+    white = (247, 247, 247)
+    assert all(math.dist(c, white) < 90 for c in fix)  # healthy: pale, near the scale's middle
+    # The vanishing net's first layers (10⁻⁹ … 10⁻⁵) are deep blue, far from Fix 1's: on a sequential scale over
+    # 10⁻²¹ … 10¹² the two nets' layer 1 were 56 apart (of 441), neighbouring greens.
+    assert all(math.dist(v, f) > 150 for v, f in zip(vanishing[:4], fix[:4], strict=True))
+    assert all(c[2] > c[0] for c in vanishing[:4]) and all(c[0] > c[2] for c in exploding)  # blue, red
 
 
 def test_a_loss_in_the_billions_has_no_si_suffix():
@@ -150,7 +173,7 @@ def test_gradient_charts_share_one_fixed_range_whatever_the_network():
     b = made(["layer 1"], [(1, 1.0, 1.0, [1.0]), (2, 1.0, 1.0, [5.0])])
     assert charts.grad_norms(a).layout.yaxis.range == charts.grad_norms(b).layout.yaxis.range == charts.GRAD_DECADES
     ha, hb = charts.heatmap(a).data[0], charts.heatmap(b).data[0]
-    assert (ha.zmin, ha.zmax) == (hb.zmin, hb.zmax) == charts.GRAD_DECADES
+    assert (ha.zmin, ha.zmax) == (hb.zmin, hb.zmax) == charts.HEAT_DECADES
 
 
 def test_the_previous_preset_stays_as_a_faint_ghost():

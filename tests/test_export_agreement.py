@@ -303,3 +303,66 @@ def test_resized_crops_have_the_same_area_and_aspect_ratio(target):
         zx, zy = zooms(out)
         assert zx.median().item() == pytest.approx(math.sqrt(2), rel=0.06)
         assert zy.median().item() == pytest.approx(2 * math.sqrt(2), rel=0.06)
+
+
+# ---- Keras: the mixing steps' own advice, {'images': x, 'labels': y}, holds for a whole exported pipeline -------
+
+def class_batch(n: int, size: int = 8) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``n`` channels-last images, each one flat grey whose level says its class (class k at k / 10), with one-hot
+    labels: a mixed image's mean level is then its mixed label's mean level."""
+    y = torch.arange(n) % 10
+    levels = torch.arange(10, dtype=torch.float32) / 10
+    x = levels[y].view(n, 1, 1, 1).expand(n, size, size, 3).contiguous()
+    return x, torch.nn.functional.one_hot(y, 10).float(), levels
+
+
+# CutMix's label is the pasted box's share of the picture, rounded to whole pixels: 0.05 at most at 32×32.
+@pytest.mark.parametrize(("mixing", "p", "size", "within"), [("mixup", 0.5, 8, 1e-4), ("mixup", 1.0, 8, 1e-4),
+                                                             ("cutmix", 0.5, 32, 0.05)])
+def test_keras_mixing_on_images_and_labels_mixes_them_alike_at_the_share_p(mixing, p, size, within):
+    code = to_code(Pipeline((Step(mixing, {"alpha": 1.0}, p),)), "keras", size=(size, size))
+    assert "call it on {'images': x, 'labels': y}" in code
+    x, y, levels = class_batch(600, size)
+    out = build(code, "keras")({"images": x, "labels": y}, training=True)
+    images, labels = (torch.as_tensor(out[k]).detach().float() for k in ("images", "labels"))
+    assert images.shape == x.shape and labels.shape == y.shape
+    assert torch.allclose(labels.sum(dim=1), torch.ones(len(y)), atol=1e-4)
+    torch.testing.assert_close(images.mean(dim=(1, 2, 3)), labels @ levels, atol=within, rtol=0)  # mixed alike
+    changed = (labels - y).abs().amax(dim=1) > 1e-3
+    assert changed.float().mean().item() == pytest.approx(p * 0.9, abs=0.1)  # a partner of the same class: 1 in 10
+
+
+def test_a_whole_keras_export_runs_on_images_and_labels():
+    steps = [Step(name, {}, 0.7) for name in sorted(REGISTRY)
+             if name not in ("mixup", "cutmix") and line(Step(name), "keras").code is not None]
+    code = to_code(Pipeline((*steps, Step("mixup", {}, 0.5))), "keras", size=(16, 16))
+    x, y, _ = class_batch(8, 16)
+    out = build(code, "keras")({"images": x, "labels": y}, training=True)
+    assert tuple(out["images"].shape) == tuple(x.shape) and tuple(out["labels"].shape) == tuple(y.shape)
+    assert math.isfinite(float(torch.as_tensor(out["images"]).sum()))
+
+
+# ---- translations: each image's shift, mean and spread, in both directions ---------------------------------------
+
+SHIFTS = [{"translate_x": (0.05, 0.15), "translate_y": (-0.15, -0.05)},
+          {"translate_x": (-0.1, 0.0), "translate_y": (0.0, 0.2), "scale": (1.1, 1.1)},
+          {"translate_x": (0.05, 0.15), "translate_y": (0.0, 0.0), "shear_x": (5.0, 5.0)}]
+
+
+@pytest.mark.parametrize("cfg", SHIFTS, ids=["one-sided", "with-scale", "with-shear"])
+@pytest.mark.parametrize("p", [1.0, 0.9])
+def test_kornia_draws_each_images_shift_from_augviz_range_or_its_line_says_it_does_not(cfg, p):
+    pipe = Pipeline((Step("affine", cfg, p),))
+    x = probe(300, 32)
+    ours, theirs = pipe(x, torch.Generator().manual_seed(1)), run(exported(pipe, "kornia", 32), "kornia", x)
+
+    def shifts(out: torch.Tensor) -> torch.Tensor:  # per image: where the middle pixel was taken from, x then y
+        mid = out.shape[-1] // 2
+        return -source_offset(out)[:, :, mid - 1:mid + 1, mid - 1:mid + 1].mean(dim=(2, 3)) / out.shape[-1]
+
+    a, b = shifts(ours), shifts(theirs)
+    agrees = bool(((a.mean(0) - b.mean(0)).abs() < 0.01).all() and ((a.std(0) - b.std(0)).abs() < 0.01).all())
+    if not agrees:
+        assert "symmetric about 0" in line(pipe.steps[0], "kornia").note, (a.mean(0), b.mean(0), a.std(0), b.std(0))
+    if p == 1.0:
+        assert agrees, "at p = 1 every one-sided range is exported as such"

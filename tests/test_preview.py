@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from augviz import REGISTRY, Pipeline, Step, images
-from augviz.captions import CAPTIONS, caption
+from augviz.captions import CAPTIONS, NBSP, caption, keep_values_whole, mixed
 from augviz.preview import BUDGET, SEED_PIPELINE, OverBudget, check_budget, cost, render, step_cost
 
 
@@ -62,6 +62,26 @@ def test_plain_captions_read_like_the_issue_asks():
     assert caption("zoom", {"zoom_x": 0.98, "zoom_y": 0.98}) == "zoom 0.98"
     assert caption("horizontal_flip", {"flipped": True}) == "flipped"
     assert caption("horizontal_flip", None) == ""
+
+
+def test_a_value_that_rounds_to_zero_has_no_sign_and_no_direction():
+    assert caption("rotation", {"angle": 0.4}) == "0°" and caption("rotation", {"angle": -0.3}) == "0°"
+    assert caption("affine", {"tx": -0.004, "ty": 0.003, "scale": 1.0, "shear_x": 0.0, "shear_y": 0.0}) \
+        == "shift 0 %, 0 %"
+    assert caption("hue", {"shift": -0.001}) == "hue 0°"
+    assert caption("rotation", {"angle": -0.6}) == "↻ 1°"  # what rounds to 1 keeps its direction
+
+
+@pytest.mark.parametrize("name", ["Test card", "Checkerboard", "Text", "Landscape", "your picture"])
+@pytest.mark.parametrize(("step", "own"), [("mixup", 0.7), ("cutmix", 0.2)])
+def test_a_caption_breaks_between_words_and_keeps_each_value_whole(name, step, own):
+    parts = ["↺ 4°", "shift +6 %, −2 %", "zoom 0.91 × 0.97", "blur 1.5 px", "4 bits"]
+    kept = keep_values_whole(" · ".join(mixed(step, parts, "Test card", parts, name, own)))
+    for value in ("↺ 4°", "+6 %", "−2 %", "0.91 × 0.97", "1.5 px", "4 bits", "30 %" if own > 0.5 else "80 %"):
+        assert value.replace(" ", NBSP) in kept
+    # Breakable spaces are left between words: the longest unbreakable run is a word or a value, never a name
+    # glued to its share ("Landscape 30 %", which a narrow tile could only break inside the word).
+    assert max(len(run) for run in kept.split(" ")) <= len("Checkerboard")
 
 
 def test_the_mixing_partner_is_another_picture_through_the_same_earlier_steps(card, pool):

@@ -116,3 +116,54 @@ def test_every_status_line_comes_from_one_read_of_the_store(home, monkeypatch):
     tally = next(line for line in lines if re.fullmatch(r"\d+ \w+( · \d+ \w+)*", line))  # "2 queued · 1 running"
     counts = {s: n for n, s in (part.split(" ") for part in tally.split(" · "))}
     assert f"({counts.get('running', '0')} running, {counts.get('queued', '0')} queued)" in waiting, lines
+
+
+def test_one_unfinished_run_is_counted_in_the_singular(home):
+    store = Store(home / "runs.sqlite")
+    running = store.create(RunConfig(train_size=250, steps=10, group="exp-one"), status="running", pid=os.getpid())
+    at = train_page()
+    assert "Waiting for this experiment's 1 unfinished run (1 running, 0 queued)" in captions(at)
+    assert at.button(key="x_stop").label == "Stop the experiment's 1 unfinished run"
+    store.finish(running, "stopped")
+
+
+def shown_run(at: AppTest) -> str:
+    return next(m.value for m in at.markdown if m.value.startswith("**Run #"))
+
+
+def test_after_starting_an_experiment_the_panel_shows_the_run_that_trains_and_sums_up_the_queue(home):
+    store = Store(home / "runs.sqlite")
+    training = store.create(RunConfig(train_size=250, steps=10, name="an earlier run"), status="running",
+                            pid=os.getpid())  # the only slot (AUGVIZ_MAX_RUNS=1) is taken: the experiment waits
+    at = train_page()
+    at.sidebar.slider(key="t_size").set_value(250)
+    at.sidebar.select_slider(key="t_steps").set_value(10).run()
+    at.button(key="x_go").click().run()
+    assert not at.exception
+    ids = [r.id for r in store.runs() if r.config.group]
+    assert len(ids) == 6 and all(store.get(i).status == "queued" for i in ids)
+    assert shown_run(at).startswith(f"**Run #{training}**")  # not "#2 queued … position 1"
+    text = captions(at)
+    assert f"This experiment: 0 running; 6 queued: #{ids[0]} is next, at position 1 in the queue; shown: " \
+           f"#{training}, which they wait for." in text
+
+    assert store.claim(ids[0], os.getpid(), 2)  # the experiment's first run starts training (as a worker would)
+    store.finish(training, "finished", test_acc=0.5, wall_s=1.0)
+    at.run()
+    assert shown_run(at).startswith(f"**Run #{ids[0]}**")
+    assert f"This experiment: 1 running (#{ids[0]}); 5 queued: #{ids[1]} is next" in captions(at)
+    for run_id in ids:
+        store.finish(run_id, "stopped")
+
+
+def test_picking_a_run_by_hand_ends_following_the_experiment(home):
+    store = Store(home / "runs.sqlite")
+    earlier = store.create(RunConfig(train_size=250, steps=10), status="running", pid=os.getpid())
+    store.finish(earlier, "stopped")
+    store.create(RunConfig(train_size=250, steps=10), status="running", pid=os.getpid())  # the experiment waits
+    at = train_page()
+    at.button(key="x_go").click().run()
+    at.selectbox(key="t_run").select(earlier).run()
+    assert shown_run(at).startswith(f"**Run #{earlier}**") and "This experiment" not in captions(at)
+    for run in store.runs(statuses=("queued", "running")):
+        store.finish(run.id, "stopped")

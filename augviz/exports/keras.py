@@ -2,7 +2,8 @@
 
 Keras 3 layers mostly lack a probability, so a step with p < 1 is wrapped in a small ``RandomApply`` layer the
 export defines; where no layer computes what augviz does (multiplicative brightness, luma contrast, the noises),
-a ``Lambda`` layer writes the formula out with Keras ops, so it runs on every Keras backend.
+an ``Images`` layer (the export's Lambda, which also takes the {'images': x, 'labels': y} batches mixing steps
+need) writes the formula out with Keras ops, so it runs on every Keras backend.
 The seed article's ``ImageDataGenerator`` (Keras 2, gone from Keras 3) is given as a comment where it expresses
 the pipeline: see ``image_data_generator``.
 """
@@ -44,16 +45,41 @@ def gaussian_blur(x, sigma, radius):
     return ops.depthwise_conv(x, ops.tile(ops.reshape(w, (-1, 1, 1, 1)), (1, 1, c, 1)), padding="valid")
 
 
+class Images(keras.layers.Layer):
+    """``fn`` on the images, in training only (as Keras' random layers). Called on {'images': x, 'labels': y},
+    as the mixing steps need, it changes the images and passes the rest through."""
+
+    def __init__(self, fn, **kwargs):
+        super().__init__(**kwargs)
+        self.fn = fn
+
+    def call(self, data, training=True):
+        if not training:
+            return data
+        if isinstance(data, dict):
+            return {**data, "images": self.fn(data["images"])}
+        return self.fn(data)
+
+
 class RandomApply(keras.layers.Layer):
-    """``layer`` on each image with probability ``p`` (Keras 3 layers mostly have no probability)."""
+    """``layer`` on each image with probability ``p`` (Keras 3 layers mostly have no probability). On
+    {'images': x, 'labels': y} an image keeps or takes the layer's output together with its label."""
 
     def __init__(self, layer, p, **kwargs):
         super().__init__(**kwargs)
         self.layer, self.p = layer, p
 
-    def call(self, x, training=True):
-        keep = keras.random.uniform((ops.shape(x)[0], 1, 1, 1)) < self.p
-        return ops.where(keep, self.layer(x, training=training), x)
+    def call(self, data, training=True):
+        images = data["images"] if isinstance(data, dict) else data
+        keep = keras.random.uniform((ops.shape(images)[0],)) < self.p
+        out = self.layer(data, training=training)
+
+        def pick(new, old):
+            return ops.where(ops.reshape(keep, (-1,) + (1,) * (len(ops.shape(old)) - 1)), new, old)
+
+        if not isinstance(data, dict):
+            return pick(out, data)
+        return {**out, **{key: pick(out[key], data[key]) for key in ("images", "labels") if key in data}}
 '''
 
 _FILL = {"nearest": "nearest", "reflect": "reflect", "constant": "constant"}
@@ -68,7 +94,7 @@ def _apply(expr: str, p: float) -> str:
 
 
 def _lambda(body: str, p: float) -> str:
-    return _apply(f"keras.layers.Lambda(lambda x: {body})", p)
+    return _apply(f"Images(lambda x: {body})", p)
 
 
 def rotation(cfg: dict[str, Any], p: float) -> Line:
@@ -118,8 +144,8 @@ def flip(mode: str, axis: int) -> Writer:
 
 
 def _per_image(key: str, expr: str) -> Writer:
-    """The writer of a Lambda step computing ``expr``, where ``{f}`` stands for each image's own draw from the range
-    ``cfg[key]``."""
+    """The writer of an ``Images`` step computing ``expr``, where ``{f}`` stands for each image's own draw from
+    the range ``cfg[key]``."""
     def write(cfg: dict[str, Any], p: float) -> Line:
         lo, hi = cfg[key]
         return Line(_lambda(expr.format(f=f"per_image(x, {lo}, {hi})"), p))
@@ -257,7 +283,9 @@ TARGET = Target(
     # The test of the empty case keeps one step, as for torchvision.
     empty="    keras.layers.Identity(),  # no step this library can express",
     usage="# images: float array or tensor B×H×W×C in [0, 1] (channels last), run with any Keras 3 backend\n"
-          "# out = pipeline(images, training=True)",
+          "# out = pipeline(images, training=True)\n"
+          "# with a mixing step, one-hot labels B×NUM_CLASSES mixed alike:\n"
+          "# out = pipeline({'images': images, 'labels': labels}, training=True)  # out['images'], out['labels']",
     table={
         "rotation": rotation,
         "horizontal_flip": flip("horizontal", 2),
@@ -275,7 +303,8 @@ TARGET = Target(
         "contrast": contrast,
         "saturation": saturation,
         "hue": hue,
-        "grayscale": lambda cfg, p: Line(f"keras.layers.RandomGrayscale(factor={p})"),
+        # Keras' RandomGrayscale, alone of its layers used here, fails on {'images': x, 'labels': y}: given the images.
+        "grayscale": lambda cfg, p: Line(f"Images(keras.layers.RandomGrayscale(factor={p}))"),
         "gamma": gamma,
         "gaussian_blur": gaussian_blur,
         "sharpness": sharpness,

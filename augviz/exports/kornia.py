@@ -37,7 +37,13 @@ def affine(cfg: dict[str, Any], p: float) -> Line:
     if sc == (1.0, 1.0) and cfg["shear_x"] == cfg["shear_y"] == (0.0, 0.0):
         return Line(f"K.RandomTranslate(translate_x={tx}, translate_y={ty}, {pad}, p={p})", note)
     symmetric = tx[0] == -tx[1] and ty[0] == -ty[1]
-    if not symmetric:
+    if not symmetric and p >= 1:
+        # RandomAffine only draws a translation symmetric about 0; augviz shifts after scaling and shearing, so
+        # the same map is RandomAffine without a shift, then RandomTranslate, which takes a one-sided range.
+        return Line(f"K.RandomAffine(degrees=0, scale={sc}, shear=({shx[0]}, {shx[1]}, {shy[0]}, {shy[1]}), {pad}, "
+                    "p=1.0), "
+                    f"K.RandomTranslate(translate_x={tx}, translate_y={ty}, {pad}, p=1.0)", note)
+    if not symmetric:  # two modules would each draw their own p
         note = "; ".join(filter(None, [note, "kornia's RandomAffine only draws a translation symmetric about 0, "
                                        "so this one runs ±the range's largest magnitude"]))
     mx, my = max(map(abs, tx)), max(map(abs, ty))

@@ -133,7 +133,12 @@ TARGET = Target(
     header="import torch\nfrom torchvision.transforms import v2\n",
     open="v2.Compose([",
     close="])",
-    usage="# images: uint8 or float tensor B×C×H×W (or one C×H×W image)\n# out = pipeline(images)",
+    # v2 transforms draw one set of parameters per call: on a batch, every image gets the same rotation and flip.
+    usage="# images: uint8 or float tensor, one image C×H×W or a batch B×C×H×W\n"
+          "# A v2 transform draws ONE set of parameters per call: called on a B×C×H×W batch, every image in it\n"
+          "# gets the same rotation, shift, flip and colour change. Per image, as augviz draws them:\n"
+          "# out = torch.stack([pipeline(image) for image in images])\n"
+          "# (MixUp and CutMix need the batch and its labels: images, labels = pipeline(images, labels))",
     # torchvision refuses an empty Compose.
     empty="    v2.Identity(),  # no step this library can express",
     table={

@@ -13,8 +13,9 @@ import streamlit as st
 import torch
 
 from augviz import REGISTRY, Pipeline, Step, images, serialize, share
+from augviz.captions import keep_values_whole
 from augviz.errors import ConfigError, ImageError
-from augviz.export import TARGETS, to_code
+from augviz.export import TARGETS, file_name, to_code
 from augviz.preview import MAX_DRAWS, SEED_PIPELINE, Preview, StripFrame, move
 from augviz.serialize import MAX_SEED, MAX_STEPS
 from augviz.spec import Param
@@ -321,7 +322,10 @@ def export_panel(pipeline: Pipeline, draws: torch.Tensor) -> None:
     for tab, target in zip(tabs[1:], TARGETS, strict=True):
         if tab.open:
             with tab:
-                st.code(to_code(pipeline, target, size=size), language="python")
+                code = to_code(pipeline, target, size=size)
+                st.download_button(f"Download {file_name(target)}", code, file_name=file_name(target),
+                                   mime="text/x-python", key=f"export_code_{target}", on_click="ignore")
+                st.code(code, language="python")
     st.download_button("Download the grid as PNG", lambda: images.png_bytes(images.grid(draws, columns=8)),
                        file_name="augviz-grid.png", mime="image/png", on_click="ignore")
 
@@ -356,9 +360,8 @@ def draws_grid(image: torch.Tensor, preview: Preview, present: bool, exact: bool
         return
     tile = tile_width(len(preview.draws))
     texts = preview.captions if exact else preview.plain
-    if not exact:  # break lines only between steps and between x and y, never inside a value ("+6 %")
-        texts = [" · ".join(", ".join(v.replace(" ", "\u00a0") for v in part.split(", ")) for part in t.split(" · "))
-                 for t in texts]
+    if not exact:  # break lines between words, never inside a value ("+6 %") nor inside a word
+        texts = [keep_values_whole(t) for t in texts]
     captions = ["original", *(md_lines(t) if t else "unchanged" for t in texts)]
     # Embedded, not fetched: 16 requests less per slider move (bench/ui.py).
     st.image([images.data_url(t) for t in images.thumbnails(pictures, tile)], caption=captions, width=tile)

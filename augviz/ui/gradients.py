@@ -5,11 +5,13 @@ from __future__ import annotations
 import streamlit as st
 import torch
 
-from augviz import charts, data, deepnet, gradlab
+from augviz import charts, data, deepnet, gradlab, report
 from augviz.deepnet import NetSpec
 from augviz.errors import DataError
 from augviz.gradlab import PRESETS
+from augviz.runconfig import RunConfig
 from augviz.store import Run, Store
+from augviz.ui import state as links
 from augviz.ui import train as train_ui
 from augviz.ui.common import md_escape
 from augviz.ui.train import LRS
@@ -41,9 +43,52 @@ def _apply_preset(name: str) -> None:
     state["g_ghost"] = state.get("g_shown")
 
 
-def init_state() -> None:
-    if "g_depth" not in st.session_state:
-        _apply_preset("vanishing")
+NET_FIELDS = ("kind", "depth", "width", "activation", "init", "init_std", "batchnorm", "residual")
+
+
+def controls_of(cfg: RunConfig) -> dict[str, object] | None:
+    """The control values that rebuild a lab run (its network, training, dataset and seed, and the preset it was
+    started from), or None when one of them is not a setting the controls offer (a run from the command line)."""
+    net = NetSpec(**cfg.net) if cfg.net else None
+    datasets = [n for n, s in data.DATASETS.items() if not s.user_folder]
+    if (net is None or net.kind not in deepnet.KINDS or not 2 <= net.depth <= 50 or net.width not in WIDTHS
+            or net.activation not in deepnet.ACTIVATIONS or net.init not in deepnet.INITS
+            or net.init_std not in STDS or cfg.optimizer not in ("sgd", "adam") or cfg.lr not in LRS
+            or (cfg.clip_norm is not None and cfg.clip_norm not in CLIPS) or cfg.epochs is None
+            or not 1 <= cfg.epochs <= 20 or cfg.train_size not in SIZES or cfg.dataset not in datasets):
+        return None
+    values: dict[str, object] = {f"g_{f}": getattr(net, f) for f in NET_FIELDS}
+    values.update(g_opt=cfg.optimizer, g_lr=cfg.lr, g_clip_on=cfg.clip_norm is not None,
+                  g_clip=cfg.clip_norm if cfg.clip_norm is not None else 1.0, g_epochs=cfg.epochs,
+                  g_size=cfg.train_size, g_dataset=cfg.dataset, g_seed=cfg.seed)
+    values["g_preset"] = next((name for name, p in PRESETS.items() if p.label == cfg.name
+                               and p.run_config(cfg.seed, cfg.dataset).net == cfg.net
+                               and (p.optimizer, p.lr, p.clip, p.epochs, p.train_size)
+                               == (cfg.optimizer, cfg.lr, cfg.clip_norm, cfg.epochs, cfg.train_size)), None)
+    return values
+
+
+def follow_run(store: Store, run_id: int | None) -> None:
+    """Set the controls to the run's settings, so that the analysis at initialisation is of the run shown below
+    (a callback when another run is picked, or a link that names a run and no network)."""
+    run = store.get(run_id) if run_id is not None else None
+    values = controls_of(run.config) if run is not None and report.is_lab(run) else None
+    if values is None:
+        return
+    state = st.session_state
+    state["g_ghost"] = state.get("g_shown")
+    for key, value in values.items():
+        state[key] = value
+
+
+def init_state(store: Store | None) -> None:
+    """The first view: the vanishing preset, or the run the link names when it names no network."""
+    if "g_depth" in st.session_state:
+        return
+    _apply_preset("vanishing")
+    run = st.query_params.get("run", "")
+    if store is not None and run.isdigit() and not any(k.startswith("g_") for k in links.from_link()):
+        follow_run(store, int(run))
 
 
 def presets() -> None:
@@ -152,6 +197,17 @@ def launch(store: Store, net: NetSpec, opt: str, lr: float, clip: float | None, 
     train_ui.launch(store, [cfg], picker="g_run")
 
 
-def run_panel(store: Store, run: Run) -> None:
-    """The run panel with the lab's charts: norms, heatmap, histogram at a chosen step, update ratios."""
+def pick_run(store: Store) -> Run | None:
+    """The lab run shown below; picking another one sets the controls to it (``follow_run``)."""
+    runs = [r for r in store.runs() if not r.unreadable and report.is_lab(r)]
+    return train_ui.pick_run(runs, "g_run", on_change=lambda: follow_run(store, st.session_state.get("g_run")))
+
+
+def run_panel(store: Store, run: Run, net: NetSpec) -> None:
+    """The run panel with the lab's charts: norms, heatmap, histogram at a chosen step, update ratios; and a word
+    when the network analysed above is not the one this run trained."""
+    if run.config.net != net.to_dict():
+        trained = gradlab.network_words(NetSpec(**run.config.net)) if run.config.net else "another network"
+        st.caption(md_escape(f"Run #{run.id} trained a {trained}; the analysis above is of the network in the "
+                             "sidebar. Pick the run again to set the sidebar to it."))
     train_ui.run_panel(store, run.id, train_ui.lab_charts, key="g")

@@ -187,6 +187,11 @@ def _read_link(links: Mapping[str, tuple[str, Codec | None]]) -> list[str]:
     return applied
 
 
+def from_link() -> list[str]:
+    """The session keys this run set from the link (empty but on a session's first run)."""
+    return list(st.session_state.get(_APPLIED) or [])
+
+
 def _labels_now() -> dict[str, str]:
     with _lock:
         return _labels.get(st.session_state.get(_PAGE, ""), {})

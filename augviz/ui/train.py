@@ -159,7 +159,10 @@ def launch(store_: Store, configs: list[RunConfig], picker: str = "t_run") -> li
     by ``picker`` (see ``pick_run``) at once."""
     session = st.session_state.setdefault("queue_session", uuid.uuid4().hex)  # for the per-session queue cap
     ids = guarded(worker.launch_all, store_, configs, session) or []
-    if ids:
+    if len(ids) > 1:  # an experiment: the panel follows its runs, showing the one training (``pick_run``)
+        st.session_state[f"{picker}_follow"] = ids
+    elif ids:
+        st.session_state.pop(f"{picker}_follow", None)
         show(picker, ids[0])
     store_error()
     return ids
@@ -198,29 +201,82 @@ def _from_url(param: str) -> int | None:
     return int(value) if value.isdigit() else None
 
 
-def pick_run(runs: list[Run], picker: str, param: str = "run") -> Run | None:
+def pick_run(runs: list[Run], picker: str, param: str = "run",
+             on_change: Callable[[], None] | None = None) -> Run | None:
     """A select box of ``runs``, newest first; returns the chosen one (None when there are none).
 
     The choice lasts: a run just started (``show``) comes first, then the box's own value, then the choice this
     session made before leaving the page, then the URL's ``?run=`` (a reload or a shared link), then the newest
-    run. It is written back to the session and the URL on every draw.
+    run. It is written back to the session and the URL on every draw. ``on_change`` is called when the user picks
+    another run in the box. While an experiment just started is followed (``launch``), the run shown is the one
+    that is training: the experiment's own, else the one its runs wait for.
     """
     if not runs:
         return None
     by_id = {r.id: r for r in reversed(runs)}
     state = st.session_state
     memory = f"{picker}_shown"
+    followed = _followed(runs, picker)
+    if followed is not None:
+        show(picker, followed)
+
+    def picked() -> None:  # the user's own choice ends following an experiment
+        state.pop(f"{picker}_follow", None)
+        if on_change is not None:
+            on_change()
     for wanted in (state.pop(f"{picker}_next", None), state.get(picker), state.get(memory), _from_url(param)):
         if wanted in by_id:
             break
     else:
         wanted = next(iter(by_id))
     state[picker] = wanted
-    chosen = st.selectbox("run", list(by_id), key=picker,
+    chosen = st.selectbox("run", list(by_id), key=picker, on_change=picked,
                           format_func=lambda i: f"#{i} {by_id[i].status}: {report.run_label(by_id[i])}")
     state[memory] = chosen
     st.query_params[param] = str(chosen)
     return by_id[chosen]
+
+
+def following(picker: str) -> list[int]:
+    """The runs of the experiment the picker follows (empty when it follows none)."""
+    return list(st.session_state.get(f"{picker}_follow") or [])
+
+
+def _followed(runs: list[Run], picker: str) -> int | None:
+    """The run to show while following an experiment: its oldest running run, else the oldest running run of
+    ``runs`` (the one its queued runs wait for), else its first queued run; None (and following ends) once none
+    of its runs is left to go."""
+    ids = following(picker)
+    if not ids:
+        return None
+    by_id = {r.id: r for r in runs}
+    going = [by_id[i] for i in ids if i in by_id and not by_id[i].is_over]
+    if not going:
+        st.session_state.pop(f"{picker}_follow", None)
+        return None
+    running = [r.id for r in going if r.status == "running"] or [r.id for r in runs if r.status == "running"]
+    return min(running) if running else going[0].id
+
+
+def queue_summary(store_: Store, ids: list[int], shown: int) -> tuple[str, bool]:
+    """The followed experiment's runs in one line ("This experiment: 1 running (#4); 5 queued: #5 is next, at
+    position 2 in the queue"), and whether the page should be drawn again: one of them is training while another
+    run is shown, or none is left to go (following ends)."""
+    runs = store_.runs(ids=ids)
+    running = [r for r in runs if r.status == "running"]
+    queued = [r for r in runs if r.status == "queued"]
+    done = len(runs) - len(running) - len(queued)
+    parts = [f"{len(running)} running" + (f" (#{', #'.join(str(r.id) for r in running)})" if running else "")]
+    if queued:
+        pos = store_.queue_position(queued[0].id)
+        parts.append(f"{len(queued)} queued: #{queued[0].id} is next" + (f", at position {pos} in the queue"
+                                                                          if pos else ""))
+    if done:
+        parts.append(f"{done} ended")
+    if shown not in ids:
+        parts.append(f"shown: #{shown}, which they wait for")
+    redraw = (bool(running) and shown not in {r.id for r in running}) or not (running or queued)
+    return "This experiment: " + "; ".join(parts) + ".", redraw
 
 
 # ---- one run, live ---------------------------------------------------------------------------------------------
@@ -262,13 +318,20 @@ def _fraction(run: Run, done: int, total: int) -> float:
     return min(1.0, done / total) if total else 0.0
 
 
+# What fixes a run that blew up. Not clipping: it keeps the loss finite but leaves an oversized network as it is
+# (the Gradients page's "Exploding, clipped" preset shows it ending at chance).
+DIVERGED_ADVICE = ("What fixes it: a lower learning rate, and in a deep network weights of the right scale: He "
+                   "initialisation for ReLU, batch norm, or residual connections. Clipping the gradient norm only "
+                   "keeps the loss finite; it does not fix this.")
+
+
 def _ending(run: Run) -> None:
     """How a run that did not finish ended, as a box that cannot be missed."""
     if run.status == "failed":
         st.error(f"**Run #{run.id} failed:** {md_escape(run.error or 'no reason was recorded')}")
     elif run.status == "diverged":
         st.warning(f"**Run #{run.id} diverged** at step {run.diverged_step}: the loss became infinite or NaN. "
-                   "Lower the learning rate, or clip the gradient norm.")
+                   f"{DIVERGED_ADVICE}")
     elif run.status == "interrupted":
         st.warning(f"**Run #{run.id} interrupted:** {md_escape(run.error or 'no reason was recorded')}. "
                    "Its metrics so far are kept.")
@@ -277,17 +340,23 @@ def _ending(run: Run) -> None:
 
 
 def run_panel(store_: Store, run_id: int, draw: Callable[[RunHistory, str], None] | None = None,
-              key: str = "t") -> None:
+              key: str = "t", follow: list[int] | None = None) -> None:
     """Progress, how the run ended, stop button and live charts of one run (``draw`` adds a page's own charts;
     the default draws loss, accuracy and gradient norms). Redraws every second while the run goes; stops polling
-    when it ends."""
+    when it ends. With ``follow`` (an experiment's runs) a line sums them up, and the page is drawn again when
+    one of them starts training while another run is shown."""
     run = store_.get(run_id)
     if run is None:
         st.info("That run was deleted.")
         return
 
-    @st.fragment(run_every=None if run.is_over else POLL_S)
+    @st.fragment(run_every=POLL_S if follow or not run.is_over else None)
     def live() -> None:
+        if follow:
+            line, redraw = queue_summary(store_, follow, run_id)
+            if redraw:
+                st.rerun()  # the whole page: the picker then shows the run that trains, or stops following
+            st.caption(md_escape(line))
         worker.reap_children()
         if guarded(store_.reap) is None:
             store_error()
@@ -429,10 +498,10 @@ def experiment_results(store_: Store, group: str, going: bool) -> None:
         st.caption(" · ".join(f"{n} {s}" for s, n in sorted(counts.items())))
         if unfinished:
             queued = sum(r.status == "queued" for r in unfinished)
-            st.caption(f"Waiting for this experiment's {len(unfinished)} unfinished runs "
+            st.caption(f"Waiting for this experiment's {report.count(len(unfinished), 'unfinished run')} "
                        f"({len(unfinished) - queued} running, {queued} queued): another start would queue the "
                        "same runs again.")
-            st.button(f"Stop the experiment's {len(unfinished)} unfinished runs", key="x_stop",
+            st.button(f"Stop the experiment's {report.count(len(unfinished), 'unfinished run')}", key="x_stop",
                       on_click=_stop_runs, args=(store_, [r.id for r in unfinished]))
         comparisons = experiment.compare(runs)
         for c in comparisons:
@@ -443,7 +512,7 @@ def experiment_results(store_: Store, group: str, going: bool) -> None:
             st.plotly_chart(charts.benefit(comparisons), key=f"benefit-{group}")
         failed = [r for r in runs if r.status in ("failed", "diverged", "interrupted")]
         if failed:
-            st.warning(f"{len(failed)} run(s) did not finish and are left out of the comparison.")
+            st.warning(f"{report.count(len(failed), 'run')} did not finish: left out of the comparison.")
         if going and not unfinished:
             st.rerun()
 
