@@ -10,6 +10,8 @@ from __future__ import annotations
 import base64
 import io
 import math
+import os
+import stat
 import struct
 import warnings
 from collections.abc import Callable
@@ -141,15 +143,34 @@ def decode_upload(data: bytes, filename: str = "upload") -> Image.Image:
     return to_rgb(im)
 
 
+_NOT_FILES = ((stat.S_ISFIFO, "a named pipe"), (stat.S_ISDIR, "a folder"), (stat.S_ISSOCK, "a socket"),
+              (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"))
+
+
 def decode_file(path: Path) -> Image.Image:
-    """An image file on disk, with the same limits and messages as an upload (ImageError names the file)."""
+    """An image file on disk, with the same limits and messages as an upload (ImageError names the file).
+
+    Only a regular file is read. A named pipe, a device, a socket or a folder is refused without waiting on it:
+    the file is opened non-blocking (a pipe with no writer would otherwise block the open for ever) and what it
+    is comes from the open descriptor, so it cannot be swapped between the check and the read."""
     try:
-        size = path.stat().st_size
-        if size > MAX_UPLOAD_BYTES:  # refused before a byte is read
-            raise ImageError(f"{path.name} is {size / 2**20:.1f} MB; the limit is {MAX_UPLOAD_BYTES // 2**20} MB.")
-        data = path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as e:
         raise ImageError(f"{path.name} cannot be read ({e.strerror or e}).") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            what = next((words for test, words in _NOT_FILES if test(info.st_mode)), "not a regular file")
+            raise ImageError(f"{path.name} is {what}, not a file.")
+        if info.st_size > MAX_UPLOAD_BYTES:  # refused before a byte is read
+            raise ImageError(f"{path.name} is {info.st_size / 2**20:.1f} MB; the limit is "
+                             f"{MAX_UPLOAD_BYTES // 2**20} MB.")
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            data = f.read(MAX_UPLOAD_BYTES + 1)  # a file that grew since fstat is still bounded
+    except OSError as e:
+        raise ImageError(f"{path.name} cannot be read ({e.strerror or e}).") from None
+    finally:
+        os.close(fd)
     return decode_upload(data, path.name)
 
 
