@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
+from PIL import Image, ImageDraw, ImageFont, PngImagePlugin, UnidentifiedImageError
 
 from augviz.errors import ImageError
 
@@ -138,7 +138,15 @@ def decode_upload(data: bytes, filename: str = "upload") -> Image.Image:
     except UnidentifiedImageError:
         raise ImageError(f"{filename} is not an image augviz can read (PNG, JPEG, WEBP, BMP, GIF or TIFF).") \
             from None
-    except (OSError, SyntaxError, ValueError, EOFError, MemoryError, IndexError, TypeError, struct.error):
+    except ValueError as e:
+        # PIL's words for its two guards on PNG text metadata: one chunk unpacked, all chunks together.
+        limit = {"MAX_TEXT_CHUNK": PngImagePlugin.MAX_TEXT_CHUNK, "text chunks": PngImagePlugin.MAX_TEXT_MEMORY}
+        over = next((size for words, size in limit.items() if words in str(e)), None)
+        if over is not None:
+            raise ImageError(f"{filename}: its text metadata unpacks to more than {over // 2**20} MB, more than any "
+                             "picture needs; refused. Save the picture without its metadata.") from None
+        raise ImageError(f"{filename} is damaged or truncated and cannot be decoded.") from None
+    except (OSError, SyntaxError, EOFError, MemoryError, IndexError, TypeError, struct.error):
         raise ImageError(f"{filename} is damaged or truncated and cannot be decoded.") from None
     return to_rgb(im)
 
