@@ -16,6 +16,7 @@ import os
 import sys
 import time
 import traceback
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,16 @@ class Printer:
 
     def detail(self, m: DetailMetrics) -> None:
         pass  # histograms are for the app's charts, not the terminal
+
+
+_UNPRINTED = {"Cc", "Zl", "Zp"}
+
+
+def printable(text: str) -> str:
+    """``text`` with every control character (C0, DEL, C1: ESC, CR, LF, CSI …) and line or paragraph separator
+    written as its escape (``\\x1b``, ``\\r``), so that a stored name can neither forge a row of a listing nor
+    drive the terminal."""
+    return "".join(repr(c)[1:-1] if unicodedata.category(c) in _UNPRINTED else c for c in text)
 
 
 def _store(args: argparse.Namespace) -> Store:
@@ -143,7 +154,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     # Queued under this process's pid: the launcher leaves it to this process, which claims its own turn.
     run_id = store.create_many([cfg], pid=os.getpid(), session=f"cli-{os.getpid()}",
                                caps=(settings.max_queued(), settings.max_queued_per_session()))[0]
-    print(f"run {run_id}: {cfg.label()}", flush=True)
+    print(f"run {run_id}: {printable(cfg.label())}", flush=True)
     try:
         if not _wait_for_slot(store, run_id):
             print(f"run {run_id} stopped before it started", file=sys.stderr)
@@ -170,7 +181,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                   f"{run.images_per_s:.0f} images/s  {run.wall_s:.1f} s")
         return EXIT_CODES["finished"]
     where = f" (details in {log_path})" if status == "failed" and log_path else ""
-    print(f"error: run {run_id} {status}" + (f": {run.error}" if run.error else "") + where, file=sys.stderr)
+    print(f"error: run {run_id} {status}" + (f": {printable(run.error)}" if run.error else "") + where,
+          file=sys.stderr)
     if status == "failed":
         return EXIT_CODES.get(run.error_kind or "", EXIT_CODES["failed"])
     return EXIT_CODES.get(status, EXIT_CODES["failed"])
@@ -193,8 +205,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
         acc = f"{r.test_acc:.4f}" if r.test_acc is not None else "-"
         wall = f"{r.wall_s:.1f}s" if r.wall_s is not None else "-"
         why = r.unreadable
-        print(f"{r.id:>4}  {r.status:<11} {acc:>8} {wall:>7}  {r.label}"
-              + (f"  [unreadable by this version: {why}]" if why else ""))
+        print(f"{r.id:>4}  {printable(r.status):<11} {acc:>8} {wall:>7}  {printable(r.label)}"
+              + (f"  [unreadable by this version: {printable(why)}]" if why else ""))
     return 0
 
 
@@ -240,6 +252,8 @@ def main(argv: list[str] | None = None) -> int:
         p.set_defaults(fn=fn)
     args = parser.parse_args(argv)
     try:
+        if args.command in ("train", "runs"):
+            settings.check_all()  # a bad setting is named now, even one only a later step would read
         return args.fn(args)
     except (FileProblem, ConfigError, DataError, StoreError) as e:
         print(f"error: {e}", file=sys.stderr)

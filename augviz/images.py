@@ -10,6 +10,8 @@ from __future__ import annotations
 import base64
 import io
 import math
+import os
+import stat
 import struct
 import warnings
 from collections.abc import Callable
@@ -17,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
+from PIL import Image, ImageDraw, ImageFont, PngImagePlugin, UnidentifiedImageError
 
 from augviz.errors import ImageError
 
@@ -136,20 +138,47 @@ def decode_upload(data: bytes, filename: str = "upload") -> Image.Image:
     except UnidentifiedImageError:
         raise ImageError(f"{filename} is not an image augviz can read (PNG, JPEG, WEBP, BMP, GIF or TIFF).") \
             from None
-    except (OSError, SyntaxError, ValueError, EOFError, MemoryError, IndexError, TypeError, struct.error):
+    except ValueError as e:
+        # PIL's words for its two guards on PNG text metadata: one chunk unpacked, all chunks together.
+        limit = {"MAX_TEXT_CHUNK": PngImagePlugin.MAX_TEXT_CHUNK, "text chunks": PngImagePlugin.MAX_TEXT_MEMORY}
+        over = next((size for words, size in limit.items() if words in str(e)), None)
+        if over is not None:
+            raise ImageError(f"{filename}: its text metadata unpacks to more than {over // 2**20} MB, more than any "
+                             "picture needs; refused. Save the picture without its metadata.") from None
+        raise ImageError(f"{filename} is damaged or truncated and cannot be decoded.") from None
+    except (OSError, SyntaxError, EOFError, MemoryError, IndexError, TypeError, struct.error):
         raise ImageError(f"{filename} is damaged or truncated and cannot be decoded.") from None
     return to_rgb(im)
 
 
+_NOT_FILES = ((stat.S_ISFIFO, "a named pipe"), (stat.S_ISDIR, "a folder"), (stat.S_ISSOCK, "a socket"),
+              (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"))
+
+
 def decode_file(path: Path) -> Image.Image:
-    """An image file on disk, with the same limits and messages as an upload (ImageError names the file)."""
+    """An image file on disk, with the same limits and messages as an upload (ImageError names the file).
+
+    Only a regular file is read. A named pipe, a device, a socket or a folder is refused without waiting on it:
+    the file is opened non-blocking (a pipe with no writer would otherwise block the open for ever) and what it
+    is comes from the open descriptor, so it cannot be swapped between the check and the read."""
     try:
-        size = path.stat().st_size
-        if size > MAX_UPLOAD_BYTES:  # refused before a byte is read
-            raise ImageError(f"{path.name} is {size / 2**20:.1f} MB; the limit is {MAX_UPLOAD_BYTES // 2**20} MB.")
-        data = path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as e:
         raise ImageError(f"{path.name} cannot be read ({e.strerror or e}).") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            what = next((words for test, words in _NOT_FILES if test(info.st_mode)), "not a regular file")
+            raise ImageError(f"{path.name} is {what}, not a file.")
+        if info.st_size > MAX_UPLOAD_BYTES:  # refused before a byte is read
+            raise ImageError(f"{path.name} is {info.st_size / 2**20:.1f} MB; the limit is "
+                             f"{MAX_UPLOAD_BYTES // 2**20} MB.")
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            data = f.read(MAX_UPLOAD_BYTES + 1)  # a file that grew since fstat is still bounded
+    except OSError as e:
+        raise ImageError(f"{path.name} cannot be read ({e.strerror or e}).") from None
+    finally:
+        os.close(fd)
     return decode_upload(data, path.name)
 
 

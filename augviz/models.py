@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from augviz.deepnet import DeepNet, spec_from_dict
+from augviz.errors import ConfigError
 
 
 def standardize(x: torch.Tensor) -> torch.Tensor:
@@ -94,6 +95,18 @@ class MLP(nn.Module):
         return self.out(torch.relu(self.fc2(torch.relu(self.fc1(standardize(x).flatten(1))))))
 
 
+# The smallest image side a model takes: the seed CNN's three 3×3 convolutions and two 2×2 poolings need 22.
+MIN_SIDE = {"seed_cnn": 22, "seed_cnn_bn": 22}
+
+
+def check_size(name: str, size: int, field: str, whose: str) -> None:
+    """ConfigError naming ``field`` when model ``name`` cannot take ``size``×``size`` images (``whose`` size)."""
+    least = MIN_SIDE.get(name, 1)
+    if size < least:
+        raise ConfigError(field, f"the seed CNN needs images of at least {least}×{least} pixels, got {size}×{size} "
+                                 f"({whose}); set image_size to {least} or more, or pick another model")
+
+
 def build(name: str, channels: int, size: int, classes: int, net: dict | None = None) -> nn.Module:
     """A fresh model by name, shaped for the data, taking images in [0, 1] (``net``: the deep net's spec)."""
     if name == "deepnet":
@@ -101,8 +114,7 @@ def build(name: str, channels: int, size: int, classes: int, net: dict | None = 
     kinds = {"seed_cnn": SeedCNN, "seed_cnn_bn": SeedCNN, "resnet": SmallResNet, "mlp": MLP}
     if name not in kinds:
         raise ValueError(f"unknown model {name!r} (known: {', '.join(MODELS)})")
-    if name.startswith("seed_cnn") and size < 22:
-        raise ValueError(f"the seed CNN needs images of at least 22×22 pixels, got {size}×{size}")
+    check_size(name, size, "model", "the images' own size")
     if name == "seed_cnn_bn":
         return SeedCNN(channels, size, classes, batchnorm=True)
     return kinds[name](channels, size, classes)

@@ -101,6 +101,10 @@ def _check_dataset(cfg: RunConfig) -> None:
         if getattr(cfg, name) is not None and not spec.user_folder:
             raise ConfigError(name, f"only an image folder is read at a chosen size and channels; {spec.label} "
                                     f"is {spec.channels}×{spec.size}×{spec.size}")
+    if cfg.image_size is not None:  # a folder at its own size is checked when it is read (models.build)
+        models.check_size(cfg.model, cfg.image_size, "image_size", "the size asked for")
+    elif spec.size is not None:
+        models.check_size(cfg.model, spec.size, "model", f"{spec.label}'s size")
 
 
 def _folder_shape(name: str, value: Any) -> int | None:

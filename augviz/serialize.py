@@ -34,10 +34,21 @@ def _parse_int(digits: str) -> int | _LongNumber:
     return int(digits) if len(digits.lstrip("-")) <= MAX_DIGITS else _LongNumber(digits)
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object as a dict; ConfigError for a key given twice (json.loads would silently keep the last)."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ConfigError("", f"the key {key[:40]!r} is given twice in one object; keep one")
+        out[key] = value
+    return out
+
+
 def parse_json(text: str | bytes) -> Any:
-    """JSON text as Python values, or ConfigError; over-long whole numbers are kept for ``check_json`` to name."""
+    """JSON text as Python values, or ConfigError; over-long whole numbers are kept for ``check_json`` to name,
+    and a key given twice in one object is refused, named."""
     try:
-        return json.loads(text, parse_int=_parse_int)
+        return json.loads(text, parse_int=_parse_int, object_pairs_hook=_unique_keys)
     except UnicodeDecodeError:
         raise ConfigError("", "the file is not UTF-8 text") from None
     except json.JSONDecodeError as e:

@@ -14,8 +14,14 @@ from __future__ import annotations
 
 import math
 import os
+import re
 
 from augviz.errors import SettingError
+
+# What a person writing a count or a number of seconds means: plain ASCII digits, no "1_0" (Python's int()
+# takes it as 10), no "inf", "nan" or hex float (float() takes them), nothing from other scripts ("²").
+_WHOLE = re.compile(r"[+-]?[0-9]+")
+_DECIMAL = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 
 
 def _number(name: str, default: float, lo: float, hi: float, whole: bool) -> float:
@@ -23,13 +29,9 @@ def _number(name: str, default: float, lo: float, hi: float, whole: bool) -> flo
     if raw is None or raw.strip() == "":
         return default
     kind = "a whole number" if whole else "a number of seconds"
-    try:
-        # int() and float() accept other scripts' digits ("²" is a digit to str.isdigit, not to int); ASCII only.
-        if not raw.strip().isascii():
-            raise ValueError
-        value = int(raw) if whole else float(raw)
-    except ValueError:
-        raise SettingError(f"{name}={raw[:40]!r} is not {kind} (expected {kind} from {lo:g} to {hi:g})") from None
+    if not (_WHOLE if whole else _DECIMAL).fullmatch(raw.strip()):
+        raise SettingError(f"{name}={raw[:40]!r} is not {kind} (expected {kind} from {lo:g} to {hi:g})")
+    value = int(raw) if whole else float(raw)
     if not math.isfinite(value) or not lo <= value <= hi:
         raise SettingError(f"{name}={raw[:40]!r} is outside the allowed range {lo:g} to {hi:g}")
     return value
@@ -54,3 +56,17 @@ def max_queued_per_session() -> int:
 
 def stop_grace_s() -> float:
     return _number("AUGVIZ_STOP_GRACE_S", 10.0, 0.0, 3600.0, whole=False)
+
+
+NAMES = ("AUGVIZ_DB_TIMEOUT", "AUGVIZ_MAX_RUNS", "AUGVIZ_MAX_QUEUED", "AUGVIZ_MAX_QUEUED_PER_SESSION",
+         "AUGVIZ_STOP_GRACE_S")
+
+
+def check_all() -> None:
+    """Read every setting now, so that a bad one is named when a command starts, not when (or if) a run first
+    needs it: SettingError for the first bad one."""
+    db_timeout()
+    max_running(1)
+    max_queued()
+    max_queued_per_session()
+    stop_grace_s()

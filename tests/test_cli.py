@@ -3,6 +3,7 @@ kind of error has its own exit status (EXIT_CODES, listed in docs/cli.md)."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -12,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from augviz.__main__ import EXIT_CODES
 from augviz.runconfig import RunConfig
@@ -112,3 +114,62 @@ def test_every_exit_code_is_documented():
     text = CLI_DOC.read_text()
     for kind, code in EXIT_CODES.items():
         assert re.search(rf"^\| *{code} *\| *{re.escape(kind)} *\|", text, re.M), f"{code} ({kind}) in docs/cli.md"
+
+
+@pytest.mark.parametrize(("command", "name", "value"), [("runs", "AUGVIZ_MAX_RUNS", "abc"),
+                                                        ("runs", "AUGVIZ_STOP_GRACE_S", "1e999"),
+                                                        ("train", "AUGVIZ_STOP_GRACE_S", "1e999"),
+                                                        ("train", "AUGVIZ_MAX_RUNS", "1_0")])
+def test_every_command_names_a_bad_setting_even_one_it_would_read_later(tmp_path, command, name, value):
+    if command == "train":
+        out = train(tmp_path, b'{"train_size": 250, "epochs": 1}', env={name: value})
+    else:
+        out = cli(tmp_path, command, env={name: value})
+    assert out.returncode == EXIT_CODES["setting"] and name in one_line(out)
+
+
+def test_runs_escapes_control_characters_in_names_so_no_row_can_be_forged(tmp_path):
+    store = Store(tmp_path / "runs.sqlite")
+    store.create(RunConfig(name="evil\r   7  finished      0.9999    1.0s  forged\n\x1b[2Jx\x9b1m"), status="finished")
+    out = cli(tmp_path, "runs")
+    assert out.returncode == 0
+    rows = out.stdout.splitlines()
+    assert len(rows) == 2  # the header and the one run
+    assert not re.search(r"[\x00-\x1f\x7f-\x9f]", out.stdout.replace("\n", ""))
+    assert r"evil\r   7  finished" in rows[1] and r"forged\n\x1b[2Jx\x9b1m" in rows[1]
+
+
+def test_a_configuration_too_small_for_the_seed_cnn_is_a_configuration_error(tmp_path):
+    folder = tmp_path / "data" / "tiny"
+    for cls in ("a", "b"):
+        for i in range(5):
+            (folder / cls).mkdir(parents=True, exist_ok=True)
+            (folder / cls / f"{i}.png").write_bytes(png_16())
+    out = train(tmp_path, json.dumps({"dataset": "folder", "folder": "tiny", "image_size": 16, "epochs": 1}).encode())
+    line = one_line(out)
+    assert out.returncode == EXIT_CODES["config"] and "22×22" in line and "image_size" in line
+    assert Store(tmp_path / "runs.sqlite").runs() == []  # refused before it was queued
+
+
+def test_a_folder_whose_own_size_is_too_small_for_the_seed_cnn_fails_as_a_configuration_error(tmp_path):
+    folder = tmp_path / "data" / "tiny"
+    for cls in ("a", "b"):
+        for i in range(5):
+            (folder / cls).mkdir(parents=True, exist_ok=True)
+            (folder / cls / f"{i}.png").write_bytes(png_16())
+    out = train(tmp_path, json.dumps({"dataset": "folder", "folder": "tiny", "epochs": 1}).encode())
+    line = one_line(out)
+    assert out.returncode == EXIT_CODES["config"] and "22×22" in line and "16×16" in line
+
+
+def test_a_configuration_with_a_key_given_twice_is_refused_naming_the_key(tmp_path):
+    out = train(tmp_path, b'{"train_size": 250, "epochs": 1, "seed": 1, "seed": 2}')
+    line = one_line(out)
+    assert out.returncode == EXIT_CODES["config"] and "'seed'" in line and "twice" in line
+
+
+def png_16() -> bytes:
+    """A 16×16 grey picture."""
+    buf = io.BytesIO()
+    Image.new("L", (16, 16), 128).save(buf, format="PNG")
+    return buf.getvalue()

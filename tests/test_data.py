@@ -6,8 +6,10 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import os
 import struct
 import tarfile
+import threading
 from dataclasses import replace
 from pathlib import Path
 
@@ -378,3 +380,66 @@ def test_the_dataset_browser_shows_a_folder_with_a_broken_file_and_says_what_it_
     assert not at.exception
     caption = next(c.value for c in at.caption if "classes, one row each" in c.value)
     assert "2 classes" in caption and "skipped 1 unreadable file: pics/a/cut.png" in caption.replace("\\", "")
+
+
+def load_within(seconds: float, fifos: list[Path], **kwargs) -> data.Dataset:
+    """``data.load(**kwargs)``, failing (not hanging) if it is still blocked after ``seconds``: a reader stuck on
+    a named pipe is then released by opening and closing the pipe's other end."""
+    got: dict = {}
+
+    def load() -> None:
+        try:
+            got["dataset"] = data.load(**kwargs)
+        except Exception as e:  # handed to the test thread
+            got["error"] = e
+
+    worker = threading.Thread(target=load)
+    worker.start()
+    worker.join(seconds)
+    hung = worker.is_alive()
+    for fifo in fifos if hung else ():
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+    worker.join()
+    assert not hung, "reading the folder blocked on a named pipe"
+    if "error" in got:
+        raise got["error"]
+    return got["dataset"]
+
+
+def test_a_named_pipe_among_the_images_is_skipped_and_counted_not_waited_on(tmp_path):
+    for cls in ("a", "b"):
+        class_folder(tmp_path / "pics", cls, 5)
+    fifo = tmp_path / "pics" / "a" / "pipe.png"
+    os.mkfifo(fifo)
+    ds = load_within(60, [fifo], name="folder", folder="pics", val_fraction=0.0, root=tmp_path)
+    assert len(ds.train) + len(ds.test) == 10
+    assert ds.note == "skipped 1 unreadable file: pics/a/pipe.png"
+    assert data.folders.read(tmp_path / "pics", tmp_path, "pics").skipped == [
+        ("pics/a/pipe.png", "is a named pipe, not a file")]
+
+
+def test_a_dangling_link_among_the_images_is_skipped_and_counted(tmp_path):
+    for cls in ("a", "b"):
+        class_folder(tmp_path / "pics", cls, 5)
+    (tmp_path / "pics" / "a" / "zz.png").symlink_to(tmp_path / "pics" / "a" / "gone.png")
+    ds = data.load("folder", folder="pics", val_fraction=0.0, root=tmp_path)
+    assert len(ds.train) + len(ds.test) == 10
+    assert ds.note == "skipped 1 unreadable file: pics/a/zz.png"
+    assert data.folders.read(tmp_path / "pics", tmp_path, "pics").skipped == [
+        ("pics/a/zz.png", "is a link to nothing (its target gone.png is missing)")]
+
+
+def test_a_folder_named_like_a_picture_is_skipped_and_counted(tmp_path):
+    for cls in ("a", "b"):
+        class_folder(tmp_path / "pics", cls, 5)
+    (tmp_path / "pics" / "b" / "album.jpg").mkdir()
+    got = data.folders.read(tmp_path / "pics", tmp_path, "pics")
+    assert len(got.x) == 10 and got.skipped == [("pics/b/album.jpg", "is a folder, not a file")]
+
+
+def test_a_dangling_link_beside_the_class_folders_is_not_a_class_and_stops_nothing(tmp_path):
+    for cls in ("a", "b"):
+        class_folder(tmp_path / "pics", cls, 5)
+    (tmp_path / "pics" / "c").symlink_to(tmp_path / "pics" / "removed")
+    ds = data.load("folder", folder="pics", val_fraction=0.0, root=tmp_path)
+    assert ds.classes == ("a", "b")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import io
+import struct
+import zlib
 
 import numpy as np
 import pytest
@@ -201,3 +203,24 @@ def test_the_pixel_limit_holds_whatever_pils_own_limit_is(monkeypatch):
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", None)  # a host application switched PIL's guard off
     with pytest.raises(ImageError, match="megapixels"):
         images.decode_upload(encode(Image.new("L", (8000, 6000)), "PNG"), "big.png")
+
+
+def png_with_text_chunk(kind: bytes, unpacked: int) -> bytes:
+    """An 8×8 PNG carrying a compressed text chunk (zTXt or iTXt) that unpacks to ``unpacked`` bytes."""
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(buf, format="PNG")
+    png = buf.getvalue()
+    packed = zlib.compress(b"a" * unpacked, 9)
+    body = b"Comment\0\0" + packed if kind == b"zTXt" else b"Comment\0\1\0\0\0" + packed
+    chunk = struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+    return png[:33] + chunk + png[33:]  # right after the header chunk
+
+
+@pytest.mark.parametrize("kind", [b"zTXt", b"iTXt"])
+def test_a_png_whose_text_metadata_unpacks_huge_is_named_for_what_it_is(kind):
+    with pytest.raises(ImageError, match=r"big.png: its text metadata unpacks to more than 1 MB"):
+        images.decode_upload(png_with_text_chunk(kind, 50_000_000), "big.png")
+
+
+def test_a_png_with_small_text_metadata_decodes():
+    assert images.decode_upload(png_with_text_chunk(b"zTXt", 1000), "small.png").size == (8, 8)

@@ -138,3 +138,14 @@ def test_a_message_quoting_a_huge_value_stays_short():
     with pytest.raises(ConfigError) as e:
         serialize.from_dict({"format": "x" * 10_000, "version": 1, "steps": []})
     assert e.value.path == "format" and len(str(e.value)) < 300 and e.value.message.endswith("…")
+
+
+@pytest.mark.parametrize(("text", "key"), [
+    ('{"format": "augviz.pipeline", "version": 1, "seed": 1, "seed": 2, "steps": []}', "seed"),
+    ('{"format": "augviz.pipeline", "version": 1, "steps": [{"transform": "rotation", "p": 0.5, "p": 1}]}', "p"),
+])
+def test_a_key_given_twice_is_refused_naming_it(text, key):
+    with pytest.raises(ConfigError, match=f"'{key}' is given twice"):
+        serialize.loads(text)
+    with pytest.raises(ConfigError, match=f"'{key}' is given twice"):
+        runconfig.loads(json.dumps({"pipeline": None})[:-1] + f', "pipeline": {text}}}')

@@ -2,8 +2,9 @@
 
 The folder is untrusted input. Every level (the folder, each class folder, each file) is resolved and must lie
 inside the data folder, so a link may point elsewhere inside it but never out. An unreadable file (damaged,
-not an image, too large) is skipped and counted, not fatal. Each class needs ``MIN_PER_CLASS`` images, so a run
-always has something to train and to test on.
+not an image, too large) is skipped and counted, not fatal, and so is anything that is not a regular file
+(a named pipe, a folder named like a picture, a link to nothing): only regular files are read. Each class needs
+``MIN_PER_CLASS`` images, so a run always has something to train and to test on.
 
 Size and channels are the folder's own unless given: the most common picture size (longer side, capped at
 ``DEFAULT_SIZE_CAP``) and one channel when every picture is grey, else three.
@@ -11,6 +12,7 @@ Size and channels are the folder's own unless given: the most common picture siz
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,8 +73,8 @@ class _Read:
 
 
 def _class_folders(folder: Path, root: Path, shown: str) -> list[str]:
-    return sorted(d.name for d in folder.iterdir()
-                  if not d.name.startswith(".") and inside(d, root, f"{shown}/{d.name}").is_dir())
+    return sorted(d.name for d in folder.iterdir()  # a link to nothing is no class
+                  if not d.name.startswith(".") and d.exists() and inside(d, root, f"{shown}/{d.name}").is_dir())
 
 
 def _read_classes(folder: Path, root: Path, shown: str, classes: tuple[str, ...], out: _Read,
@@ -82,13 +84,16 @@ def _read_classes(folder: Path, root: Path, shown: str, classes: tuple[str, ...]
     counts: Counter = Counter()
     for k, cls in enumerate(classes):
         where = folder / cls
-        if not where.exists() and not where.is_symlink():
+        if not where.exists():  # no such class in this split, or a link to nothing
             continue
         target = inside(where, root, f"{shown}/{cls}")
         for f in sorted(target.iterdir()):
             if f.suffix.lower().lstrip(".") not in EXTENSIONS or f.name.startswith("."):
                 continue
             name = f"{shown}/{cls}/{f.name}"
+            if f.is_symlink() and not f.exists():  # nothing to read, so nothing to refuse either
+                skipped.append((name, f"is a link to nothing (its target {Path(os.readlink(f)).name} is missing)"))
+                continue
             inside(f, root, name)
             try:
                 im = decode_file(f)

@@ -4,6 +4,10 @@ Coordinates are pixels with the origin at the image centre and y pointing down, 
 way it is written in a textbook. A chain is kept in forward order (input → output); to draw the output the
 sampler needs the inverse, which is the product of the inverses in reverse order. Runs of matrices collapse into
 one 3×3 product, so rotation + translation + zoom + flip cost a single ``grid_sample``, not four.
+
+A chain may flatten the picture: two 45° shears send x and y to the same place, so the product has no inverse.
+Such a map is drawn as the limit of nearly flat ones (``invert``): the picture squeezed onto a line or a point,
+the fill everywhere else. A sampling point at infinity (a perspective divide by zero) samples the fill too.
 """
 
 from __future__ import annotations
@@ -16,6 +20,14 @@ import torch.nn.functional as F
 from augviz.functional import scratch
 
 _PADDING = {"constant": "zeros", "nearest": "border", "reflect": "reflection"}
+# Singular values of a flattening map are raised to this share of its largest: the squeezed side of the picture
+# is then far below a pixel wide (as in the limit) and the inverse stays finite.
+_RCOND = 1e-12
+# Where a sampling point lands at infinity or nowhere (0/0) it is put this far out (grid units), in the fill:
+# grid_sample turns an infinite coordinate into NaN pixels, a large finite one into the padding.
+_FAR = 1e18
+# Largest entry of a grid-space inverse that the float32 affine grid takes: beyond it float32 rounding moves points.
+_FLOAT32_EXACT = 1e3
 
 
 @dataclass
@@ -70,8 +82,10 @@ class Warp:
             # From pixels to grid_sample's [-1, 1]: S·M⁻¹·S⁻¹ with S = diag(2/w, 2/h, 1), which scales entry
             # (i, j) by s_i / s_j: one elementwise product instead of two matrix products and an inverse.
             s = torch.tensor([2.0 / w, 2.0 / h, 1.0], dtype=torch.float64, device=self.device)
-            inv = torch.linalg.inv(forward) * (s[:, None] / s[None, :])
-            if torch.all(inv[:, 2, :2] == 0):
+            inv = invert(forward) * (s[:, None] / s[None, :])
+            # A (nearly) flat map's inverse has huge entries that cancel on the line the picture is squeezed
+            # onto: only float64 keeps those points, so it takes the per-pixel float64 path below.
+            if torch.all(inv[:, 2, :2] == 0) and bool((inv.abs() < _FLOAT32_EXACT).all()):
                 return _affine_grid((inv[:, :2, :] / inv[:, 2:3, 2:3]).float(), h, w, reuse)
             return _apply_matrix(inv, _pixel_grid(h, w, self.device, normalised=True))
         # Walk back from the output: matrices pile up until a field needs the points themselves.
@@ -79,13 +93,31 @@ class Warp:
         pending = torch.eye(3, dtype=torch.float64, device=self.device).expand(self.n, 3, 3)
         for kind, op in reversed(self.ops):
             if kind == "matrix":
-                pending = torch.linalg.inv(op) @ pending
+                pending = invert(op) @ pending
                 continue
             points = _apply_matrix(pending, points)
             pending = torch.eye(3, dtype=torch.float64, device=self.device).expand(self.n, 3, 3)
             points = points + _sample_field(op, points, h, w)
         points = _apply_matrix(pending, points)
         return points * torch.tensor([2.0 / w, 2.0 / h], device=self.device)
+
+
+def invert(m: torch.Tensor) -> torch.Tensor:
+    """Inverses of B×3×3 forward maps (float64). A map with no inverse (it flattens the picture) gets the limit of
+    nearly flat maps: its singular values below ``_RCOND`` of the largest are raised to that, so a point off the
+    line the picture collapses onto samples far outside it (the fill) and a point on the line samples the picture.
+    """
+    inv, info = torch.linalg.inv_ex(m)
+    # LU may "succeed" on a flat map with a pivot that is rounding noise; its inverse then fails to undo the map.
+    error = (m @ inv - torch.eye(3, dtype=m.dtype, device=m.device)).abs().flatten(1).amax(1)
+    flat = (info != 0) | ~(error < 1e-6)  # NaN or inf in the inverse fails this too
+    if not bool(flat.any()):
+        return inv
+    u, sv, vh = torch.linalg.svd(m[flat])
+    sv = torch.maximum(sv, (sv[:, :1] * _RCOND).clamp(min=torch.finfo(sv.dtype).tiny))
+    inv = inv.clone()
+    inv[flat] = vh.mH @ (u.mH / sv[..., None])
+    return inv
 
 
 def resample(x: torch.Tensor, warp: Warp, fill: str = "nearest", fill_value: float = 0.0) -> torch.Tensor:
@@ -149,7 +181,12 @@ def _apply_matrix(m: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
     if homo.dim() == 3:
         homo = homo.unsqueeze(0)
     out = torch.einsum("bij,bhwj->bhwi", m, homo.expand(m.shape[0], *homo.shape[1:]))
-    return (out[..., :2] / out[..., 2:3]).float()
+    return _far((out[..., :2] / out[..., 2:3]).float())
+
+
+def _far(points: torch.Tensor) -> torch.Tensor:
+    """``points`` with every infinite or undefined (0/0) coordinate, and any beyond ``_FAR``, put ``_FAR`` out."""
+    return torch.nan_to_num(points, nan=_FAR, posinf=_FAR, neginf=-_FAR).clamp_(-_FAR, _FAR)
 
 
 def _sample_field(field_: torch.Tensor, points: torch.Tensor, h: int, w: int) -> torch.Tensor:
