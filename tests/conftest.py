@@ -1,4 +1,6 @@
-"""Shared fixtures: small, deterministic images with structure in every channel."""
+"""Shared fixtures: small, deterministic images with structure in every channel; a data folder of the test
+process's own, so that nothing lands in the checkout's ``./.augviz`` and parallel processes (pytest -n) share no
+run store."""
 
 from __future__ import annotations
 
@@ -9,6 +11,17 @@ from augviz import images, worker
 from augviz.store import Store
 
 pytest_plugins = ["tests.loopback"]  # the loopback HTTP server fixture for download tests
+
+
+@pytest.fixture(scope="session", autouse=True)
+def own_home(tmp_path_factory):
+    """``AUGVIZ_HOME`` for everything that names none (AppTest pages, servers, the CLI): one folder per test
+    process (tmp_path_factory is per xdist worker), its launcher and workers stopped at the end."""
+    folder = tmp_path_factory.mktemp("augviz-home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AUGVIZ_HOME", str(folder))
+        yield folder
+    worker.shutdown(Store(folder / "runs.sqlite"))
 
 
 @pytest.fixture
