@@ -4,6 +4,8 @@ run store."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 
@@ -11,6 +13,23 @@ from augviz import images, worker
 from augviz.store import Store
 
 pytest_plugins = ["tests.loopback"]  # the loopback HTTP server fixture for download tests
+
+
+def pytest_configure(config) -> None:
+    """In a parallel run (pytest -n N), torch in each test process gets its share of the cores: N processes each
+    with a thread per core would fight over them (torch's threads spin while they wait)."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0"))
+    if workers > 1:
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups (--dist loadgroup)
+def pytest_collection_modifyitems(items) -> None:
+    """Every browser test runs in one process, one after the other: one Chromium and one Streamlit server at a
+    time, while the other processes take the rest of the suite."""
+    for item in items:
+        if item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.xdist_group("browser"))
 
 
 @pytest.fixture(scope="session", autouse=True)
