@@ -1,12 +1,18 @@
-"""A real Streamlit server and Debian's Chromium driven by Playwright, for the browser tests."""
+"""A real Streamlit server and Debian's Chromium driven by Playwright, for the browser tests.
+
+Parallel-safe (pytest -n): each server asks the system for a free port (``--server.port 0``) and reports the one
+it got, so two test processes never race for a port; its data folder is the caller's ``AUGVIZ_HOME``, which the
+test session sets per process (tests/conftest.py)."""
 
 from __future__ import annotations
 
+import collections
 import os
+import re
 import shutil
-import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -18,34 +24,43 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = ROOT / "artifacts"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
                  "--disable-background-networking", "--disable-component-update"]
+LISTENING = re.compile(r"URL: (http://127\.0\.0\.1:\d+)")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(env: dict[str, str] | None = None, port: int | None = None) -> tuple[subprocess.Popen, str]:
-    """Start ``streamlit run app.py`` on a loopback port and wait until it answers; returns (process, URL)."""
-    port = port or free_port()
+def start_server(env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
+    """Start ``streamlit run app.py`` on a loopback port the system picks, and wait until it answers;
+    returns (process, URL)."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
+        [sys.executable, "-u", "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", "0",
          "--server.address", "127.0.0.1", "--server.headless", "true"],
-        cwd=ROOT, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
+        cwd=ROOT, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    tail: collections.deque[str] = collections.deque(maxlen=200)
+    found: list[str] = []
+    bound = threading.Event()
+
+    def drain() -> None:  # read every line, so that a chatty server never blocks on a full pipe
+        with proc.stdout:
+            for line in proc.stdout:
+                tail.append(line)
+                if not found and (m := LISTENING.search(line)):
+                    found.append(m.group(1))
+                    bound.set()
+        bound.set()  # the output ended: the server exited
+
+    threading.Thread(target=drain, daemon=True).start()
+    deadline = time.monotonic() + 120  # a loaded 2-core machine can take a minute to import Streamlit and torch
+    bound.wait(timeout=deadline - time.monotonic())
+    while found:
         try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+            with urllib.request.urlopen(f"{found[0]}/_stcore/health", timeout=2) as r:
                 if r.status == 200:
-                    return proc, url
+                    return proc, found[0]
         except OSError:
             if proc.poll() is not None or time.monotonic() > deadline:
-                stop_server(proc)
-                out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
-                raise RuntimeError(f"streamlit did not start:\n{out}") from None
+                break
             time.sleep(0.3)
+    stop_server(proc)
+    raise RuntimeError("streamlit did not start:\n" + "".join(tail))
 
 
 def stop_server(proc: subprocess.Popen) -> None:
@@ -56,8 +71,6 @@ def stop_server(proc: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-    if proc.stdout:
-        proc.stdout.close()
 
 
 @contextmanager

@@ -1,6 +1,10 @@
-"""Shared fixtures: small, deterministic images with structure in every channel."""
+"""Shared fixtures: small, deterministic images with structure in every channel; a data folder of the test
+process's own, so that nothing lands in the checkout's ``./.augviz`` and parallel processes (pytest -n) share no
+run store."""
 
 from __future__ import annotations
+
+import os
 
 import pytest
 import torch
@@ -9,6 +13,34 @@ from augviz import images, worker
 from augviz.store import Store
 
 pytest_plugins = ["tests.loopback"]  # the loopback HTTP server fixture for download tests
+
+
+def pytest_configure(config) -> None:
+    """In a parallel run (pytest -n N), torch in each test process gets its share of the cores: N processes each
+    with a thread per core would fight over them (torch's threads spin while they wait)."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0"))
+    if workers > 1:
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups (--dist loadgroup)
+def pytest_collection_modifyitems(items) -> None:
+    """Every browser test runs in one process, one after the other: one Chromium and one Streamlit server at a
+    time, while the other processes take the rest of the suite."""
+    for item in items:
+        if item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.xdist_group("browser"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def own_home(tmp_path_factory):
+    """``AUGVIZ_HOME`` for everything that names none (AppTest pages, servers, the CLI): one folder per test
+    process (tmp_path_factory is per xdist worker), its launcher and workers stopped at the end."""
+    folder = tmp_path_factory.mktemp("augviz-home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AUGVIZ_HOME", str(folder))
+        yield folder
+    worker.shutdown(Store(folder / "runs.sqlite"))
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from PIL import Image
 
 from augviz import Pipeline, Step, share, worker
 from augviz.store import Store, pid_alive
-from tests.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, free_port, start_server, stop_server, streamlit_server
+from tests.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, start_server, stop_server, streamlit_server
 
 playwright = pytest.importorskip("playwright.sync_api")
 pytestmark = [pytest.mark.browser,
@@ -127,7 +127,7 @@ def test_a_server_killed_mid_run_comes_back_with_the_run_interrupted(tmp_path, b
         kept = store.step_count(run.id)
     finally:
         stop_server(proc)
-    proc, url = start_server(env, port=free_port())
+    proc, url = start_server(env)
     try:
         page = new_page(browser)
         page.goto(f"{url}/train")
