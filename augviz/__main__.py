@@ -22,9 +22,9 @@ from typing import Any
 from augviz import settings, worker
 from augviz.data import home
 from augviz.errors import ConfigError, DataError, DiskFull, QueueFull, SettingError, StoreError
+from augviz.metrics import DetailMetrics, EpochMetrics, StepMetrics
 from augviz.runconfig import RunConfig, loads
 from augviz.store import Store, default_store
-from augviz.train import DetailMetrics, EpochMetrics, StepMetrics
 
 EXIT_CODES = {
     "finished": 0,  # the run finished (or `runs` listed the runs)

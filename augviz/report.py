@@ -13,9 +13,9 @@ from typing import Any
 
 from augviz import REGISTRY, data, gradlab, models
 from augviz.deepnet import spec_from_dict
+from augviz.metrics import DetailMetrics, EpochMetrics, StepMetrics
 from augviz.runconfig import RunConfig
 from augviz.store import Run
-from augviz.train import DetailMetrics, EpochMetrics, StepMetrics
 
 LAB_MODEL = "deepnet"  # the gradient lab's network: its runs carry a network spec and are the lab's
 FIXED = ("name", "group")  # labels of a run, not settings that change its result

@@ -3,6 +3,7 @@ names the variable and what it accepts, never a traceback from deep inside.
 
 | variable                      | what it bounds                                         | default          |
 |-------------------------------|--------------------------------------------------------|------------------|
+| AUGVIZ_HOME                   | where runs, datasets and the run database live         | ./.augviz        |
 | AUGVIZ_DB_TIMEOUT             | seconds to wait for another process's database lock    | 30               |
 | AUGVIZ_MAX_RUNS               | runs training at once (the rest wait in the queue)     | 1 on CPU, 2 GPU  |
 | AUGVIZ_MAX_QUEUED             | runs waiting in the queue, whole server                | 40               |
@@ -14,8 +15,14 @@ from __future__ import annotations
 
 import math
 import os
+from pathlib import Path
 
 from augviz.errors import SettingError
+
+
+def home() -> Path:
+    """augviz's data directory: ``$AUGVIZ_HOME``, default ``./.augviz``."""
+    return Path(os.environ.get("AUGVIZ_HOME", ".augviz")).resolve()
 
 
 def _number(name: str, default: float, lo: float, hi: float, whole: bool) -> float:

@@ -29,13 +29,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from augviz import settings
-from augviz.data import home
 from augviz.errors import ConfigError, DiskFull, QueueFull, StoreError
-from augviz.runconfig import RunConfig, from_dict
-from augviz.train import DetailMetrics, EpochMetrics, StepMetrics
+from augviz.metrics import DetailMetrics, EpochMetrics, StepMetrics
+
+if TYPE_CHECKING:
+    from augviz.runconfig import RunConfig
 
 STATUSES = ("queued", "running", "finished", "stopped", "failed", "diverged", "interrupted")
 ENDED = ("finished", "stopped", "failed", "diverged", "interrupted")
@@ -98,6 +99,10 @@ _ADDED = {"note": "TEXT", "progress": "REAL", "error_kind": "TEXT", "session": "
 @lru_cache(maxsize=16384)
 def _parse_config(text: str) -> RunConfig | str:
     """A stored configuration, or why this version cannot read it (cached: the same text parses once)."""
+    # Imported here, not at the top: reading runs needs no torch, and the configuration module brings it
+    # (pipelines, models, datasets). tests/test_layering.py lists this as a deliberate deferred import.
+    from augviz.runconfig import from_dict
+
     try:
         return from_dict(json.loads(text))
     except (ValueError, TypeError, RecursionError) as e:  # ConfigError and JSON errors are ValueErrors
@@ -582,4 +587,4 @@ class StoreSink:
 
 
 def default_store() -> Store:
-    return Store(home() / "runs.sqlite")
+    return Store(settings.home() / "runs.sqlite")

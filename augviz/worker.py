@@ -28,9 +28,10 @@ import torch
 from augviz import settings
 from augviz.data import home
 from augviz.errors import ConfigError, DataError, DiskFull, SettingError, StoreError
+from augviz.metrics import DetailMetrics, EpochMetrics, StepMetrics
 from augviz.runconfig import RunConfig
 from augviz.store import Store, StoreSink
-from augviz.train import DetailMetrics, EpochMetrics, Sink, StepMetrics, train
+from augviz.train import Sink, train
 
 _children: list[subprocess.Popen] = []  # launchers this process started, waited for by reap_children
 

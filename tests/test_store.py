@@ -13,11 +13,10 @@ from pathlib import Path
 import pytest
 
 from augviz import runconfig
-from augviz import store as store_module
 from augviz.errors import ConfigError, QueueFull, SettingError, StoreError
+from augviz.metrics import EpochMetrics, StepMetrics
 from augviz.runconfig import RunConfig
 from augviz.store import Run, Store
-from augviz.train import EpochMetrics, StepMetrics
 
 TINY = RunConfig(train_size=250, epochs=1, batch_size=64)
 
@@ -65,7 +64,7 @@ def test_listing_and_upkeep_parse_no_configuration(store, monkeypatch):
         store.create(RunConfig(train_size=250, epochs=1, name=f"{tag}-{i}"))
     parsed = []
     real = runconfig.from_dict
-    monkeypatch.setattr(store_module, "from_dict", lambda doc: parsed.append(1) or real(doc))
+    monkeypatch.setattr(runconfig, "from_dict", lambda doc: parsed.append(1) or real(doc))
     store.reap()
     runs = store.runs()
     store.get(runs[-1].id)
