@@ -16,12 +16,9 @@ __all__ = ["REGISTRY", "Draw", "Pipeline", "Result", "Step", "Transform"]
 
 def __getattr__(name: str) -> Any:
     """``augviz.Pipeline`` and the other names of ``__all__``, imported when first asked for."""
-    if name in ("Draw", "Pipeline", "Result", "Step"):
+    if name in __all__:
+        # The pipeline module holds or imports every one of them, and fills the registry with every transform.
         from augviz import pipeline
 
         return getattr(pipeline, name)
-    if name in ("REGISTRY", "Transform"):
-        from augviz import transform
-
-        return getattr(transform, name)
     raise AttributeError(f"module 'augviz' has no attribute {name!r}")
