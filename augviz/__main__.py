@@ -23,9 +23,9 @@ from typing import Any
 from augviz import settings, worker
 from augviz.data import home
 from augviz.errors import ConfigError, DataError, DiskFull, QueueFull, SettingError, StoreError
+from augviz.metrics import DetailMetrics, EpochMetrics, StepMetrics
 from augviz.runconfig import RunConfig, loads
-from augviz.store import Store, default_store
-from augviz.train import DetailMetrics, EpochMetrics, StepMetrics
+from augviz.store import CLI_VISITOR, Store, default_store, open_store
 
 EXIT_CODES = {
     "finished": 0,  # the run finished (or `runs` listed the runs)
@@ -83,7 +83,7 @@ def printable(text: str) -> str:
 
 
 def _store(args: argparse.Namespace) -> Store:
-    return Store(Path(args.db)) if getattr(args, "db", None) else default_store()
+    return open_store(args.db) if getattr(args, "db", None) else default_store()
 
 
 def _huge_number(doc: Any) -> str | None:
@@ -152,8 +152,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     store = _store(args)
     worker.max_concurrent()  # a bad $AUGVIZ_MAX_RUNS is refused before anything is queued
     # Queued under this process's pid: the launcher leaves it to this process, which claims its own turn.
-    run_id = store.create_many([cfg], pid=os.getpid(), session=f"cli-{os.getpid()}",
-                               caps=(settings.max_queued(), settings.max_queued_per_session()))[0]
+    run_id = store.create_many([cfg], pid=os.getpid(), session=CLI_VISITOR,
+                               caps=(settings.max_queued(), settings.max_queued_per_visitor()))[0]
     print(f"run {run_id}: {printable(cfg.label())}", flush=True)
     try:
         if not _wait_for_slot(store, run_id):
@@ -234,7 +234,8 @@ def main(argv: list[str] | None = None) -> int:
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
     parser = argparse.ArgumentParser(prog="python -m augviz", description="augviz runs from the command line")
-    parser.add_argument("--db", help="run database (default: $AUGVIZ_HOME/runs.sqlite)")
+    parser.add_argument("--db", help="run database: an SQLite file or a postgresql:// address (default: "
+                        "$AUGVIZ_DB, else $AUGVIZ_HOME/runs.sqlite)")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("train", help="train one run in the foreground, printing progress; it waits its turn "
                                      "behind $AUGVIZ_MAX_RUNS like the app's runs")

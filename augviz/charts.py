@@ -16,9 +16,9 @@ from plotly.colors import sample_colorscale
 
 from augviz.experiment import Comparison
 from augviz.gradlab import Analysis, sci, superscript
+from augviz.metrics import StepMetrics, hist_edges
 from augviz.report import RunHistory, run_label
 from augviz.store import Run
-from augviz.train import StepMetrics, hist_edges
 
 MAX_POINTS = 400  # per series: enough to see the curve, light enough to redraw every second
 FONT = 14  # px: the smallest text on any chart

@@ -3,10 +3,13 @@ names the variable and what it accepts, never a traceback from deep inside.
 
 | variable                      | what it bounds                                         | default          |
 |-------------------------------|--------------------------------------------------------|------------------|
+| AUGVIZ_HOME                   | where runs, datasets and the run database live         | ./.augviz        |
+| AUGVIZ_DB                     | the run database: a postgresql:// address              | SQLite file      |
 | AUGVIZ_DB_TIMEOUT             | seconds to wait for another process's database lock    | 30               |
 | AUGVIZ_MAX_RUNS               | runs training at once (the rest wait in the queue)     | 1 on CPU, 2 GPU  |
 | AUGVIZ_MAX_QUEUED             | runs waiting in the queue, whole server                | 40               |
-| AUGVIZ_MAX_QUEUED_PER_SESSION | runs waiting in the queue, one app session or CLI call | 20               |
+| AUGVIZ_MAX_QUEUED_PER_VISITOR | runs waiting in the queue, one visitor (or the CLI)    | 20               |
+| AUGVIZ_QUEUE_ORDER            | which queued run starts next: fair (round-robin) or fifo | fair           |
 | AUGVIZ_STOP_GRACE_S           | seconds a run has to answer Stop before it is killed   | 10               |
 """
 
@@ -15,6 +18,8 @@ from __future__ import annotations
 import math
 import os
 import re
+from pathlib import Path
+from urllib.parse import urlsplit
 
 from augviz.errors import SettingError
 
@@ -22,6 +27,11 @@ from augviz.errors import SettingError
 # takes it as 10), no "inf", "nan" or hex float (float() takes them), nothing from other scripts ("²").
 _WHOLE = re.compile(r"[+-]?[0-9]+")
 _DECIMAL = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+
+
+def home() -> Path:
+    """augviz's data directory: ``$AUGVIZ_HOME``, default ``./.augviz``."""
+    return Path(os.environ.get("AUGVIZ_HOME", ".augviz")).resolve()
 
 
 def _number(name: str, default: float, lo: float, hi: float, whole: bool) -> float:
@@ -37,6 +47,30 @@ def _number(name: str, default: float, lo: float, hi: float, whole: bool) -> flo
     return value
 
 
+POSTGRES_SCHEMES = ("postgresql", "postgres")
+
+
+def database() -> str | None:
+    """``$AUGVIZ_DB``: None (unset or empty) for the SQLite file ``$AUGVIZ_HOME/runs.sqlite``, or the address of
+    a PostgreSQL database, ``postgresql://user[:password]@host[:port]/database``."""
+    raw = os.environ.get("AUGVIZ_DB", "").strip()
+    if not raw:
+        return None
+    shown = raw.split("@")[-1][:60]  # what a message quotes: never the user's password
+    expected = ("expected postgresql://user@host:port/database (psycopg's form, a password in ~/.pgpass or "
+                "$PGPASSWORD), or unset for the SQLite file under AUGVIZ_HOME")
+    try:
+        parts = urlsplit(raw)
+        parts.port  # noqa: B018 (a port that is not a number raises here)
+    except ValueError:
+        raise SettingError(f"AUGVIZ_DB=…{shown!r} is not a database address ({expected})") from None
+    if parts.scheme not in POSTGRES_SCHEMES:
+        raise SettingError(f"AUGVIZ_DB=…{shown!r} is not a PostgreSQL address ({expected})")
+    if not parts.path.strip("/"):
+        raise SettingError(f"AUGVIZ_DB=…{shown!r} names no database ({expected})")
+    return raw
+
+
 def db_timeout() -> float:
     return _number("AUGVIZ_DB_TIMEOUT", 30.0, 0.0, 3600.0, whole=False)
 
@@ -50,8 +84,22 @@ def max_queued() -> int:
     return int(_number("AUGVIZ_MAX_QUEUED", 40, 0, 10_000, whole=True))
 
 
-def max_queued_per_session() -> int:
-    return int(_number("AUGVIZ_MAX_QUEUED_PER_SESSION", 20, 0, 10_000, whole=True))
+def max_queued_per_visitor() -> int:
+    """Runs one visitor may have waiting. ``AUGVIZ_MAX_QUEUED_PER_SESSION``, its name when a browser session
+    was the unit, is still read when the new name is not set."""
+    name = "AUGVIZ_MAX_QUEUED_PER_VISITOR"
+    if os.environ.get(name, "").strip() == "" and os.environ.get("AUGVIZ_MAX_QUEUED_PER_SESSION", "").strip():
+        name = "AUGVIZ_MAX_QUEUED_PER_SESSION"
+    return int(_number(name, 20, 0, 10_000, whole=True))
+
+
+
+def queue_order() -> str:
+    """``AUGVIZ_QUEUE_ORDER``: "fair" (default; round-robin across visitors) or "fifo" (first come, first served)."""
+    raw = os.environ.get("AUGVIZ_QUEUE_ORDER", "").strip().lower()
+    if raw in ("", "fair", "fifo"):
+        return raw or "fair"
+    raise SettingError(f"AUGVIZ_QUEUE_ORDER={raw[:40]!r} is not a queue order (expected fair or fifo)")
 
 
 def stop_grace_s() -> float:

@@ -6,8 +6,9 @@ launcher``, started on demand, at most one thanks to a lock file) starts a worke
 (``$AUGVIZ_MAX_RUNS``), ends the runs of workers that died (with how they died), kills a worker that has not
 answered Stop within ``$AUGVIZ_STOP_GRACE_S`` (a stuck or SIGSTOPped one), and exits once nothing waits. A
 worker that ends makes sure a launcher is still there, so the queue never waits for a page view. Queuing is
-capped server-wide and per session (``$AUGVIZ_MAX_QUEUED``, ``$AUGVIZ_MAX_QUEUED_PER_SESSION``); a request that
-would pass a cap is refused before anything is queued.
+capped server-wide and per visitor (``$AUGVIZ_MAX_QUEUED``, ``$AUGVIZ_MAX_QUEUED_PER_VISITOR``); a request that
+would pass a cap is refused before anything is queued. Which queued run starts next is the store's queue order
+(round-robin across visitors by default, augviz/store/queue.py).
 """
 
 from __future__ import annotations
@@ -28,9 +29,10 @@ import torch
 from augviz import settings
 from augviz.data import home
 from augviz.errors import ConfigError, DataError, DiskFull, SettingError, StoreError
+from augviz.metrics import DetailMetrics, EpochMetrics, StepMetrics
 from augviz.runconfig import RunConfig
 from augviz.store import Store, StoreSink
-from augviz.train import DetailMetrics, EpochMetrics, Sink, StepMetrics, train
+from augviz.train import Sink, train
 
 _children: list[subprocess.Popen] = []  # launchers this process started, waited for by reap_children
 
@@ -49,9 +51,9 @@ def max_concurrent() -> int:
 # ---- queuing ---------------------------------------------------------------------------------------------------
 
 def admit(store: Store, n: int, session: str | None = None) -> str | None:
-    """Why queuing ``n`` more runs (for ``session``) would pass a cap, or None when they fit. Pages call it
+    """Why queuing ``n`` more runs (for visitor ``session``) would pass a cap, or None when they fit. Pages call it
     before offering a launch; launch_all checks again, atomically."""
-    return store.queue_room(n, session, settings.max_queued(), settings.max_queued_per_session())
+    return store.queue_room(n, session, settings.max_queued(), settings.max_queued_per_visitor())
 
 
 def launch(store: Store, cfg: RunConfig, session: str | None = None) -> int:
@@ -64,7 +66,7 @@ def launch_all(store: Store, cfgs: list[RunConfig], session: str | None = None) 
     is there to start them. Runs live on when the caller's session or the server ends."""
     max_concurrent()  # a bad $AUGVIZ_MAX_RUNS is the caller's message now, not the launcher's later
     ids = store.create_many(cfgs, session=session,
-                            caps=(settings.max_queued(), settings.max_queued_per_session()))
+                            caps=(settings.max_queued(), settings.max_queued_per_visitor()))
     try:
         ensure_launcher(store)
     except OSError as e:
@@ -114,7 +116,7 @@ def ensure_launcher(store: Store) -> None:
             log = subprocess.DEVNULL  # it still starts workers; each run's own failure to log is recorded on it
         try:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "augviz", "launcher", "--db", str(store.path), "--lock-fd", str(fd)],
+                [sys.executable, "-m", "augviz", "launcher", "--db", store.address, "--lock-fd", str(fd)],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                 pass_fds=(fd,))
         finally:
@@ -140,7 +142,7 @@ def shutdown(store: Store) -> None:
     """Stop everything that serves ``store`` at once: the launcher ends, queued runs are stopped, running workers
     are killed and their runs marked stopped. For tests, and for an administrator taking the app down."""
     pid = launcher_pid(store)
-    if pid and _is_augviz(pid, b"launcher", str(store.path).encode()):
+    if pid and _is_augviz(pid, b"launcher", store.address.encode()):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
     for run_id, status, run_pid in store.live():
@@ -265,7 +267,7 @@ def _start_worker(store: Store, run_id: int) -> subprocess.Popen | None:
         logs = home() / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         with open(logs / f"run-{run_id}.log", "ab") as log:
-            proc = subprocess.Popen([sys.executable, "-m", "augviz", "work", str(run_id), "--db", str(store.path)],
+            proc = subprocess.Popen([sys.executable, "-m", "augviz", "work", str(run_id), "--db", store.address],
                                     stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                     env={**os.environ, "PYTHONUNBUFFERED": "1"})
     except OSError as e:

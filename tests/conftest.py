@@ -12,7 +12,7 @@ import torch
 from augviz import images, worker
 from augviz.store import Store
 
-pytest_plugins = ["tests.loopback"]  # the loopback HTTP server fixture for download tests
+pytest_plugins = ["tests.loopback", "tests.postgres"]  # a loopback HTTP server for downloads; a PostgreSQL server
 
 
 def pytest_configure(config) -> None:

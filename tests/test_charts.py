@@ -13,10 +13,11 @@ from plotly.colors import sample_colorscale, unlabel_rgb
 
 from augviz import charts, data, gradlab
 from augviz.gradlab import PRESETS, Analysis, LayerStats
+from augviz.metrics import DetailMetrics, EpochMetrics, StepMetrics
 from augviz.report import RunHistory
 from augviz.runconfig import RunConfig
 from augviz.store import Store, StoreSink
-from augviz.train import DetailMetrics, EpochMetrics, StepMetrics, train
+from augviz.train import train
 from augviz.ui.train import history
 
 POWER = re.compile(r"^10[⁻]?[⁰¹²³⁴⁵⁶⁷⁸⁹]+$")

@@ -1,24 +1,31 @@
-"""Faults a shared server meets: a locked or unusable database, a server killed mid-run, ten sessions at once."""
+"""Faults a shared server meets: a locked or unusable database, a server killed mid-run, ten sessions at once,
+and on PostgreSQL a server that is not there or whose disk is full."""
 
 from __future__ import annotations
 
 import errno
 import json
+import os
+import pwd
 import shutil
+import socket
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from augviz import worker
-from augviz.errors import StoreError
+from augviz.errors import DiskFull, StoreError
+from augviz.metrics import StepMetrics
 from augviz.runconfig import RunConfig
-from augviz.store import Store, pid_alive
+from augviz.store import Store, default_store, open_store, pid_alive
+from tests import postgres
 from tests.polling import running, wait_for
 
 APP = str(Path(__file__).parents[1] / "app.py")
@@ -101,15 +108,92 @@ def test_the_train_page_shows_a_locked_database_and_keeps_working(home, monkeypa
     assert not at.exception and len(Store(home / "runs.sqlite").runs()) == 1
 
 
-def test_a_database_in_an_unusable_place_is_shown_on_the_pages(tmp_path, monkeypatch):
-    (tmp_path / "file").write_text("not a folder")
-    monkeypatch.setenv("AUGVIZ_HOME", str(tmp_path / "file"))
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+def test_a_database_in_an_unusable_place_is_shown_on_the_pages(tmp_path, monkeypatch, engine):
+    if engine == "sqlite":
+        (tmp_path / "file").write_text("not a folder")
+        monkeypatch.setenv("AUGVIZ_HOME", str(tmp_path / "file"))
+        expected = "cannot be opened"
+    else:  # a server that is not there
+        monkeypatch.setenv("AUGVIZ_HOME", str(tmp_path))
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            monkeypatch.setenv("AUGVIZ_DB", f"postgresql://augviz@127.0.0.1:{s.getsockname()[1]}/runs")
+        expected = "cannot be reached"
     at = AppTest.from_file(APP, default_timeout=30)
     at.run()
     for page in ("train", "runs", "gradients"):
         at.switch_page(f"pages/{page}.py").run()
         assert not at.exception, page
-        assert "cannot be opened" in at.error[0].value, page
+        assert expected in at.error[0].value, page
+
+
+@pytest.fixture
+def pg_home(tmp_path, monkeypatch, postgres_url):
+    """A run home whose store is on the session's PostgreSQL server; every launcher and worker stopped after."""
+    monkeypatch.setenv("AUGVIZ_HOME", str(tmp_path))
+    monkeypatch.setenv("AUGVIZ_MAX_RUNS", "1")
+    monkeypatch.setenv("AUGVIZ_DB", postgres_url)
+    store = default_store()
+    yield store
+    worker.shutdown(store)
+
+
+def test_runs_on_postgresql_go_through_the_launcher_with_every_metric_once(pg_home):
+    """The launcher and its workers are separate processes: they reach the server from the address they are
+    given (no password on their command lines) and $AUGVIZ_DB."""
+    store = pg_home
+    ids = worker.launch_all(store, [TINY, replace(TINY, seed=1)], session="address:10.0.0.1")
+    wait_for(lambda: all(store.get(i).is_over for i in ids), 300, "both runs to end")
+    for run in store.runs(ids=ids):
+        assert run.status == "finished", run.error
+        assert [s.step for s in store.steps(run.id)] == list(range(1, run.total_steps + 1))
+        assert [e.epoch for e in store.epochs(run.id)] == [1]
+
+
+@pytest.fixture
+def small_pg_server(tmp_path):
+    """A PostgreSQL server of its own whose data folder is a real 80 MB filesystem (tmpfs), to fill."""
+    folder = Path(tempfile.mkdtemp(prefix="augviz-pg-small-"))
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=80m", "tmpfs", str(folder)], capture_output=True)
+    if made.returncode != 0:
+        folder.rmdir()
+        pytest.skip(f"a small filesystem cannot be mounted here ({made.stderr.decode().strip()})")
+    try:
+        entry = pwd.getpwnam("postgres")
+        os.chown(folder, entry.pw_uid, entry.pw_gid)
+        server = postgres.Server(folder, "postgres")
+        server.init()
+        server.pg_ctl("start")
+        try:
+            server.sql_on("postgres", f"CREATE DATABASE {postgres.DATABASE}")
+            yield server
+        finally:
+            server.pg_ctl("stop")
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=True)
+        folder.rmdir()
+
+
+def test_a_full_disk_on_the_postgresql_server_is_a_disk_full_error_and_nothing_is_lost(small_pg_server, tmp_path,
+                                                                                       monkeypatch):
+    monkeypatch.setenv("AUGVIZ_HOME", str(tmp_path))
+    store = open_store(small_pg_server.url())
+    run_id = store.create(TINY)
+    store.add_steps(run_id, [StepMetrics(1, 1, 2.0, [0.1], 0.1)])
+    fill(small_pg_server.folder)
+    many = [StepMetrics(k, 1, 2.0, [0.1] * 20, 0.1) for k in range(2, 20_002)]  # more than the space left
+
+    def write_all() -> None:
+        for i in range(0, len(many), 1000):
+            store.add_steps(run_id, many[i:i + 1000])
+
+    with pytest.raises(DiskFull, match=r"^disk full: the PostgreSQL run database at .* No space left on device"):
+        write_all()
+    (small_pg_server.folder / "filler").unlink()  # space again
+    assert store.steps(run_id)[0].step == 1 and store.get(run_id).status == "queued"
+    store.add_steps(run_id, many[:10])
+    assert store.step_count(run_id) >= 11
 
 
 def test_ten_sessions_launching_at_once_each_get_their_run_with_every_metric_once(home):

@@ -18,8 +18,9 @@ from augviz import data, deepnet, gradlab
 from augviz.deepnet import NetSpec
 from augviz.errors import ConfigError
 from augviz.gradlab import PRESETS, Analysis, LayerStats
+from augviz.metrics import HIST_EDGES
 from augviz.runconfig import RunConfig
-from augviz.train import HIST_EDGES, gradient_histograms, train
+from augviz.train import gradient_histograms, train
 from augviz.ui import gradients as gradients_ui
 
 APP = str(Path(__file__).parents[1] / "app.py")

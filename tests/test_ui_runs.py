@@ -13,10 +13,10 @@ from streamlit.testing.v1 import AppTest
 
 from augviz import Pipeline, Step, data, models, report, serialize
 from augviz.gradlab import PRESETS
+from augviz.metrics import EpochMetrics, StepMetrics
 from augviz.preview import SEED_PIPELINE
 from augviz.runconfig import RunConfig
 from augviz.store import Store
-from augviz.train import EpochMetrics, StepMetrics
 from augviz.ui import runs as runs_ui
 
 APP = str(Path(__file__).parents[1] / "app.py")

@@ -161,10 +161,12 @@ def test_queued_runs_hold_no_process(store):
     wait_for(lambda: not processes(store, "launcher"), what="the launcher to exit once nothing waits")
 
 
-def test_more_runs_than_the_queue_cap_are_refused_before_anything_is_queued(store, monkeypatch):
-    monkeypatch.setenv("AUGVIZ_MAX_QUEUED_PER_SESSION", "5")
+@pytest.mark.parametrize("variable", ["AUGVIZ_MAX_QUEUED_PER_VISITOR", "AUGVIZ_MAX_QUEUED_PER_SESSION"])
+def test_more_runs_than_the_queue_cap_are_refused_before_anything_is_queued(store, monkeypatch, variable):
+    """The per-visitor cap, set by its name or by the name it had when a browser session was the unit."""
+    monkeypatch.setenv(variable, "5")
     plan = [RunConfig(train_size=250, epochs=1, seed=s) for s in range(6)]
-    assert "AUGVIZ_MAX_QUEUED_PER_SESSION" in worker.admit(store, len(plan), session="visitor")
+    assert "cap of 5 a visitor" in worker.admit(store, len(plan), session="visitor")
     with pytest.raises(QueueFull, match="cap of 5"):
         worker.launch_all(store, plan, session="visitor")
     assert store.runs() == [] and not processes(store, "launcher")

@@ -9,7 +9,6 @@ a folder without one, a fixed 20 %).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ import torch
 
 from augviz.data import folders, sources, synthetic
 from augviz.errors import DataError
+from augviz.settings import home
 
 
 @dataclass(frozen=True)
@@ -100,11 +100,6 @@ DATASETS: dict[str, DatasetSpec] = {
 }
 NAMES = tuple(DATASETS)  # views of the registry, for choosers
 LABELS = {name: spec.label for name, spec in DATASETS.items()}
-
-
-def home() -> Path:
-    """augviz's data directory: ``$AUGVIZ_HOME``, default ``./.augviz``."""
-    return Path(os.environ.get("AUGVIZ_HOME", ".augviz")).resolve()
 
 
 def data_root() -> Path:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -11,18 +10,20 @@ from pathlib import Path
 import streamlit as st
 import torch
 
-from augviz import charts, data, experiment, images, models, report, serialize, worker
+from augviz import charts, data, experiment, images, models, report, serialize, settings, worker
 from augviz.errors import ConfigError, DataError, StoreError
 from augviz.preview import SEED_PIPELINE
 from augviz.report import RunHistory
 from augviz.runconfig import RunConfig, from_dict
-from augviz.store import Run, Store
+from augviz.store import Run, Store, open_store
 from augviz.ui.common import md_escape
+from augviz.ui.visitor import visitor
 
 LRS = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0)
 DECAYS = (0.0, 1e-5, 1e-4, 5e-4, 1e-3, 1e-2)
 STEPS = (10, 50, 100, 250, 500, 1000, 1500, 2000, 3000, 5000, 10_000)
 POLL_S = 1.0
+PAST_FOR_ESTIMATES = 200  # newest finished runs whose speed estimates a queued run's wait
 MAX_SEED = 2**31 - 1  # a run's seed (RunConfig's range)
 LINK_LABELS = {  # the Train page's linked controls' labels, for messages about a link's value
     "pipeline_doc": "the Explore page's pipeline", "t_dataset": "dataset", "t_folder": "folder under the data folder",
@@ -36,16 +37,17 @@ DOWNLOADABLE = tuple(n for n, s in data.DATASETS.items() if s.remotes)  # fetche
 
 
 @st.cache_resource(show_spinner=False)
-def _shared_store(home_dir: str) -> Store:
-    """One store object per server process, shared by the sessions (it reopens its file itself)."""
-    return Store(Path(home_dir) / "runs.sqlite")
+def _shared_store(home_dir: str, database: str | None) -> Store:
+    """One store object per server process and database, shared by the sessions (it reopens its file, or
+    reconnects to its server, itself): ``database`` is $AUGVIZ_DB, None for the SQLite file in ``home_dir``."""
+    return Store(Path(home_dir) / "runs.sqlite") if database is None else open_store(database)
 
 
 def store() -> Store | None:
     """The run store after this page view's upkeep (cheap, idempotent: runs whose worker is gone are ended and a
     waiting queue gets its launcher), or None after showing why it cannot be used."""
     try:
-        shared = _shared_store(str(data.home()))
+        shared = _shared_store(str(data.home()), settings.database())
         worker.recover(shared)
         return shared
     except StoreError as e:
@@ -157,8 +159,7 @@ def data_problem(cfg: RunConfig) -> str | None:
 def launch(store_: Store, configs: list[RunConfig], picker: str = "t_run") -> list[int]:
     """Queue runs, all or none (a queue cap refuses the lot, with its message); the first becomes the run shown
     by ``picker`` (see ``pick_run``) at once."""
-    session = st.session_state.setdefault("queue_session", uuid.uuid4().hex)  # for the per-session queue cap
-    ids = guarded(worker.launch_all, store_, configs, session) or []
+    ids = guarded(worker.launch_all, store_, configs, visitor()) or []
     if len(ids) > 1:  # an experiment: the panel follows its runs, showing the one training (``pick_run``)
         st.session_state[f"{picker}_follow"] = ids
     elif ids:
@@ -295,8 +296,10 @@ def status_line(store_: Store, run: Run, done: int) -> str:
     total = run.total_steps or 0
     at = f"step {done} of {total}" if total else f"step {done}"
     if run.status == "queued":
-        pos = store_.queue_position(run.id)
-        return f"queued (position {pos} in the queue)" if pos else "queued"
+        ahead = store_.queue_ahead(run.id)
+        running = [(r, store_.step_count(r.id)) for r in store_.runs(statuses=("running",))]
+        past = store_.runs(statuses=("finished",), limit=PAST_FOR_ESTIMATES)
+        return f"queued: {report.queue_wait(ahead, running, past, worker.max_concurrent())}"
     if run.status == "running":
         return run.note if run.note else f"training: {at}" if total else "starting: loading the data"
     if run.status == "finished" and run.test_acc is not None:
