@@ -10,7 +10,8 @@ class ConfigError(ValueError):
     MAX_MESSAGE = 200
 
     def __init__(self, path: str, message: str) -> None:
-        self.path = _clip(path, self.MAX_PATH)
+        # A long path keeps its end: the field it names ("…/run.json: lr", "…params.degrees[1]") is what tells.
+        self.path = path if len(path) <= self.MAX_PATH else "…" + path[-(self.MAX_PATH - 1):]
         self.message = _clip(message, self.MAX_MESSAGE)
         super().__init__(f"{self.path}: {self.message}" if self.path else self.message)
 

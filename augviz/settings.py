@@ -93,7 +93,6 @@ def max_queued_per_visitor() -> int:
     return int(_number(name, 20, 0, 10_000, whole=True))
 
 
-
 def queue_order() -> str:
     """``AUGVIZ_QUEUE_ORDER``: "fair" (default; round-robin across visitors) or "fifo" (first come, first served)."""
     raw = os.environ.get("AUGVIZ_QUEUE_ORDER", "").strip().lower()
@@ -106,15 +105,17 @@ def stop_grace_s() -> float:
     return _number("AUGVIZ_STOP_GRACE_S", 10.0, 0.0, 3600.0, whole=False)
 
 
-NAMES = ("AUGVIZ_DB_TIMEOUT", "AUGVIZ_MAX_RUNS", "AUGVIZ_MAX_QUEUED", "AUGVIZ_MAX_QUEUED_PER_SESSION",
-         "AUGVIZ_STOP_GRACE_S")
+NAMES = ("AUGVIZ_DB", "AUGVIZ_DB_TIMEOUT", "AUGVIZ_MAX_RUNS", "AUGVIZ_MAX_QUEUED", "AUGVIZ_MAX_QUEUED_PER_VISITOR",
+         "AUGVIZ_MAX_QUEUED_PER_SESSION", "AUGVIZ_QUEUE_ORDER", "AUGVIZ_STOP_GRACE_S")
 
 
 def check_all() -> None:
     """Read every setting now, so that a bad one is named when a command starts, not when (or if) a run first
     needs it: SettingError for the first bad one."""
+    database()
     db_timeout()
     max_running(1)
     max_queued()
-    max_queued_per_session()
+    max_queued_per_visitor()
+    queue_order()
     stop_grace_s()

@@ -173,3 +173,10 @@ def png_16() -> bytes:
     buf = io.BytesIO()
     Image.new("L", (16, 16), 128).save(buf, format="PNG")
     return buf.getvalue()
+
+
+def test_a_deep_configuration_path_keeps_the_field_it_names(tmp_path):
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    deep.mkdir(parents=True)
+    out = train(deep, b'{"lr": 1' + b"0" * 400 + b"}")
+    assert out.returncode == EXIT_CODES["config"] and "run.json: lr: " in one_line(out)
