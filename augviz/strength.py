@@ -22,6 +22,7 @@ from augviz import serialize
 from augviz.errors import ConfigError
 from augviz.pipeline import Pipeline, Step
 from augviz.spec import Param
+from augviz.transform import REGISTRY
 
 MAX = 4.0  # the strongest strength accepted: beyond it nearly every setting sits at its bound
 
@@ -35,9 +36,19 @@ class Clipped:
     param: str
     bound: float
 
-    def words(self, label: str) -> str:
-        """ "Rotation's degrees stopped at 180" (``label``: the step's label)."""
-        return f"{label}'s {self.param.replace('_', ' ')} stopped at its bound {self.bound:g}"
+
+
+def bounds_sentence(clipped: tuple[Clipped, ...] | list[Clipped]) -> str:
+    """What hit a bound, in one sentence: "At this strength these settings stop at their bounds: step 1
+    (Rotation) degrees at −180 and 180." (empty when nothing did)."""
+    if not clipped:
+        return ""
+    parts: dict[tuple[int, str, str], list[str]] = {}
+    for c in clipped:
+        parts.setdefault((c.step, c.transform, c.param), []).append(f"{c.bound:g}".replace("-", "\u2212"))
+    items = [f"step {i + 1} ({REGISTRY[t].label}) {p.replace('_', ' ')} at {' and '.join(b)}"
+             for (i, t, p), b in parts.items()]
+    return f"At this strength these settings stop at their bounds: {'; '.join(items)}."
 
 
 @dataclass(frozen=True)

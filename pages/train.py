@@ -5,7 +5,7 @@ import streamlit as st
 from augviz import report
 from augviz.ui import explore, state, train
 
-state.page("train", link={"p": explore.PIPELINE_LINK, **{k[2:]: k for k in (
+state.page("train", link={"p": explore.PIPELINE_LINK, "s": explore.STRENGTH_LINK, **{k[2:]: k for k in (
     "t_dataset", "t_folder", "t_download", "t_image_size", "t_channels", "t_size", "t_val", "t_model", "t_opt",
     "t_lr", "t_batch", "t_steps", "t_by_epochs", "t_epochs", "t_wd", "t_aug", "t_device")},
     "seed": ("t_seed", state.whole(0, train.MAX_SEED)), "exp": "group"},

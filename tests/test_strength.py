@@ -113,7 +113,9 @@ def test_a_setting_pushed_past_its_bound_stops_there_and_is_named():
     assert scaled.doc["steps"][1]["params"]["bits"] == [1, 8]
     assert [(c.transform, c.param, c.bound) for c in scaled.clipped] == [("rotation", "degrees", -180.0),
                                                                         ("posterize", "bits", 1)]
-    assert scaled.clipped[0].words("Rotation") == "Rotation's degrees stopped at its bound -180"
+    assert strength.bounds_sentence(scaled.clipped) == ("At this strength these settings stop at their bounds: "
+                                                         "step 1 (Rotation) degrees at \u2212180; "
+                                                         "step 2 (Posterize) bits at 1.")
 
 
 def test_half_strength_halves_each_distance_from_the_identity():

@@ -11,7 +11,7 @@ from pathlib import Path
 import streamlit as st
 import torch
 
-from augviz import charts, data, experiment, images, models, report, serialize, worker
+from augviz import charts, data, experiment, images, models, report, serialize, strength, worker
 from augviz.errors import ConfigError, DataError, StoreError
 from augviz.preview import SEED_PIPELINE
 from augviz.report import RunHistory
@@ -25,7 +25,8 @@ STEPS = (10, 50, 100, 250, 500, 1000, 1500, 2000, 3000, 5000, 10_000)
 POLL_S = 1.0
 MAX_SEED = 2**31 - 1  # a run's seed (RunConfig's range)
 LINK_LABELS = {  # the Train page's linked controls' labels, for messages about a link's value
-    "pipeline_doc": "the Explore page's pipeline", "t_dataset": "dataset", "t_folder": "folder under the data folder",
+    "pipeline_doc": "the Explore page's pipeline", "strength": "the Explore page's strength",
+    "t_dataset": "dataset", "t_folder": "folder under the data folder",
     "t_download": "download if missing", "t_image_size": "image size", "t_channels": "channels",
     "t_size": "training images", "t_val": "validation fraction", "t_model": "model", "t_opt": "optimizer",
     "t_lr": "learning rate", "t_batch": "batch size", "t_steps": "training steps",
@@ -53,9 +54,15 @@ def store() -> Store | None:
         return None
 
 
-def explore_pipeline() -> dict:
-    """The pipeline built on the Explore page in this session (the seed article's if none was built)."""
+def explore_pipeline_as_set() -> dict:
+    """The pipeline built on the Explore page in this session as its steps are set (the seed article's if none
+    was built): strength 1."""
     return st.session_state.get("pipeline_doc") or serialize.to_dict(SEED_PIPELINE)
+
+
+def explore_pipeline() -> dict:
+    """The Explore page's pipeline at the strength chosen there: what the page shows, and what runs train."""
+    return strength.scale(explore_pipeline_as_set(), float(st.session_state.get("strength", 1.0))).doc
 
 
 def config_form() -> RunConfig | None:
