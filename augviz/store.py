@@ -92,7 +92,7 @@ CREATE TABLE IF NOT EXISTS epochs (
 );
 """
 # Columns added after the first release, with their types: an older database gets them on first open.
-_ADDED = {"note": "TEXT", "progress": "REAL", "error_kind": "TEXT", "session": "TEXT"}
+_ADDED = {"note": "TEXT", "progress": "REAL", "error_kind": "TEXT", "session": "TEXT", "launch_key": "TEXT"}
 
 
 @lru_cache(maxsize=16384)
@@ -132,6 +132,7 @@ class Run:
     progress: float | None = None  # that work's share done, 0–1 (None: unknown or nothing going on)
     error_kind: str | None = None  # one of ERROR_KINDS when the run failed
     session: str | None = None  # the app session or CLI call that queued it (for the per-session cap)
+    launch_key: str | None = None  # the fingerprint of the launch that queued it (see Store.create_many)
 
     @property
     def is_over(self) -> bool:
@@ -318,21 +319,39 @@ class Store:
         return self.create_many([cfg], status, pid, session)[0]
 
     def create_many(self, cfgs: list[RunConfig], status: str = "queued", pid: int | None = None,
-                    session: str | None = None, caps: tuple[int, int] | None = None) -> list[int]:
+                    session: str | None = None, caps: tuple[int, int] | None = None,
+                    key: str | None = None) -> list[int]:
         """Insert runs in one transaction. With ``caps`` (server-wide, per session) on queued runs, refuse with
-        QueueFull, inserting nothing, when queuing all of them would pass either."""
+        QueueFull, inserting nothing, when queuing all of them would pass either.
+
+        ``key`` (a fingerprint of the planned configurations) makes the launch happen once: while runs queued with
+        the same key are still queued or running, their ids come back and nothing is inserted. Checked inside the
+        write transaction, so a double click (two requests at once) queues one set of runs."""
         rows = [_row_text(cfg) for cfg in cfgs]
         now = time.time()
         with self._transaction() as db:
+            if key is not None:
+                same = [int(r[0]) for r in db.execute(
+                    "SELECT id FROM runs WHERE launch_key = ? AND status IN ('queued', 'running') ORDER BY id",
+                    (key,))]
+                if same:
+                    return same
             if caps is not None:
                 reason = _over_cap(db, len(cfgs), session, *caps)
                 if reason:
                     raise QueueFull(reason)
             return [int(db.execute(
-                "INSERT INTO runs (config, label, grp, status, created, pid, started, session) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (config, label, group, status, now, pid, now if status == "running" else None, session)).lastrowid)
+                "INSERT INTO runs (config, label, grp, status, created, pid, started, session, launch_key) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (config, label, group, status, now, pid, now if status == "running" else None, session,
+                 key)).lastrowid)
                 for config, label, group in rows]
+
+    def launch_going(self, key: str) -> list[int]:
+        """The ids of the runs a launch with ``key`` queued that are still queued or running (see create_many)."""
+        with self._db() as db:
+            return [int(r[0]) for r in db.execute(
+                "SELECT id FROM runs WHERE launch_key = ? AND status IN ('queued', 'running') ORDER BY id", (key,))]
 
     def queue_room(self, n: int, session: str | None, max_queued: int, max_per_session: int) -> str | None:
         """Why ``n`` more queued runs would pass a cap, or None when they fit."""
