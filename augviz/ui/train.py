@@ -11,7 +11,7 @@ from pathlib import Path
 import streamlit as st
 import torch
 
-from augviz import charts, data, experiment, images, models, report, serialize, strength, worker
+from augviz import charts, data, experiment, images, models, report, serialize, strength, sweep, worker
 from augviz.errors import ConfigError, DataError, StoreError
 from augviz.preview import SEED_PIPELINE
 from augviz.report import RunHistory
@@ -161,11 +161,12 @@ def data_problem(cfg: RunConfig) -> str | None:
     return None
 
 
-def launch(store_: Store, configs: list[RunConfig], picker: str = "t_run") -> list[int]:
+def launch(store_: Store, configs: list[RunConfig], picker: str = "t_run", key: str | None = None) -> list[int]:
     """Queue runs, all or none (a queue cap refuses the lot, with its message); the first becomes the run shown
-    by ``picker`` (see ``pick_run``) at once."""
+    by ``picker`` (see ``pick_run``) at once. With ``key`` (the planned configurations' fingerprint), runs that
+    a launch with that key queued and that still go come back instead: one click, one launch."""
     session = st.session_state.setdefault("queue_session", uuid.uuid4().hex)  # for the per-session queue cap
-    ids = guarded(worker.launch_all, store_, configs, session) or []
+    ids = guarded(worker.launch_all, store_, configs, session, key) or []
     if ids:
         show(picker, ids[0])
     store_error()
@@ -376,18 +377,29 @@ def experiment_panel(store_: Store, base: RunConfig) -> None:
                "“helped” or “hurt” only when the interval excludes zero.")
     seeds = st.slider("seeds (pairs of runs)", 1, 5, 3, key="x_seeds",
                       help="Each seed trains one pair; two or more are needed for an interval, more narrow it.")
-    sweep = st.multiselect("also sweep training-set sizes (optional)", (250, 500, 1000, 2000, 5000, 10000, 20000),
-                           key="x_sizes")
-    configs = experiment.plan(base, explore_pipeline(), seeds, sorted(sweep) or None)
-    group = shown_experiment(store_)
-    going = [r for r in guarded(store_.runs, group) or [] if not r.is_over] if group else []
-    st.button(f"Run the experiment ({len(configs)} runs)", key="x_go", disabled=bool(going),
-              on_click=_start_experiment, args=(store_, base, seeds, sorted(sweep) or None))
-    if not going:
+    sizes_chosen = st.multiselect("also sweep training-set sizes (optional)",
+                                  (250, 500, 1000, 2000, 5000, 10000, 20000), key="x_sizes")
+    sizes = sorted(sizes_chosen) or None
+    configs = experiment.plan(base, explore_pipeline(), seeds, sizes)
+    same = same_launch_going(store_, configs)
+    st.button(f"Run the experiment ({len(configs)} runs)", key="x_go", disabled=bool(same),
+              on_click=_start_experiment, args=(store_, base, seeds, sizes))
+    if same:
+        st.caption(f"This experiment, as set, is already queued or running ({len(same)} unfinished runs): change "
+                   "the pipeline, the configuration, the seeds or the sizes to start another beside it.")
+    else:
         st.caption(md_escape(report.estimate(configs, guarded(store_.runs) or [])))
     store_error()
+    group = shown_experiment(store_)
     if group:
+        going = [r for r in guarded(store_.runs, group) or [] if not r.is_over]
         experiment_results(store_, group, bool(going))
+
+
+def same_launch_going(store_: Store, configs: list[RunConfig]) -> list[int]:
+    """The runs still queued or running that a launch of the same planned configurations queued: the only case
+    in which starting it again is refused (another configuration may start beside them)."""
+    return guarded(store_.launch_going, sweep.launch_key(configs)) or []
 
 
 def shown_experiment(store_: Store) -> str | None:
@@ -410,8 +422,10 @@ def _start_experiment(store_: Store, base: RunConfig, seeds: int, sizes: list[in
         return
     threads = experiment.threads_per_run(at_once, os.cpu_count() or 1)
     configs = experiment.plan(replace(base, threads=threads), explore_pipeline(), seeds, sizes)
-    if launch(store_, configs):
-        st.session_state["group"] = configs[0].group
+    ids = launch(store_, configs, key=sweep.launch_key(configs))
+    first = guarded(store_.get, ids[0]) if ids else None
+    if first is not None:
+        st.session_state["group"] = first.group  # a second click gets the first click's runs, and group
 
 
 def _stop_runs(store_: Store, run_ids: list[int]) -> None:
@@ -437,8 +451,7 @@ def experiment_results(store_: Store, group: str, going: bool) -> None:
         if unfinished:
             queued = sum(r.status == "queued" for r in unfinished)
             st.caption(f"Waiting for this experiment's {len(unfinished)} unfinished runs "
-                       f"({len(unfinished) - queued} running, {queued} queued): another start would queue the "
-                       "same runs again.")
+                       f"({len(unfinished) - queued} running, {queued} queued).")
             st.button(f"Stop the experiment's {len(unfinished)} unfinished runs", key="x_stop",
                       on_click=_stop_runs, args=(store_, [r.id for r in unfinished]))
         comparisons = experiment.compare(runs)
