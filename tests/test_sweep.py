@@ -150,3 +150,31 @@ def test_a_step_sweep_keeps_no_augmentation_out_of_the_choice_and_names_values_b
     (a,) = sweep.answer(s, results)
     assert a.pick() == 20.0
     assert a.sentence().startswith("500 images: Rotation degrees ±20 is best on validation")
+
+
+def test_the_chart_draws_one_curve_per_size_with_intervals_the_baseline_level_and_the_pick_ringed():
+    from augviz import charts
+    s = replace(default(), sizes=(250, 1000))
+    val = {0.0: [.60, .62, .61], 0.5: [.70, .71, .69], 1.0: [.80, .82, .81], 1.5: [.75, .76, .74],
+           2.0: [.65, .66, .64]}
+    results = {}
+    for arm in sweep.plan(s):
+        v = arm.value if arm.value is not None else 0.0
+        results[arm.key] = sweep.Outcome(val[v][arm.seed] + (0.05 if arm.size == 1000 else 0), val[v][arm.seed])
+    answers = sweep.answer(s, results)
+    fig = charts.sweep_curve(answers, "validation")
+    curves = [t for t in fig.data if t.mode == "lines+markers"]
+    assert [t.name for t in curves] == ["250 images", "1,000 images"]
+    assert list(curves[0].x) == [0.0, 0.5, 1.0, 1.5, 2.0] and curves[0].error_y.array[2] > 0
+    rings = [t for t in fig.data if t.mode == "markers"]
+    assert [list(t.x) for t in rings] == [[1.0], [1.0]]
+    assert len(fig.layout.shapes) == 2  # one no-augmentation line per size
+
+
+def test_the_speed_measurement_is_kept_and_not_measured_again(tmp_path):
+    from augviz import speed
+    cfg = RunConfig(batch_size=8)
+    first, fresh = speed.step_seconds(cfg, tmp_path)
+    again, fresh_again = speed.step_seconds(cfg, tmp_path)
+    assert fresh and not fresh_again and first > 0 and again == first
+    assert "ms a training step, measured here" in speed.estimate([cfg], lambda c: first, 1, [])
