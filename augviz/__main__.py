@@ -20,7 +20,7 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
-from augviz import settings, worker
+from augviz import experiment, serialize, settings, sweep, worker
 from augviz.data import home
 from augviz.errors import ConfigError, DataError, DiskFull, QueueFull, SettingError, StoreError
 from augviz.metrics import DetailMetrics, EpochMetrics, StepMetrics
@@ -188,6 +188,73 @@ def cmd_train(args: argparse.Namespace) -> int:
     return EXIT_CODES.get(status, EXIT_CODES["failed"])
 
 
+def read_sweep(path: Path) -> sweep.Sweep:
+    """A sweep file (see augviz.sweep.from_dict): FileProblem when it cannot be read as UTF-8 text, ConfigError
+    naming the file and field when its content is wrong."""
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except OSError as e:
+        raise FileProblem(f"{path}: cannot be read ({e.strerror or e})") from None
+    except UnicodeDecodeError as e:
+        raise FileProblem(f"{path}: not UTF-8 text (offset {e.start}); save it as UTF-8") from None
+    try:
+        return sweep.from_dict(serialize.parse_json(text))
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e.path}" if e.path else str(path), e.message) from None
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """Queue the sweep's runs that no stored run serves, wait for all, print the table and the answer."""
+    sw = read_sweep(Path(args.config))
+    store = _store(args)
+    threads = experiment.threads_per_run(worker.max_concurrent(), os.cpu_count() or 1)
+    todo = sweep.to_launch(sw, store.runs(), threads)
+    planned = len({a.key for a in sweep.plan(sw)})
+    print(f"sweep: {planned} runs, {planned - len(todo)} served by runs already in the store, {len(todo)} to train",
+          flush=True)
+    ids = worker.launch_all(store, todo, f"cli-{os.getpid()}", sweep.launch_key(todo)) if todo else []
+    try:
+        state = _follow(store, sw)
+    except KeyboardInterrupt:
+        for run_id in ids:
+            store.request_stop(run_id)
+        print("sweep interrupted: the runs it queued were stopped", file=sys.stderr)
+        return EXIT_CODES["interrupted"]
+    for answer in state.answers:
+        print()
+        print(_table(answer.table()))
+        print(answer.sentence())
+    lost = [r for r in state.served.values() if r.status != "finished"] + [None] * state.missing
+    if lost:
+        print(f"error: {len(lost)} of the sweep's {planned} runs did not finish (failed, stopped or diverged); the "
+              "answer rests on the others", file=sys.stderr)
+        return EXIT_CODES["failed"]
+    return EXIT_CODES["finished"]
+
+
+def _follow(store: Store, sw: sweep.Sweep, poll_s: float = 1.0) -> sweep.Progress:
+    """Wait until none of the sweep's runs is queued or running, printing each time more have finished."""
+    shown = -1
+    while True:
+        state = sweep.progress(store, sw)
+        done = sum(r.is_over for r in state.served.values())
+        if done != shown:
+            print(f"{done} of {state.planned} runs over", flush=True)
+            shown = done
+        if not state.going:
+            return state
+        time.sleep(poll_s)
+
+
+def _table(rows: list[dict[str, str]]) -> str:
+    """Rows of text as aligned columns under their keys."""
+    keys = list(rows[0])
+    widths = {k: max(len(k), *(len(r[k]) for r in rows)) for k in keys}
+    lines = ["  ".join(k.ljust(widths[k]) for k in keys)]
+    lines += ["  ".join(r[k].ljust(widths[k]) for k in keys) for r in rows]
+    return "\n".join(line.rstrip() for line in lines)
+
+
 def _log_path(run_id: int) -> Path | None:
     try:
         logs = home() / "logs"
@@ -241,6 +308,11 @@ def main(argv: list[str] | None = None) -> int:
                                      "behind $AUGVIZ_MAX_RUNS like the app's runs")
     p.add_argument("--config", required=True, help="a run configuration JSON file")
     p.set_defaults(fn=cmd_train)
+    p = sub.add_parser("sweep", help="train a sweep (strength or one setting, sizes, seeds), reusing stored runs of "
+                                     "the same configuration, and print its table and answer")
+    p.add_argument("--config", required=True, help="a sweep JSON file (base, pipeline, axis, values, sizes, seeds, "
+                                                   "references)")
+    p.set_defaults(fn=cmd_sweep)
     p = sub.add_parser("runs", help="list stored runs")
     p.set_defaults(fn=cmd_runs)
     for name, fn in (("work", cmd_work), ("launcher", cmd_launcher)):

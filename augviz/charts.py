@@ -19,6 +19,7 @@ from augviz.gradlab import Analysis, sci, superscript
 from augviz.metrics import StepMetrics, hist_edges
 from augviz.report import RunHistory, run_label
 from augviz.store import Run
+from augviz.sweep import Answer, mean_interval
 
 MAX_POINTS = 400  # per series: enough to see the curve, light enough to redraw every second
 FONT = 14  # px: the smallest text on any chart
@@ -462,3 +463,35 @@ def update_ratios(h: RunHistory) -> go.Figure:
     _layout(fig, "Update-to-weight ratio per layer", "‖Δw‖ / ‖w‖", log=True)
     _mark_runs_divergence(fig, [h])
     return fig
+
+
+def sweep_curve(answers: list[Answer], split: str = "validation") -> go.Figure:
+    """Accuracy (``split``: "validation" or "test") against the swept value, mean over seeds with its 95 %
+    interval as error bars; one curve per training-set size, its no-augmentation level as a dotted line of the
+    same colour, and the value the sweep picks (on validation) ringed."""
+    fig = go.Figure()
+    for i, a in enumerate(answers):
+        colour = RUN_PALETTE[i % len(RUN_PALETTE)]
+        rows = [r for r in a.rows if r.value is not None and (r.val if split == "validation" else r.test)]
+        stats = [mean_interval(list((r.val if split == "validation" else r.test).values())) for r in rows]
+        xs = [r.value for r in rows]
+        ys = [100 * m for m, _ in stats if m is not None]
+        fig.add_scatter(x=xs, y=ys, mode="lines+markers", name=f"{a.size:,} images",
+                        line={"color": colour}, marker={"symbol": SIZE_MARKERS[i % len(SIZE_MARKERS)], "size": 9},
+                        error_y={"type": "data", "symmetric": False,
+                                 "array": [100 * (ci[1] - m) if ci and m is not None else 0 for m, ci in stats],
+                                 "arrayminus": [100 * (m - ci[0]) if ci and m is not None else 0 for m, ci in stats]})
+        plain = a.baseline.val if split == "validation" else a.baseline.test
+        if plain:
+            level = 100 * sum(plain.values()) / len(plain)
+            fig.add_hline(y=level, line={"color": colour, "dash": "dot"},
+                          annotation_text=f"no augmentation, {a.size:,} images ({level:.1f} %)",
+                          annotation_position="bottom right")
+        pick = a.pick()
+        if pick is not None and pick in xs:
+            fig.add_scatter(x=[pick], y=[ys[xs.index(pick)]], mode="markers", showlegend=i == 0,
+                            name="best on validation", hoverinfo="skip",
+                            marker={"symbol": "circle-open", "size": 22, "color": colour, "line": {"width": 3}})
+    x_title = answers[0].axis_name if answers else "value"
+    return _layout(fig, f"{split.capitalize()} accuracy by {x_title}, mean over seeds (95% interval)",
+                   "accuracy (%)", x=x_title)

@@ -6,6 +6,7 @@ import base64
 import json
 import zlib
 from dataclasses import dataclass
+from typing import Any
 
 from augviz import serialize
 from augviz.errors import ConfigError
@@ -31,6 +32,17 @@ def pack(doc: dict) -> str:
     """A pipeline document as the value of ``p=``: compressed, URL-safe JSON."""
     raw = json.dumps(doc, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(zlib.compress(raw, 9)).decode().rstrip("=")
+
+
+def unpack(value: str, what: str = "link") -> Any:
+    """The document in a ``pack``-ed query value; ConfigError (naming ``what``) when it is damaged."""
+    if len(value) > MAX_PARAM_LENGTH:
+        raise ConfigError(what, "the value in the link is too long")
+    try:
+        raw = zlib.decompressobj().decompress(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)), 1 << 20)
+    except (ValueError, zlib.error):
+        raise ConfigError(what, "the value in the link is damaged (not valid compressed data)") from None
+    return serialize.parse_json(raw)
 
 
 def decode_pipeline(value: str) -> Pipeline:

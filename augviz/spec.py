@@ -33,6 +33,9 @@ class Param:
     is_range: bool = False
     unit: str = ""
     only_when: tuple[str, str] | None = None  # (other parameter, value): meaningful only then, so the UI hides it
+    # The value at which this parameter does nothing (rotation 0°, zoom 1, noise 0); None for a parameter that is
+    # no amount (a fill mode, a shape, a ratio). Strength (augviz.strength) scales the distance from it.
+    identity: float | None = None
 
     @property
     def label(self) -> str:
@@ -84,14 +87,16 @@ def _show(value: Any) -> str:
 
 
 def span(name: str, low: float, high: float, default: tuple[float, float], help: str, step: float = 0.01,
-         unit: str = "") -> Param:
-    """A float range: each image draws uniformly from ``[default[0], default[1]]``."""
-    return Param(name, "float", tuple(default), help, low, high, step, is_range=True, unit=unit)
+         unit: str = "", identity: float | None = None) -> Param:
+    """A float range: each image draws uniformly from ``[default[0], default[1]]``; ``identity`` is the value at
+    which it does nothing."""
+    return Param(name, "float", tuple(default), help, low, high, step, is_range=True, unit=unit, identity=identity)
 
 
-def int_span(name: str, low: int, high: int, default: tuple[int, int], help: str) -> Param:
+def int_span(name: str, low: int, high: int, default: tuple[int, int], help: str,
+             identity: int | None = None) -> Param:
     """An integer range: each image draws uniformly from the whole numbers in it."""
-    return Param(name, "int", tuple(default), help, low, high, 1, is_range=True)
+    return Param(name, "int", tuple(default), help, low, high, 1, is_range=True, identity=identity)
 
 
 def number(name: str, low: float, high: float, default: float, help: str, step: float = 0.01,
@@ -100,9 +105,9 @@ def number(name: str, low: float, high: float, default: float, help: str, step: 
     return Param(name, "float", default, help, low, high, step, unit=unit, only_when=only_when)
 
 
-def integer(name: str, low: int, high: int, default: int, help: str) -> Param:
+def integer(name: str, low: int, high: int, default: int, help: str, identity: int | None = None) -> Param:
     """A fixed whole-number setting."""
-    return Param(name, "int", default, help, low, high, 1)
+    return Param(name, "int", default, help, low, high, 1, identity=identity)
 
 
 def choice(name: str, choices: tuple[str, ...], default: str, help: str) -> Param:

@@ -61,12 +61,13 @@ def launch(store: Store, cfg: RunConfig, session: str | None = None) -> int:
     return launch_all(store, [cfg], session)[0]
 
 
-def launch_all(store: Store, cfgs: list[RunConfig], session: str | None = None) -> list[int]:
+def launch_all(store: Store, cfgs: list[RunConfig], session: str | None = None, key: str | None = None) -> list[int]:
     """Queue runs, all or none (QueueFull, nothing queued, when a cap would be passed), and make sure a launcher
-    is there to start them. Runs live on when the caller's session or the server ends."""
+    is there to start them. Runs live on when the caller's session or the server ends. With ``key`` (see
+    Store.create_many), a launch whose runs are still going is not queued again: its runs' ids come back."""
     max_concurrent()  # a bad $AUGVIZ_MAX_RUNS is the caller's message now, not the launcher's later
     ids = store.create_many(cfgs, session=session,
-                            caps=(settings.max_queued(), settings.max_queued_per_visitor()))
+                            caps=(settings.max_queued(), settings.max_queued_per_visitor()), key=key)
     try:
         ensure_launcher(store)
     except OSError as e:

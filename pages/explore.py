@@ -12,8 +12,9 @@ state.page("explore", link=explore.LINK, keep=explore.KEEP, labels=explore.LINK_
 explore.init_state()
 image = explore.image_source()
 explore.step_editor()
-pipeline = explore.current_pipeline()
-st.session_state["pipeline_doc"] = serialize.to_dict(pipeline)  # the Train page trains with this pipeline
+as_set = explore.current_pipeline()
+st.session_state["pipeline_doc"] = serialize.to_dict(as_set)  # the Train page trains it at the strength below
+pipeline = explore.strength_control(as_set)  # at the chosen strength: what is drawn and exported
 if st.session_state["image"] == explore.UPLOAD:
     state.link_caveat("Your uploaded picture cannot travel in a link: whoever opens it sees the test card until "
                       "they upload a picture of their own. Everything else (pipeline, seed, draws) travels.")

@@ -4,12 +4,13 @@ import streamlit as st
 
 from augviz import report
 from augviz.ui import explore, state, train
+from augviz.ui import sweep as sweep_ui
 
-state.page("train", link={"p": explore.PIPELINE_LINK, **{k[2:]: k for k in (
+state.page("train", link={"p": explore.PIPELINE_LINK, "s": explore.STRENGTH_LINK, **{k[2:]: k for k in (
     "t_dataset", "t_folder", "t_download", "t_image_size", "t_channels", "t_size", "t_val", "t_model", "t_opt",
     "t_lr", "t_batch", "t_steps", "t_by_epochs", "t_epochs", "t_wd", "t_aug", "t_device")},
-    "seed": ("t_seed", state.whole(0, train.MAX_SEED)), "exp": "group"},
-    keep=("x_seeds", "x_sizes"), labels=train.LINK_LABELS)
+    "seed": ("t_seed", state.whole(0, train.MAX_SEED)), "exp": "group", "sweep": sweep_ui.LINK_KEY},
+    keep=("x_seeds", "x_sizes", *sweep_ui.KEEP), labels={**train.LINK_LABELS, sweep_ui.LINK_KEY: "sweep"})
 
 st.title("Train")
 store = train.store()
@@ -23,6 +24,8 @@ if store is not None and cfg is not None:
     shown = st.container()  # filled after the experiment panel, whose button may have just started runs
     st.divider()
     train.experiment_panel(store, cfg)
+    st.divider()
+    sweep_ui.sweep_panel(store, cfg)
     with shown:
         readable = [r for r in store.runs() if not r.unreadable]
         run = train.pick_run([r for r in readable if not report.is_lab(r)], "t_run")

@@ -58,12 +58,13 @@ def test_the_page_renders_the_seed_pipeline(app):
 
 
 def test_closed_panels_draw_nothing_and_open_ones_draw_their_widgets(app):
-    assert not code_blocks(app) and not app.latex and [s.key for s in app.sidebar.slider] == ["n_draws"]
+    assert not code_blocks(app) and not app.latex and [s.key for s in app.sidebar.slider] == ["n_draws",
+                                                                                                  "strength"]
     open_panel(app, "formulas_open")
     assert [x.value.strip("$\n") for x in app.latex] == [s.transform.formula for s in SEED_PIPELINE.steps]
     open_panel(app, "1.open")
     assert {s.key for s in app.sidebar.slider} == {"1.p", "1.translate_x", "1.translate_y", "1.scale", "1.shear_x",
-                                                  "1.shear_y", "n_draws"}
+                                                  "1.shear_y", "strength", "n_draws"}
     open_panel(app, "export_open")
     assert [c.language for c in code_blocks(app)] == ["json"]  # only the chosen tab's text is sent
     for target in ("torchvision", "albumentations", "kornia", "keras", "augviz"):

@@ -51,22 +51,48 @@ def test_the_estimate_comes_from_finished_runs_of_the_same_configuration(home):
     assert "Estimate: about 6 min 40 s for 4 runs of 1,000 steps (100 ms a step, the median of 3 finished runs" in text
 
 
-def test_while_the_experiments_runs_go_the_button_is_disabled_and_they_can_be_stopped(home):
+def test_a_going_experiment_is_shown_and_can_be_stopped_while_another_configuration_may_start(home):
     store = Store(home / "runs.sqlite")
     cfg = RunConfig(train_size=250, steps=10, group="exp-test")
     running = store.create(cfg, status="running", pid=os.getpid())  # a worker that is training it
     queued = store.create(cfg)
     at = train_page()  # a fresh session (a reload, a second tab): it shows the experiment that is going
-    assert at.button(key="x_go").disabled
     assert at.query_params["exp"] == "exp-test"
     assert "Waiting for this experiment's 2 unfinished runs (1 running, 1 queued)" in captions(at)
-    assert "Estimate" not in captions(at)
+    assert not at.button(key="x_go").disabled and "Estimate" in captions(at)  # the page's is another one
 
     at.button(key="x_stop").click().run()
     assert store.get(queued).status == "stopped" and store.get(running).stop_requested
-    store.finish(running, "stopped")  # as its worker does at its next check
-    at.run()
-    assert not at.button(key="x_go").disabled and "Estimate" in captions(at)
+
+
+def test_the_button_is_disabled_only_while_the_same_configuration_is_queued_or_running(home):
+    store = Store(home / "runs.sqlite")
+    store.create(RunConfig(train_size=250, steps=10), pid=os.getpid())  # first in the queue, waiting in this
+    # process: the launcher starts nothing behind it, so the experiment's runs stay queued
+    at = train_page()
+    assert not at.button(key="x_go").disabled
+    at.button(key="x_go").click().run()
+    assert len(store.runs()) == 7
+    assert at.button(key="x_go").disabled
+    assert "already queued or running (6 unfinished runs)" in captions(at)
+    at.slider(key="x_seeds").set_value(2).run()
+    assert not at.button(key="x_go").disabled  # another configuration may start beside it
+    at.slider(key="x_seeds").set_value(3).run()
+    assert at.button(key="x_go").disabled
+    assert train_page().button(key="x_go").disabled  # a second browser with the same configuration
+
+
+def test_a_double_click_on_run_the_experiment_queues_it_once(home):
+    store = Store(home / "runs.sqlite")
+    store.create(RunConfig(train_size=250, steps=10), pid=os.getpid())  # nothing starts behind it
+    # The second click comes from a page drawn before the first click's effect (its button still enabled): as
+    # in a browser whose second click leaves before the disabled button arrives, or a second tab.
+    first, second = train_page(), train_page()
+    first.button(key="x_go").click().run()
+    second.button(key="x_go").click().run()
+    assert len(store.runs()) == 7
+    assert len({r.group for r in store.runs()[1:]}) == 1
+    assert second.query_params["exp"] == first.query_params["exp"]  # both show the one experiment
 
 
 def test_a_link_to_a_finished_experiment_shows_its_verdict_in_a_new_session(home):

@@ -14,7 +14,7 @@ from augviz import settings
 from augviz.errors import QueueFull
 from augviz.metrics import DetailMetrics, EpochMetrics, StepMetrics
 from augviz.store import metric_rows, queue
-from augviz.store.engine import Engine
+from augviz.store.engine import Connection, Engine
 from augviz.store.records import Run, row_text, run_from_row
 from augviz.store.sqlite import SQLiteEngine
 
@@ -72,21 +72,35 @@ class Store:
         return self.create_many([cfg], status, pid, session)[0]
 
     def create_many(self, cfgs: list[RunConfig], status: str = "queued", pid: int | None = None,
-                    session: str | None = None, caps: tuple[int, int] | None = None) -> list[int]:
-        """Insert runs in one transaction. With ``caps`` (server-wide, per session) on queued runs, refuse with
-        QueueFull, inserting nothing, when queuing all of them would pass either."""
+                    session: str | None = None, caps: tuple[int, int] | None = None,
+                    key: str | None = None) -> list[int]:
+        """Insert runs in one transaction. With ``caps`` (server-wide, per visitor) on queued runs, refuse with
+        QueueFull, inserting nothing, when queuing all of them would pass either.
+
+        ``key`` (a fingerprint of the planned configurations) makes the launch happen once: while runs queued with
+        the same key are still queued or running, their ids come back and nothing is inserted. Checked inside the
+        write transaction, so a double click (two requests at once) queues one set of runs."""
         rows = [row_text(cfg) for cfg in cfgs]
         now = time.time()
         with self.engine.transaction() as db:
+            if key is not None:
+                same = _going_with_key(db, key)
+                if same:
+                    return same
             if caps is not None:
                 reason = queue.over_cap(db, len(cfgs), session, *caps)
                 if reason:
                     raise QueueFull(reason)
             return [int(db.execute(
-                "INSERT INTO runs (config, label, grp, status, created, pid, started, session) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                (config, label, group, status, now, pid, now if status == "running" else None, session)
+                "INSERT INTO runs (config, label, grp, status, created, pid, started, session, launch_key) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                (config, label, group, status, now, pid, now if status == "running" else None, session, key)
             ).fetchone()["id"]) for config, label, group in rows]
+
+    def launch_going(self, key: str) -> list[int]:
+        """The ids of the runs a launch with ``key`` queued that are still queued or running (see create_many)."""
+        with self.engine.connection() as db:
+            return _going_with_key(db, key)
 
     def queue_room(self, n: int, session: str | None, max_queued: int, max_per_session: int) -> str | None:
         """Why ``n`` more queued runs would pass a cap, or None when they fit."""
@@ -265,3 +279,8 @@ class Store:
     def step_count(self, run_id: int) -> int:
         with self.engine.connection() as db:
             return metric_rows.step_count(db, run_id)
+
+
+def _going_with_key(db: Connection, key: str) -> list[int]:
+    return [int(r["id"]) for r in db.execute(
+        "SELECT id FROM runs WHERE launch_key = ? AND status IN ('queued', 'running') ORDER BY id", (key,))]

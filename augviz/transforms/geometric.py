@@ -26,7 +26,7 @@ class Rotation(GeometricTransform):
                r"-\sin\theta & \cos\theta\end{pmatrix}\begin{pmatrix}x\\y\end{pmatrix},\quad "
                r"\theta \sim U(\theta_{lo}, \theta_{hi})")
     params = (span("degrees", -180, 180, (-15, 15), "Each image turns by an angle drawn from this range.",
-                   step=1.0, unit="°"), *FILL_PARAMS)
+                   step=1.0, unit="°", identity=0.0), *FILL_PARAMS)
 
     def sample(self, cfg, n, g):
         return {"angle": uniform(g, n, cfg["degrees"])}
@@ -74,11 +74,11 @@ class Affine(GeometricTransform):
     formula = (r"A = T(t_x W, t_y H)\,\begin{pmatrix}1 & \tan\phi_x\\ \tan\phi_y & 1\end{pmatrix}"
                r"\begin{pmatrix}s & 0\\ 0 & s\end{pmatrix}")
     params = (
-        span("translate_x", -0.5, 0.5, (-0.1, 0.1), "Horizontal shift as a fraction of the width."),
-        span("translate_y", -0.5, 0.5, (-0.1, 0.1), "Vertical shift as a fraction of the height."),
-        span("scale", 0.5, 2.0, (1.0, 1.0), "Scale factor (above 1 enlarges)."),
-        span("shear_x", -45, 45, (0.0, 0.0), "Horizontal shear angle.", step=1.0, unit="°"),
-        span("shear_y", -45, 45, (0.0, 0.0), "Vertical shear angle.", step=1.0, unit="°"),
+        span("translate_x", -0.5, 0.5, (-0.1, 0.1), "Horizontal shift as a fraction of the width.", identity=0.0),
+        span("translate_y", -0.5, 0.5, (-0.1, 0.1), "Vertical shift as a fraction of the height.", identity=0.0),
+        span("scale", 0.5, 2.0, (1.0, 1.0), "Scale factor (above 1 enlarges).", identity=1.0),
+        span("shear_x", -45, 45, (0.0, 0.0), "Horizontal shear angle.", step=1.0, unit="°", identity=0.0),
+        span("shear_y", -45, 45, (0.0, 0.0), "Vertical shear angle.", step=1.0, unit="°", identity=0.0),
         *FILL_PARAMS,
     )
 
@@ -103,7 +103,8 @@ class Zoom(GeometricTransform):
     label = "Zoom in/out"
     description = "Magnify (factor above 1) or shrink (below 1) about the centre, as Keras' zoom_range."
     formula = r"x' = z_x\,x,\quad y' = z_y\,y,\quad z \sim U(z_{lo}, z_{hi})"
-    params = (span("factor", 0.5, 2.0, (0.9, 1.1), "Zoom factor drawn per image (1 leaves the size)."),
+    params = (span("factor", 0.5, 2.0, (0.9, 1.1), "Zoom factor drawn per image (1 leaves the size).",
+                   identity=1.0),
               flag("keep_aspect", True, "Use one factor for both axes (off: Keras draws x and y separately)."),
               *FILL_PARAMS)
 
@@ -125,8 +126,9 @@ class RandomResizedCrop(GeometricTransform):
     description = "Cut a random box of random area and aspect ratio and stretch it back to the full size."
     formula = (r"w = \sqrt{aAr},\ h = \sqrt{aA/r},\quad a \sim U(a_{lo}, a_{hi}),\ "
                r"\log r \sim U(\log r_{lo}, \log r_{hi})")
-    params = (span("area", 0.05, 1.0, (0.5, 1.0), "Crop area as a fraction of the image."),
-              span("ratio", 0.25, 4.0, (0.75, 1.333), "Crop aspect ratio, width over height (drawn log-uniform)."),
+    params = (span("area", 0.05, 1.0, (0.5, 1.0), "Crop area as a fraction of the image.", identity=1.0),
+              span("ratio", 0.25, 4.0, (0.75, 1.333), "Crop aspect ratio, width over height (drawn log-uniform).",
+                   identity=1.0),
               *FILL_PARAMS)
 
     def sample(self, cfg, n, g):
@@ -149,7 +151,8 @@ class Perspective(GeometricTransform):
     description = "Pull each corner inward by a random amount, as if the picture were seen at a slant."
     formula = (r"\begin{pmatrix}x'\\y'\\1\end{pmatrix} \propto H\begin{pmatrix}x\\y\\1\end{pmatrix},\quad "
                r"H \text{ maps the corners to corners moved by up to } d\cdot\tfrac{W}{2}")
-    params = (span("distortion", 0.0, 1.0, (0.0, 0.3), "How far each corner may move, as a fraction of half the size."),
+    params = (span("distortion", 0.0, 1.0, (0.0, 0.3), "How far each corner may move, as a fraction of half the size.",
+                   identity=0.0),
               *FILL_PARAMS)
 
     def sample(self, cfg, n, g):
@@ -188,7 +191,7 @@ class Elastic(GeometricTransform):
     description = "Push pixels along a smooth random field, like a rubber sheet (Simard et al., 2003)."
     formula = r"x' = x + \alpha\,(G_\sigma * u_x)(x),\quad u \sim U(-1, 1)^{H\times W\times 2}"
     params = (span("alpha", 0.0, 200.0, (20.0, 40.0), "Strength of the displacement, in pixels before smoothing.",
-                   step=1.0),
+                   step=1.0, identity=0.0),
               span("sigma", 1.0, 20.0, (4.0, 6.0), "Smoothness of the field: the Gaussian's sigma in pixels.",
                    step=0.5),
               *FILL_PARAMS)

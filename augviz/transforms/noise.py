@@ -23,7 +23,8 @@ class GaussianNoise(_Noise):
     description = "Add independent normal noise to every pixel, as sensor noise does."
     formula = (r"x' = \mathrm{clip}(x + \sigma n),\quad n \sim \mathcal{N}(0, 1),\ "
                r"\sigma \sim U(\sigma_{lo}, \sigma_{hi})")
-    params = (span("sigma", 0.0, 0.5, (0.0, 0.05), "Standard deviation of the noise, on the 0–1 scale.", step=0.005),
+    params = (span("sigma", 0.0, 0.5, (0.0, 0.05), "Standard deviation of the noise, on the 0–1 scale.", step=0.005,
+                   identity=0.0),
               flag("per_channel", True, "Draw each colour channel separately (off: the same noise on every channel)."))
 
     def kernel(self, x, cfg, params):
@@ -40,7 +41,7 @@ class SaltAndPepper(_Noise):
     description = "Set a random share of pixels to white (salt) or black (pepper), as dead or hot sensor cells."
     formula = (r"x'_{ij} = \begin{cases}1 & u_{ij} < a\,r\\ 0 & a\,r \le u_{ij} < a\\ x_{ij} & \text{else}\end{cases}"
                r",\quad u \sim U(0,1)")
-    params = (span("amount", 0.0, 0.5, (0.01, 0.05), "Share of pixels changed.", step=0.005),
+    params = (span("amount", 0.0, 0.5, (0.01, 0.05), "Share of pixels changed.", step=0.005, identity=0.0),
               span("salt_ratio", 0.0, 1.0, (0.5, 0.5), "Share of the changed pixels that turn white."))
 
     def kernel(self, x, cfg, params):
@@ -58,7 +59,8 @@ class Speckle(_Noise):
     label = "Speckle"
     description = "Multiplicative noise: brighter pixels get more of it, as in radar and ultrasound images."
     formula = r"x' = \mathrm{clip}(x + \sigma\,x\,n),\quad n \sim \mathcal{N}(0, 1)"
-    params = (span("sigma", 0.0, 1.0, (0.0, 0.1), "Standard deviation of the multiplicative noise.", step=0.01),)
+    params = (span("sigma", 0.0, 1.0, (0.0, 0.1), "Standard deviation of the multiplicative noise.", step=0.01,
+                   identity=0.0),)
 
     def kernel(self, x, cfg, params):
         z = normal_field(params["seed"], tuple(x.shape[1:]), x.device, reuse=True).to(x.dtype)
@@ -75,8 +77,9 @@ class Snow(_Noise):
                    "\"snow\" beside salt-and-pepper noise.")
     formula = (r"x'_{ij} = \mathrm{clip}\left(x_{ij} + \delta\begin{cases}+1 & u_{ij} < a/2\\ -1 & a/2 \le u_{ij} < a"
                r"\\ 0 & \text{else}\end{cases}\right),\quad u \sim U(0,1)")
-    params = (span("amount", 0.0, 1.0, (0.05, 0.2), "Share of pixels moved.", step=0.01),
-              span("magnitude", 0.0, 1.0, (0.2, 0.2), "How far a moved pixel goes up or down, on the 0–1 scale."))
+    params = (span("amount", 0.0, 1.0, (0.05, 0.2), "Share of pixels moved.", step=0.01, identity=0.0),
+              span("magnitude", 0.0, 1.0, (0.2, 0.2), "How far a moved pixel goes up or down, on the 0–1 scale.",
+                   identity=0.0))
 
     def kernel(self, x, cfg, params):
         return noise.snow(x, params["seed"], params["amount"], params["magnitude"], out=x)

@@ -39,7 +39,8 @@ class _Factor(_OneValue):
 
 
 def _factor_param(what: str, default: tuple[float, float] = (0.8, 1.2)) -> tuple:
-    return (span("factor", 0.0, 3.0, default, f"Per-image {what} factor (1 leaves the image as it is)."),)
+    return (span("factor", 0.0, 3.0, default, f"Per-image {what} factor (1 leaves the image as it is).",
+                 identity=1.0),)
 
 
 @register
@@ -79,7 +80,8 @@ class Hue(_OneValue):
     description = "Turn every colour round the colour wheel by a random fraction of a turn; greys stay grey."
     formula = (r"(H', S', V') = ((H + h) \bmod 1,\ S,\ V) \text{ in HSV},\quad "
                r"h \sim U(h_{lo}, h_{hi})")
-    params = (span("shift", -0.5, 0.5, (-0.05, 0.05), "Hue shift in turns of the colour wheel (0.5 is half a turn)."),)
+    params = (span("shift", -0.5, 0.5, (-0.05, 0.05), "Hue shift in turns of the colour wheel (0.5 is half a turn).",
+                   identity=0.0),)
     fn = staticmethod(color.hue)
     in_place = True
 
@@ -102,7 +104,7 @@ class Gamma(_OneValue):
     label = "Gamma"
     description = "Raise every pixel to a random power: above 1 darkens the mid-tones, below 1 lightens them."
     formula = r"x' = x^{\gamma},\quad \gamma \sim U(\gamma_{lo}, \gamma_{hi})"
-    params = (span("gamma", 0.2, 5.0, (0.8, 1.25), "The exponent drawn per image."),)
+    params = (span("gamma", 0.2, 5.0, (0.8, 1.25), "The exponent drawn per image.", identity=1.0),)
     fn = staticmethod(color.gamma)
 
 
@@ -113,7 +115,9 @@ class GaussianBlur(_OneValue):
     description = "Smooth with a Gaussian of random width (radius 3σ), mirrored at the borders."
     formula = (r"x' = G_\sigma * x,\quad G_\sigma(t) \propto e^{-t^2/2\sigma^2},\ "
                r"\sigma \sim U(\sigma_{lo}, \sigma_{hi})")
-    params = (span("sigma", 0.1, 10.0, (0.1, 2.0), "Width of the Gaussian in pixels.", step=0.1),)
+    params = (span("sigma", 0.1, 10.0, (0.1, 2.0), "Width of the Gaussian in pixels.", step=0.1,
+                   # σ 0.1, the lowest allowed, is no blur: its neighbours weigh e^-50 ≈ 2e-22, below float precision
+                   identity=0.1),)
     fn = staticmethod(color.gaussian_blur)
 
 
@@ -124,7 +128,8 @@ class Sharpness(_Factor):
     description = "Blend with a smoothed copy: above 1 sharpens, below 1 softens (PIL's rule)."
     formula = (r"x' = \mathrm{clip}(s + f\,(x - s)),\quad "
                r"s = \tfrac{1}{13}\begin{pmatrix}1&1&1\\1&5&1\\1&1&1\end{pmatrix} * x")
-    params = (span("factor", 0.0, 5.0, (0.5, 2.0), "Sharpness factor drawn per image (1 leaves the image)."),)
+    params = (span("factor", 0.0, 5.0, (0.5, 2.0), "Sharpness factor drawn per image (1 leaves the image).",
+                   identity=1.0),)
     fn = staticmethod(color.sharpness)
 
 
@@ -134,7 +139,7 @@ class Posterize(_OneValue):
     label = "Posterize"
     description = "Keep only the top few bits of each 8-bit level, leaving flat bands of colour."
     formula = r"x' = \lfloor 255x \rfloor \;\&\; (256 - 2^{8-b}),\quad b \sim U\{b_{lo},\dots,b_{hi}\}"
-    params = (int_span("bits", 1, 8, (4, 8), "Bits kept per channel."),)
+    params = (int_span("bits", 1, 8, (4, 8), "Bits kept per channel.", identity=8),)
     fn = staticmethod(color.posterize)
 
 
@@ -144,7 +149,10 @@ class Solarize(_OneValue):
     label = "Solarize"
     description = "Invert every pixel at or above a threshold, as an over-exposed film does."
     formula = r"x' = \begin{cases}1 - x & x \ge t\\ x & x < t\end{cases}"
-    params = (span("threshold", 0.0, 1.0, (0.5, 1.0), "Pixels at or above this level are inverted."),)
+    # At threshold 1 only pure white still inverts (torchvision allows no higher one): strength 0 switches the
+    # step off rather than relying on it.
+    params = (span("threshold", 0.0, 1.0, (0.5, 1.0), "Pixels at or above this level are inverted.",
+                   identity=1.0),)
     fn = staticmethod(color.solarize)
 
 

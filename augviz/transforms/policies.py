@@ -124,7 +124,8 @@ class RandAugment(Transform):
     description = "Apply N operations picked at random from 14, all at one magnitude M (Cubuk et al., 2020)."
     formula = r"x' = o_N(\dots o_1(x; M)),\quad o_k \sim U\{\text{identity, shear, translate, rotate, colour, …}\}"
     params = (integer("num_ops", 1, 5, 2, "N: how many operations each image goes through."),
-              integer("magnitude", 0, BINS, 9, "M: how strong every operation is, from 0 to 30."),
+              integer("magnitude", 0, BINS, 9, "M: how strong every operation is, from 0 to 30.",
+                      identity=0),
               *FILL_PARAMS)
 
     def sample(self, cfg, n, g):

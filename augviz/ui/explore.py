@@ -12,7 +12,7 @@ from typing import Any
 import streamlit as st
 import torch
 
-from augviz import REGISTRY, Pipeline, Step, images, serialize, share
+from augviz import REGISTRY, Pipeline, Step, images, serialize, share, strength
 from augviz.captions import keep_values_whole
 from augviz.errors import ConfigError, ImageError
 from augviz.export import TARGETS, file_name, to_code
@@ -32,15 +32,29 @@ def _decode_pipeline(text: str) -> dict:
     return serialize.to_dict(share.decode_pipeline(text))
 
 
+# The strength the pipeline is shown and trained at (augviz.strength); in the link as ``s``, also Train's.
+STRENGTH_KEY = "strength"
+
+
+def _decode_strength(text: str) -> float:
+    try:
+        value = strength.check(float(text))
+    except ConfigError as e:
+        raise ValueError(e.message) from None
+    return round(value / STRENGTH_STEP) * STRENGTH_STEP
+
+
+STRENGTH_STEP = 0.05
+STRENGTH_LINK = (STRENGTH_KEY, (lambda v: f"{v:g}", _decode_strength))
 # What the page's link carries (query name → session key); the step widgets follow from the pipeline.
 PIPELINE_LINK = ("pipeline_doc", (share.pack, _decode_pipeline))  # the pipeline (with its seed), also Train's
 LINK: dict[str, str | tuple[str, tuple]] = {
     "p": PIPELINE_LINK, "seed": ("seed", whole(0, MAX_SEED)), "img": "image", "n": "n_draws", "show": "present",
-    "exact": "exact", "fx": "formulas_open", "ex": "export_open", "tab": "export_tab"}
+    "exact": "exact", "fx": "formulas_open", "ex": "export_open", "tab": "export_tab", "s": STRENGTH_LINK}
 # The linked controls' labels, for messages about a link's value.
 LINK_LABELS = {"pipeline_doc": "pipeline", "seed": "seed", "image": "picture", "n_draws": "number of draws",
                "present": "presentation mode", "exact": "exact values", "formulas_open": "formulas panel",
-               "export_open": "export panel", "export_tab": "export tab"}
+               "export_open": "export panel", "export_tab": "export tab", STRENGTH_KEY: "strength"}
 # More keys to keep across pages: every step's settings and open panel (not its buttons), and the editor's own.
 KEEP = (r"\d+\.(?!up$|down$|remove$|lo$|hi$)\w+", "seed", "add_choice", "import_text", FINE)
 
@@ -233,6 +247,28 @@ def step_editor() -> None:
     st.sidebar.slider("number of draws", 1, MAX_DRAWS, key="n_draws",
                       help="Draw i depends only on the seed and i: showing more draws adds draws, it never changes "
                       "the ones shown.")
+
+
+def at_strength(pipeline: Pipeline) -> tuple[Pipeline, tuple[strength.Clipped, ...]]:
+    """The pipeline at this session's strength (1, as set, until the slider moves) and what hit a bound."""
+    return strength.scale_pipeline(pipeline, float(st.session_state.get(STRENGTH_KEY, 1.0)))
+
+
+def strength_control(pipeline: Pipeline) -> Pipeline:
+    """Sidebar: the strength slider, and which settings it pushed to their bound. Returns the pipeline at that
+    strength: what the preview draws, the exports write and the Train page trains."""
+    st.sidebar.header("Strength")
+    st.session_state.setdefault(STRENGTH_KEY, 1.0)
+    st.sidebar.slider("strength", 0.0, strength.MAX, step=STRENGTH_STEP, key=STRENGTH_KEY,
+                      help="One knob for the whole pipeline: every amount's distance from doing nothing (rotation "
+                      "0°, zoom 1, noise 0) times this. 0 is no augmentation, 1 the pipeline as set, 2 twice as "
+                      "far; probabilities stay as set.")
+    shown, clipped = at_strength(pipeline)
+    if clipped:
+        st.sidebar.warning(md_escape(strength.bounds_sentence(clipped)))
+    if st.session_state.get(STRENGTH_KEY, 1.0) == 0:
+        st.sidebar.caption("Strength 0: every step is off, the pictures as they are.")
+    return shown
 
 
 # ---- image source ------------------------------------------------------------------------------------------

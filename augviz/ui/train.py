@@ -10,7 +10,7 @@ from pathlib import Path
 import streamlit as st
 import torch
 
-from augviz import charts, data, experiment, images, models, report, serialize, settings, worker
+from augviz import charts, data, experiment, images, models, report, serialize, settings, strength, sweep, worker
 from augviz.errors import ConfigError, DataError, StoreError
 from augviz.preview import SEED_PIPELINE
 from augviz.report import RunHistory
@@ -26,7 +26,8 @@ POLL_S = 1.0
 PAST_FOR_ESTIMATES = 200  # newest finished runs whose speed estimates a queued run's wait
 MAX_SEED = 2**31 - 1  # a run's seed (RunConfig's range)
 LINK_LABELS = {  # the Train page's linked controls' labels, for messages about a link's value
-    "pipeline_doc": "the Explore page's pipeline", "t_dataset": "dataset", "t_folder": "folder under the data folder",
+    "pipeline_doc": "the Explore page's pipeline", "strength": "the Explore page's strength",
+    "t_dataset": "dataset", "t_folder": "folder under the data folder",
     "t_download": "download if missing", "t_image_size": "image size", "t_channels": "channels",
     "t_size": "training images", "t_val": "validation fraction", "t_model": "model", "t_opt": "optimizer",
     "t_lr": "learning rate", "t_batch": "batch size", "t_steps": "training steps",
@@ -55,9 +56,15 @@ def store() -> Store | None:
         return None
 
 
-def explore_pipeline() -> dict:
-    """The pipeline built on the Explore page in this session (the seed article's if none was built)."""
+def explore_pipeline_as_set() -> dict:
+    """The pipeline built on the Explore page in this session as its steps are set (the seed article's if none
+    was built): strength 1."""
     return st.session_state.get("pipeline_doc") or serialize.to_dict(SEED_PIPELINE)
+
+
+def explore_pipeline() -> dict:
+    """The Explore page's pipeline at the strength chosen there: what the page shows, and what runs train."""
+    return strength.scale(explore_pipeline_as_set(), float(st.session_state.get("strength", 1.0))).doc
 
 
 def config_form() -> RunConfig | None:
@@ -156,11 +163,12 @@ def data_problem(cfg: RunConfig) -> str | None:
     return None
 
 
-def launch(store_: Store, configs: list[RunConfig], picker: str = "t_run") -> list[int]:
+def launch(store_: Store, configs: list[RunConfig], picker: str = "t_run", key: str | None = None) -> list[int]:
     """Queue runs, all or none (a queue cap refuses the lot, with its message); the first becomes the run shown
-    by ``picker`` (see ``pick_run``) at once."""
-    ids = guarded(worker.launch_all, store_, configs, visitor()) or []
-    if len(ids) > 1:  # an experiment: the panel follows its runs, showing the one training (``pick_run``)
+    by ``picker`` (see ``pick_run``) at once. With ``key`` (the planned configurations' fingerprint), runs that
+    a launch with that key queued and that still go come back instead: one click, one launch."""
+    ids = guarded(worker.launch_all, store_, configs, visitor(), key) or []
+    if len(ids) > 1:  # an experiment or a sweep: the panel follows its runs, showing the one training (``pick_run``)
         st.session_state[f"{picker}_follow"] = ids
     elif ids:
         st.session_state.pop(f"{picker}_follow", None)
@@ -441,18 +449,29 @@ def experiment_panel(store_: Store, base: RunConfig) -> None:
                "“helped” or “hurt” only when the interval excludes zero.")
     seeds = st.slider("seeds (pairs of runs)", 1, 5, 3, key="x_seeds",
                       help="Each seed trains one pair; two or more are needed for an interval, more narrow it.")
-    sweep = st.multiselect("also sweep training-set sizes (optional)", (250, 500, 1000, 2000, 5000, 10000, 20000),
-                           key="x_sizes")
-    configs = experiment.plan(base, explore_pipeline(), seeds, sorted(sweep) or None)
-    group = shown_experiment(store_)
-    going = [r for r in guarded(store_.runs, group) or [] if not r.is_over] if group else []
-    st.button(f"Run the experiment ({len(configs)} runs)", key="x_go", disabled=bool(going),
-              on_click=_start_experiment, args=(store_, base, seeds, sorted(sweep) or None))
-    if not going:
+    sizes_chosen = st.multiselect("also sweep training-set sizes (optional)",
+                                  (250, 500, 1000, 2000, 5000, 10000, 20000), key="x_sizes")
+    sizes = sorted(sizes_chosen) or None
+    configs = experiment.plan(base, explore_pipeline(), seeds, sizes)
+    same = same_launch_going(store_, configs)
+    st.button(f"Run the experiment ({len(configs)} runs)", key="x_go", disabled=bool(same),
+              on_click=_start_experiment, args=(store_, base, seeds, sizes))
+    if same:
+        st.caption(f"This experiment, as set, is already queued or running ({len(same)} unfinished runs): change "
+                   "the pipeline, the configuration, the seeds or the sizes to start another beside it.")
+    else:
         st.caption(md_escape(report.estimate(configs, guarded(store_.runs) or [])))
     store_error()
+    group = shown_experiment(store_)
     if group:
+        going = [r for r in guarded(store_.runs, group) or [] if not r.is_over]
         experiment_results(store_, group, bool(going))
+
+
+def same_launch_going(store_: Store, configs: list[RunConfig]) -> list[int]:
+    """The runs still queued or running that a launch of the same planned configurations queued: the only case
+    in which starting it again is refused (another configuration may start beside them)."""
+    return guarded(store_.launch_going, sweep.launch_key(configs)) or []
 
 
 def shown_experiment(store_: Store) -> str | None:
@@ -475,8 +494,10 @@ def _start_experiment(store_: Store, base: RunConfig, seeds: int, sizes: list[in
         return
     threads = experiment.threads_per_run(at_once, os.cpu_count() or 1)
     configs = experiment.plan(replace(base, threads=threads), explore_pipeline(), seeds, sizes)
-    if launch(store_, configs):
-        st.session_state["group"] = configs[0].group
+    ids = launch(store_, configs, key=sweep.launch_key(configs))
+    first = guarded(store_.get, ids[0]) if ids else None
+    if first is not None:
+        st.session_state["group"] = first.group  # a second click gets the first click's runs, and group
 
 
 def _stop_runs(store_: Store, run_ids: list[int]) -> None:

@@ -1,0 +1,133 @@
+"""How fast this machine trains: a short calibration of the model's training step, measured at first need and
+kept in the run home (``speed.json``), so that an estimate tells the truth here rather than quoting a figure
+measured elsewhere.
+
+The calibration times a few optimizer steps of the configuration's model on a random batch of its shape, at the
+threads a run would use (after a warm-up, the median step), and the pipeline's cost on a batch on top. It is a
+lower bound on a run's time (data loading and evaluation come on top), kept per model, shape, batch and threads.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from augviz import data, models, serialize
+from augviz.report import duration
+from augviz.runconfig import RunConfig
+from augviz.store import Run
+
+WARMUP, TIMED = 3, 8
+FILE = "speed.json"
+
+
+def _shape(cfg: RunConfig) -> tuple[int, int, int]:
+    """(channels, size, classes) of the configuration's data, without reading it (an image folder's own shape is
+    unknown here: its chosen size and channels, else 32×32 colour, 10 classes)."""
+    spec = data.DATASETS[cfg.dataset]
+    channels = cfg.channels or spec.channels or 3
+    size = cfg.image_size or spec.size or 32
+    return channels, size, len(spec.classes) if spec.classes else 10
+
+
+def key(cfg: RunConfig) -> str:
+    channels, size, classes = _shape(cfg)
+    return f"{cfg.model}/{channels}x{size}x{size}/{classes}/b{cfg.batch_size}/t{cfg.threads or 0}/{cfg.device}"
+
+
+def measure_step(cfg: RunConfig) -> float:
+    """Seconds per optimizer step of ``cfg``'s model on this machine (median of a few, after a warm-up)."""
+    channels, size, classes = _shape(cfg)
+    before = torch.get_num_threads()
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    try:
+        g = torch.Generator().manual_seed(0)
+        model = models.build(cfg.model, channels, size, classes, cfg.net).to(memory_format=torch.channels_last)
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+        x = torch.rand(cfg.batch_size, channels, size, size, generator=g).contiguous(memory_format=torch.channels_last)
+        y = torch.randint(0, classes, (cfg.batch_size,), generator=g)
+        times = []
+        for i in range(WARMUP + TIMED):
+            start = time.perf_counter()
+            loss = F.cross_entropy(model(x), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            if i >= WARMUP:
+                times.append(time.perf_counter() - start)
+        return statistics.median(times)
+    finally:
+        torch.set_num_threads(before)
+
+
+def measure_pipeline(cfg: RunConfig) -> float:
+    """Seconds the configuration's pipeline takes on one batch (0 without one)."""
+    if cfg.pipeline is None:
+        return 0.0
+    channels, size, _ = _shape(cfg)
+    pipeline = serialize.from_dict(cfg.pipeline)
+    x = torch.randint(0, 256, (cfg.batch_size, channels, size, size), dtype=torch.uint8)
+    g = torch.Generator().manual_seed(0)
+    pipeline(x, g)
+    times = []
+    for _ in range(3):
+        start = time.perf_counter()
+        pipeline(x, g)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def step_seconds(cfg: RunConfig, home: Path) -> tuple[float, bool]:
+    """Seconds per training step of ``cfg`` here: the kept calibration of its model (measured now, and kept, at
+    first need) plus its pipeline's cost. The flag says whether the model was calibrated just now."""
+    path = home / FILE
+    try:
+        kept = json.loads(path.read_text())
+        if not isinstance(kept, dict):
+            kept = {}
+    except (OSError, ValueError):
+        kept = {}
+    k = key(cfg)
+    fresh = not isinstance(kept.get(k), (int, float)) or not math.isfinite(kept[k]) or kept[k] <= 0
+    if fresh:
+        kept[k] = measure_step(cfg)
+        try:
+            tmp = path.with_name(f"{FILE}.tmp")
+            tmp.write_text(json.dumps(kept, indent=1))
+            tmp.replace(path)
+        except OSError:
+            pass  # a read-only home: measured again next time
+    return float(kept[k]) + measure_pipeline(cfg), fresh
+
+
+def planned_steps(cfg: RunConfig) -> int:
+    """The optimizer steps a run of ``cfg`` trains (its step budget, or its epochs over its training images)."""
+    n = cfg.train_size - round(cfg.train_size * cfg.val_fraction)
+    return math.ceil(n / cfg.batch_size) * cfg.epochs if cfg.epochs is not None else cfg.steps
+
+
+def estimate(todo: list[RunConfig], per_step: Callable[[RunConfig], float], at_once: int, ahead: list[Run]) -> str:
+    """How long ``todo`` takes here, ``at_once`` side by side, at ``per_step`` seconds a step (the calibration),
+    and how long the runs of others ``ahead`` of it in the queue may hold it back."""
+    if not todo:
+        return ""
+    side = max(1, min(at_once, len(todo)))
+    own = sum(planned_steps(c) * per_step(c) for c in todo) / side
+    each = statistics.median(per_step(c) for c in todo)
+    text = (f"Estimate: about {duration(own)} for {len(todo)} run{'s' * (len(todo) > 1)} on this machine "
+            f"({1000 * each:.0f} ms a training step, measured here; {side} at once). Data loading and evaluation "
+            "add a little.")
+    readable = [r for r in ahead if not r.unreadable]
+    if readable:
+        wait = sum(planned_steps(r.config) for r in readable) * each / max(1, at_once)
+        text += (f" {len(readable)} other run{'s are' if len(readable) > 1 else ' is'} queued or running ahead of "
+                 f"it: up to {duration(wait)} more before its last run ends.")
+    return text

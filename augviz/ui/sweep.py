@@ -1,0 +1,215 @@
+"""The Train page's sweep panel: how strong should the augmentation be? The form, the run count and estimate, the
+one-click start, and the answer filling in live (``augviz.sweep`` does the work)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import streamlit as st
+
+from augviz import charts, experiment, serialize, share, speed, sweep, worker
+from augviz.data import home
+from augviz.errors import ConfigError
+from augviz.pipeline import Pipeline
+from augviz.runconfig import RunConfig, loads
+from augviz.store import Store
+from augviz.transform import REGISTRY
+from augviz.ui import train
+from augviz.ui.common import md_escape
+
+LINK_KEY = "w_link"  # session key of the shown sweep (packed), in the link as ``sweep``
+KEEP = ("w_open", "w_axis", r"w_values\..*", "w_sizes", "w_seeds", "w_refs")
+SIZES = (250, 500, 1000, 2000, 5000, 10000, 20000)
+STRENGTH = "strength"
+
+
+def axis_options(pipeline: Pipeline) -> dict[str, str]:
+    """The axes a sweep can take here, by key: strength, and every sweepable setting of every step."""
+    out = {STRENGTH: "strength (the whole pipeline)"}
+    for i, step in enumerate(pipeline.steps):
+        for name in sweep.sweepable(step):
+            out[f"{i}.{name}"] = f"step {i + 1}, {step.transform.label}: {name.replace('_', ' ')}"
+    return out
+
+
+def _axis(choice: str) -> sweep.Axis:
+    if choice == STRENGTH:
+        return sweep.Axis()
+    index, name = choice.split(".", 1)
+    return sweep.Axis(int(index), name)
+
+
+def default_values(pipeline: Pipeline, axis: sweep.Axis) -> str:
+    """The values offered for an axis: strengths 0 to 2, or 0 to twice the setting as it is now."""
+    if axis.is_strength:
+        return ", ".join(f"{v:g}" for v in sweep.STRENGTHS)
+    assert axis.step is not None
+    step = pipeline.steps[axis.step]
+    p = next(p for p in step.transform.params if p.name == axis.param)
+    now = step.params[p.name]
+    if p.is_range:
+        assert p.identity is not None
+        now = max(abs(now[0] - p.identity), abs(now[1] - p.identity))
+    return ", ".join(f"{v:g}" for v in sorted({0.0 if p.is_range else now / 2, now / 2, now, 1.5 * now, 2 * now}))
+
+
+def parse_values(text: str) -> tuple[float, ...]:
+    """Comma-separated numbers; ConfigError naming the values when one is not a number."""
+    out = []
+    for part in text.replace(";", ",").split(","):
+        if part.strip():
+            try:
+                out.append(float(part))
+            except ValueError:
+                raise ConfigError("values", f"{part.strip()[:20]!r} is not a number") from None
+    return tuple(out)
+
+
+def sweep_form(base: RunConfig) -> sweep.Sweep | None:
+    """The sweep the form describes (the Train configuration with the Explore pipeline as set), or None with a
+    message."""
+    pipeline_doc = train.explore_pipeline_as_set()
+    pipeline = serialize.from_dict(pipeline_doc)
+    options = axis_options(pipeline)
+    if st.session_state.get("w_axis") not in options:
+        st.session_state["w_axis"] = STRENGTH
+    choice = st.selectbox("sweep", list(options), format_func=options.get, key="w_axis",
+                          help="Strength scales every amount of the pipeline at once; or sweep one setting of one "
+                               "step (a range: that far either side of doing nothing).")
+    axis = _axis(choice)
+    values_key = f"w_values.{choice}"
+    st.session_state.setdefault(values_key, default_values(pipeline, axis))
+    left, right = st.columns(2)
+    text = left.text_input("values", key=values_key, help="Comma-separated. For strength, 0 is no augmentation.")
+    seeds = right.slider("seeds", 1, 5, 3, key="w_seeds", help="Two or more give intervals; more narrow them.")
+    sizes = left.multiselect("training-set sizes (optional)", SIZES, key="w_sizes",
+                             help="One curve per size: does the best strength grow with the data?")
+    refs = right.multiselect("reference arms (optional)", sweep.REFERENCES, key="w_refs",
+                             format_func=lambda n: REGISTRY[n].label,
+                             help="Tuning-free policies beside your pipeline.")
+    try:
+        return sweep.Sweep(replace(base, pipeline=None), pipeline_doc, axis, parse_values(text), tuple(sizes), seeds,
+                           tuple(refs))
+    except ConfigError as e:
+        st.error(md_escape(str(e)))
+        return None
+
+
+@st.cache_data(show_spinner="Measuring this machine's training speed (once)…", max_entries=256)
+def _per_step(cfg_json: str, home_dir: str) -> float:
+    return speed.step_seconds(loads(cfg_json), Path(home_dir))[0]
+
+
+def estimate_text(store_: Store, todo: list, at_once: int) -> str:
+    """The estimate for ``todo`` on this machine (calibrated at first need), and the runs of others ahead."""
+    ahead = [r for r in (train.guarded(lambda: store_.runs(statuses=("queued", "running"))) or [])
+             if r.group not in {c.group for c in todo}]
+    return speed.estimate(todo, lambda c: _per_step(c.to_json(), str(home())), at_once, ahead)
+
+
+def sweep_panel(store_: Store, base: RunConfig) -> None:
+    """How strong should the augmentation be? A lazy panel (closed, it costs nothing: its estimate measures this
+    machine's speed at first need), open by itself when the link names a sweep."""
+    if st.session_state.get(LINK_KEY) and "w_open" not in st.session_state:
+        st.session_state["w_open"] = True
+    with st.expander("How strong should the augmentation be? Sweep the strength", key="w_open",
+                     on_change="rerun") as box:
+        if box.open:
+            _panel(store_, base)
+
+
+def _panel(store_: Store, base: RunConfig) -> None:
+    st.caption("The configuration on the left at each value, beside the same runs without augmentation (trained "
+               "once per seed and size, and reused by every sweep and experiment of the same configuration). The "
+               "pick is made on the validation split, never on test; the test accuracy is reported apart.")
+    sw = sweep_form(base)
+    if sw is not None:
+        runs = train.guarded(store_.runs) or []
+        at_once = train.guarded(worker.max_concurrent) or 1
+        todo = sweep.to_launch(sw, runs, experiment.threads_per_run(at_once, os.cpu_count() or 1))
+        planned = len({a.key for a in sweep.plan(sw)})
+        st.button(f"Run the sweep ({len(todo)} runs to train)", key="w_go", disabled=not todo,
+                  on_click=_start_sweep, args=(store_, sw))
+        served = planned - len(todo)
+        count = f"{planned} runs in this sweep: {len(todo)} to train" + (
+            f", {served} served by runs already in the store (finished or going)" if served else "") + "."
+        st.caption(count + (" " + md_escape(estimate_text(store_, todo, at_once)) if todo else
+                            " Every one of them is in the store already: nothing to start."))
+        train.store_error()
+    shown = shown_sweep()
+    if shown is not None:
+        sweep_results(store_, shown)
+
+
+def shown_sweep() -> sweep.Sweep | None:
+    """The sweep in the link (``?sweep=``) or started in this session, None when none is (a damaged link: a
+    message)."""
+    packed = st.session_state.get(LINK_KEY)
+    if not packed:
+        return None
+    try:
+        return sweep.from_dict(share.unpack(packed, "sweep"))
+    except ConfigError as e:
+        st.warning(md_escape(f"The sweep in the link cannot be shown: {e}"))
+        return None
+
+
+def _start_sweep(store_: Store, sw: sweep.Sweep) -> None:
+    """Queue the runs no stored run serves, once (the launch key), and show the sweep (a callback)."""
+    at_once = train.guarded(worker.max_concurrent)
+    if at_once is None:
+        return
+    todo = sweep.to_launch(sw, train.guarded(store_.runs) or [],
+                           experiment.threads_per_run(at_once, os.cpu_count() or 1))
+    if todo:
+        train.launch(store_, todo, key=sweep.launch_key(todo))
+    st.session_state[LINK_KEY] = share.pack(sw.to_dict())
+
+
+def _use_strength(value: float) -> None:
+    st.session_state["strength"] = value
+    st.session_state["w_used"] = value
+
+
+def sweep_results(store_: Store, sw: sweep.Sweep) -> None:
+    """The sweep's answer, filling in live while its runs go: per size the sentence, the chart and the table."""
+    first = train.guarded(sweep.progress, store_, sw)
+
+    @st.fragment(run_every=train.POLL_S if first is not None and first.going else None)
+    def results() -> None:
+        state = train.guarded(sweep.progress, store_, sw)
+        if state is None:
+            train.store_error()
+            return
+        going = state.going
+        queued = sum(r.status == "queued" for r in going)
+        over = sum(r.is_over for r in state.served.values())
+        line = f"{over} of {state.planned} runs over"
+        if going:
+            line += f" ({len(going) - queued} running, {queued} queued)"
+        if state.missing:
+            line += f"; {state.missing} not in the store (never started, failed or stopped): press Run to train them"
+        st.caption(line + ".")
+        for answer in state.answers:
+            st.markdown(md_escape(answer.sentence()))
+            pick = answer.pick()
+            if sw.axis.is_strength and pick is not None:
+                st.button(f"Use strength {pick:g}" + (f" ({answer.size:,} images)" if len(state.answers) > 1 else ""),
+                          key=f"w_use_{answer.size}", on_click=_use_strength, args=(pick,),
+                          help="Set the Explore page's strength to this value: its preview, exports and the "
+                               "runs started here then use it.")
+        used = st.session_state.pop("w_used", None)
+        if used is not None:
+            st.success(f"The Explore page's strength is now {used:g}.")
+        if any(r.val for a in state.answers for r in a.rows):
+            left, right = st.columns(2)
+            left.plotly_chart(charts.sweep_curve(state.answers, "validation"), key="w_val_chart")
+            right.plotly_chart(charts.sweep_curve(state.answers, "test"), key="w_test_chart")
+        for answer in state.answers:
+            st.dataframe(answer.table(), hide_index=True, key=f"w_table_{answer.size}")
+        if first is not None and first.going and not going:
+            st.rerun()
+
+    results()

@@ -1,0 +1,180 @@
+"""The sweep as a specification: its plan pairs every run with its seed's baseline, a run is never trained twice
+(a baseline serves every value and later sweeps), and the answer picks on validation, never on test."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from augviz import Pipeline, Step, serialize, sweep
+from augviz.errors import ConfigError
+from augviz.preview import SEED_PIPELINE
+from augviz.runconfig import RunConfig
+from augviz.store import Store
+
+BASE = RunConfig(train_size=500, steps=20, batch_size=32)
+DOC = serialize.to_dict(SEED_PIPELINE)
+
+
+def default() -> sweep.Sweep:
+    return sweep.Sweep(BASE, DOC)
+
+
+def test_the_default_sweep_is_five_strengths_over_three_seeds_with_strength_zero_the_baseline():
+    arms = sweep.plan(default())
+    assert len(arms) == 15  # per seed: the baseline (strength 0) and strengths 0.5, 1, 1.5, 2
+    baselines = [a for a in arms if a.kind == "baseline"]
+    assert [a.seed for a in baselines] == [0, 1, 2]
+    assert all(a.config.pipeline is None and a.value == 0.0 for a in baselines)
+    assert sorted({a.value for a in arms if a.kind == "value"}) == [0.5, 1.0, 1.5, 2.0]
+
+
+def test_each_run_differs_from_its_seeds_baseline_only_in_its_augmentation():
+    arms = sweep.plan(replace(default(), sizes=(250, 1000), references=("randaugment",)))
+    for arm in arms:
+        twin = next(a for a in arms if a.kind == "baseline" and a.seed == arm.seed and a.size == arm.size)
+        assert replace(arm.config, pipeline=None) == twin.config
+
+
+def test_strength_one_trains_the_pipeline_as_set_and_a_reference_arm_its_policy_alone():
+    arms = sweep.plan(replace(default(), references=("randaugment", "trivialaugment")))
+    assert next(a for a in arms if a.value == 1.0).config.pipeline == DOC
+    refs = [a for a in arms if a.kind == "reference" and a.seed == 0]
+    assert [[s["transform"] for s in a.config.pipeline["steps"]] for a in refs] == [["randaugment"],
+                                                                                   ["trivialaugment"]]
+
+
+def test_a_setting_of_one_step_sweeps_its_range_either_side_of_doing_nothing():
+    s = sweep.Sweep(BASE, DOC, sweep.Axis(0, "degrees"), (0, 10, 30))
+    ranges = [a.config.pipeline["steps"][0]["params"]["degrees"] for a in sweep.plan(s) if a.seed == 0
+              and a.kind == "value"]
+    assert ranges == [[0.0, 0.0], [-10.0, 10.0], [-30.0, 30.0]]
+    assert sweep.arm_name(s, sweep.plan(s)[2]) == "Rotation degrees ±10, 500 images, seed 0"
+
+
+def test_an_axis_the_pipeline_does_not_have_is_refused_by_name():
+    with pytest.raises(ConfigError, match=r"axis\.param"):
+        sweep.Sweep(BASE, DOC, sweep.Axis(0, "fill"))
+    with pytest.raises(ConfigError, match=r"axis\.step"):
+        sweep.Sweep(BASE, DOC, sweep.Axis(9, "degrees"))
+    with pytest.raises(ConfigError, match="strength"):
+        sweep.Sweep(BASE, DOC, values=(0, 7))
+
+
+def test_a_sweep_document_round_trips_and_bad_fields_are_named():
+    s = sweep.Sweep(BASE, DOC, sweep.Axis(0, "degrees"), (0, 10), (250, 500), 2, ("trivialaugment",))
+    assert sweep.from_dict(s.to_dict()) == s
+    with pytest.raises(ConfigError, match=r"base\.lr"):
+        sweep.from_dict({"base": {"lr": "fast"}, "pipeline": DOC})
+    with pytest.raises(ConfigError, match="seeds"):
+        sweep.from_dict({"pipeline": DOC, "seeds": 0})
+    with pytest.raises(ConfigError, match="colour"):
+        sweep.from_dict({"pipeline": DOC, "colour": 1})
+
+
+def test_a_finished_or_going_run_of_the_same_configuration_is_reused_not_retrained(tmp_path):
+    store = Store(tmp_path / "runs.sqlite")
+    s = default()
+    # The experiment's baseline of seed 0, named and grouped otherwise and with its own thread count: the same run.
+    plain = replace(BASE, seed=0, name="no augmentation, 500 images, seed 0", group="exp-1", threads=2)
+    done = store.create(plain)
+    store.finish(done, "finished", test_acc=0.8)
+    store.create(replace(sweep.plan(s)[3].config, name="earlier sweep"))  # seed 0, strength 1.5, queued
+    failed = store.create(replace(BASE, seed=1))
+    store.finish(failed, "failed", "boom")
+    todo = sweep.to_launch(s, store.runs())
+    keys = {sweep.fingerprint(c) for c in todo}
+    assert len(todo) == 13
+    assert sweep.fingerprint(plain) not in keys and sweep.fingerprint(sweep.plan(s)[3].config) not in keys
+    assert sweep.fingerprint(replace(BASE, seed=1)) in keys  # a failed run serves nothing: trained again
+    assert len({c.group for c in todo}) == 1 and all(c.group.startswith("sweep-") for c in todo)
+    assert sweep.match(sweep.plan(s), store.runs())[sweep.fingerprint(plain)].id == done
+
+
+def fixture_results(s: sweep.Sweep, val: dict[float, list[float]], test: dict[float, list[float]]):
+    """Outcomes per strength and seed, as the store would give them."""
+    out = {}
+    for arm in sweep.plan(s):
+        v = arm.value if arm.kind == "value" else 0.0
+        out[arm.key] = sweep.Outcome(val[v][arm.seed], test[v][arm.seed])
+    return out
+
+
+def test_the_pick_chooses_on_validation_even_where_test_disagrees():
+    s = default()
+    val = {0.0: [.60, .62, .61], 0.5: [.70, .71, .69], 1.0: [.80, .82, .81], 1.5: [.75, .76, .74],
+           2.0: [.65, .66, .64]}
+    test = {0.0: [.58, .60, .59], 0.5: [.70, .70, .70], 1.0: [.72, .73, .71], 1.5: [.79, .80, .81],
+            2.0: [.90, .91, .92]}  # on test, 2.0 looks best: choosing there would overstate the gain
+    (a,) = sweep.answer(s, fixture_results(s, val, test))
+    assert a.pick() == 1.0
+    assert a.sentence() == ("500 images: strength 1.0 is best on validation (81.0 %); every other value is clearly "
+                            "below it; its test accuracy is 72.0 % against 59.0 % without augmentation (+13.0, "
+                            "95 % interval [+10.5, +15.5], 3 seeds).")
+
+
+def test_values_whose_paired_interval_contains_zero_are_named_as_within_the_noise():
+    s = default()
+    val = {0.0: [.60, .62, .61], 0.5: [.70, .71, .69], 1.0: [.80, .86, .81], 1.5: [.84, .82, .85],
+           2.0: [.79, .85, .80]}
+    test = dict(val)
+    (a,) = sweep.answer(s, fixture_results(s, val, test))
+    assert a.best is not None and a.best.value == 1.5
+    assert "; 1.0 and 2.0 are within the noise of it;" in a.sentence()
+
+
+def test_near_chance_arms_are_too_early_to_tell():
+    s = default()
+    flat = {v: [.12, .11, .13] for v in sweep.STRENGTHS}
+    (a,) = sweep.answer(s, fixture_results(s, flat, flat))
+    assert a.pick() is None
+    assert "too early to tell" in a.sentence()
+
+
+def test_without_a_validation_split_the_sweep_refuses_to_choose():
+    s = default()
+    none = {v: [None, None, None] for v in sweep.STRENGTHS}
+    acc = {v: [.5, .5, .5] for v in sweep.STRENGTHS}
+    (a,) = sweep.answer(s, fixture_results(s, none, acc))
+    assert a.pick() is None and "never chooses on the test set" in a.sentence()
+
+
+def test_a_step_sweep_keeps_no_augmentation_out_of_the_choice_and_names_values_by_their_range():
+    pipe = Pipeline((Step("rotation", {"degrees": (-15.0, 15.0)}),))
+    s = sweep.Sweep(BASE, serialize.to_dict(pipe), sweep.Axis(0, "degrees"), (10, 20), seeds=2)
+    results = {}
+    for arm in sweep.plan(s):
+        acc = {None: .9, 10.0: .7, 20.0: .8}[arm.value]
+        results[arm.key] = sweep.Outcome(acc + 0.01 * arm.seed, acc)
+    (a,) = sweep.answer(s, results)
+    assert a.pick() == 20.0
+    assert a.sentence().startswith("500 images: Rotation degrees ±20 is best on validation")
+
+
+def test_the_chart_draws_one_curve_per_size_with_intervals_the_baseline_level_and_the_pick_ringed():
+    from augviz import charts
+    s = replace(default(), sizes=(250, 1000))
+    val = {0.0: [.60, .62, .61], 0.5: [.70, .71, .69], 1.0: [.80, .82, .81], 1.5: [.75, .76, .74],
+           2.0: [.65, .66, .64]}
+    results = {}
+    for arm in sweep.plan(s):
+        v = arm.value if arm.value is not None else 0.0
+        results[arm.key] = sweep.Outcome(val[v][arm.seed] + (0.05 if arm.size == 1000 else 0), val[v][arm.seed])
+    answers = sweep.answer(s, results)
+    fig = charts.sweep_curve(answers, "validation")
+    curves = [t for t in fig.data if t.mode == "lines+markers"]
+    assert [t.name for t in curves] == ["250 images", "1,000 images"]
+    assert list(curves[0].x) == [0.0, 0.5, 1.0, 1.5, 2.0] and curves[0].error_y.array[2] > 0
+    rings = [t for t in fig.data if t.mode == "markers"]
+    assert [list(t.x) for t in rings] == [[1.0], [1.0]]
+    assert len(fig.layout.shapes) == 2  # one no-augmentation line per size
+
+
+def test_the_speed_measurement_is_kept_and_not_measured_again(tmp_path):
+    from augviz import speed
+    cfg = RunConfig(batch_size=8)
+    first, fresh = speed.step_seconds(cfg, tmp_path)
+    again, fresh_again = speed.step_seconds(cfg, tmp_path)
+    assert fresh and not fresh_again and first > 0 and again == first
+    assert "ms a training step, measured here" in speed.estimate([cfg], lambda c: first, 1, [])

@@ -1,0 +1,75 @@
+"""The Train page's sweep panel in Streamlit's AppTest: the count and an estimate measured on this machine before
+starting, one click queues the runs once, the panel is a link, and the answer's strength goes to Explore."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from augviz import share, speed, sweep
+from augviz.runconfig import RunConfig
+from augviz.store import Store
+from augviz.metrics import EpochMetrics
+from tests.apptest import fresh
+
+QUERY = {"size": "250", "batch": "16", "steps": "10"}
+
+
+def captions(at) -> str:
+    return " ".join(c.value.replace("\\", "") for c in at.caption)
+
+
+def open_panel(at):
+    at.session_state["w_open"] = True
+    return at.run()
+
+
+def test_the_panel_counts_the_runs_and_estimates_them_from_a_measurement_kept_in_the_run_home(home):
+    at = open_panel(fresh(QUERY, page="train"))
+    assert not at.exception
+    text = captions(at)
+    assert "15 runs in this sweep: 15 to train." in text
+    assert "measured here" in text and "Estimate: about" in text
+    kept = json.loads((home / speed.FILE).read_text())
+    assert [k for k in kept if k.startswith("seed_cnn/") and "/b16/" in k]  # measured at the page's batch size
+    assert at.button(key="w_go").label == "Run the sweep (15 runs to train)"
+
+
+def test_one_click_queues_the_sweep_once_and_the_sweep_becomes_a_link(home):
+    store = Store(home / "runs.sqlite")
+    store.create(RunConfig(train_size=250, steps=10), pid=os.getpid())  # first in the queue, waiting in this
+    # process: nothing starts behind it, so the sweep's runs stay queued
+    at = open_panel(fresh(QUERY, page="train"))
+    at.button(key="w_go").click().run()
+    assert len(store.runs()) == 16
+    assert at.button(key="w_go").disabled and "Every one of them is in the store already" in captions(at)
+    assert "0 of 15 runs over (0 running, 15 queued)" in captions(at)
+    link = at.query_params["sweep"]
+    link = link[0] if isinstance(link, list) else link
+    other = fresh({**QUERY, "sweep": link}, page="train")  # another browser opening the link
+    assert "0 of 15 runs over" in captions(other)
+    assert other.button(key="w_go").disabled
+    assert len(store.runs()) == 16
+
+
+def test_a_finished_sweep_gives_its_answer_and_its_strength_goes_to_explore(home):
+    store = Store(home / "runs.sqlite")
+    at = open_panel(fresh(QUERY, page="train"))
+    at.button(key="w_go").click()
+    for r in store.runs():  # stop what the click queued: the results are written below instead
+        store.request_stop(r.id)
+    at.run()
+    packed = at.query_params["sweep"]
+    sw = sweep.from_dict(share.unpack(packed[0] if isinstance(packed, list) else packed))
+    for arm in sweep.plan(sw):  # finished runs of the sweep's configurations, as workers would write them
+        run_id = store.create(arm.config, status="running", pid=os.getpid())
+        store.started(run_id, ["fc"], 10, tuple("abcdefghij"))
+        acc = {0.0: .5, 0.5: .6, 1.0: .7, 1.5: .65, 2.0: .55}[arm.value if arm.value is not None else 0.0]
+        store.add_epoch(run_id, EpochMetrics(1, 1.0, acc, 1.0, acc + 0.01 * arm.seed, 100.0))
+        store.finish(run_id, "finished", test_acc=acc - 0.02, wall_s=1.0)
+    at.run()
+    text = " ".join(m.value.replace("\\", "") for m in at.markdown)
+    assert "250 images: strength 1.0 is best on validation" in text
+    at.button(key="w_use_250").click().run()
+    assert at.session_state["strength"] == 1.0
+    assert any("strength is now 1" in s.value for s in at.success)
