@@ -7,9 +7,9 @@ import json
 import os
 
 from augviz import share, speed, sweep
+from augviz.metrics import EpochMetrics
 from augviz.runconfig import RunConfig
 from augviz.store import Store
-from augviz.metrics import EpochMetrics
 from tests.apptest import fresh
 
 QUERY = {"size": "250", "batch": "16", "steps": "10"}
