@@ -13,7 +13,7 @@ from augviz.spec import int_span
 from augviz.transform import NOISE, Transform, randint, register
 
 # The "does nothing" quality: the codec is skipped and the image passes unchanged (a real JPEG at 100 still rounds
-# every level to 8 bits and shifts some colours). The parameter spec's identity is (100, 100).
+# every level to 8 bits and shifts some colours): the parameter spec's identity, where strength 0 puts it.
 LOSSLESS = 100
 
 
@@ -43,7 +43,7 @@ class Jpeg(Transform):
                r"q \sim U\{q_{lo}, \dots, q_{hi}\}")
     params = (int_span("quality", 1, LOSSLESS, (40, 90),
                        "JPEG quality drawn per image: lower means stronger blocks and ringing; 100 leaves the image "
-                       "as it is."),)
+                       "as it is.", identity=LOSSLESS),)
     default_p = 0.5
     # The preview budget's relative cost: 16 draws of the 256-px test card take about 60 ms of one core to encode
     # and decode, against 5 to 14 ms for a plain colour step or resample.
