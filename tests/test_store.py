@@ -24,6 +24,7 @@ from augviz.errors import ConfigError, QueueFull, SettingError, StoreError
 from augviz.metrics import EpochMetrics, StepMetrics
 from augviz.runconfig import RunConfig
 from augviz.store import CLI_VISITOR, Run, Store, default_store, migrations, open_store
+from augviz.store import runs as runs_module
 
 TINY = RunConfig(train_size=250, epochs=1, batch_size=64)
 
@@ -380,3 +381,26 @@ def test_a_cli_run_waiting_in_its_own_process_claims_its_own_turn(store):
     assert store.claim_next(pid=1, limit=1) is None  # the CLI's turn: the launcher leaves it to that process
     assert store.claim(app, pid=2, limit=1) is False
     assert store.claim(cli, pid=12345, limit=1) is True
+
+
+def test_upkeep_ends_only_the_runs_of_this_machine_whose_process_is_gone(store):
+    """Replicas on several machines share a PostgreSQL store: a pid means something only where it was written."""
+    ended = subprocess.Popen(["true"])
+    ended.wait()  # a pid no process has any more
+    here, there = store.create_many([TINY] * 2)
+    assert store.claim_next(pid=ended.pid, limit=2) == here
+    assert store.claim_next(pid=ended.pid, limit=2) == there
+    with store.engine.connection() as db:
+        db.execute("UPDATE runs SET host = 'another-machine' WHERE id = ?", (there,))
+    assert store.get(here).host == runs_module.HOST
+    assert store.reap() == [here]
+    assert store.get(here).status == "failed" and store.get(there).status == "running"
+
+
+def test_each_machine_fills_its_own_slots_from_the_shared_queue(store):
+    elsewhere, mine = store.create_many([TINY] * 2)
+    assert store.claim_next(pid=os.getpid(), limit=1) == elsewhere
+    assert store.claim_next(pid=os.getpid(), limit=1) is None  # this machine's one slot is taken
+    with store.engine.connection() as db:
+        db.execute("UPDATE runs SET host = 'another-machine' WHERE id = ?", (elsewhere,))
+    assert store.claim_next(pid=os.getpid(), limit=1) == mine  # that run trains on another machine

@@ -82,7 +82,9 @@ MIGRATIONS = (
     Migration(1, "runs, their steps, epochs and gradient details", _tables),
     Migration(2, "a run's progress note, its error's kind and the visitor who queued it",
               _add_columns(note="TEXT", progress="double", error_kind="TEXT", session="TEXT")),
-    Migration(3, "the launch key that makes one click queue one launch", _add_columns(launch_key="TEXT")),
+    Migration(3, "the machine whose process runs a run (replicas sharing one database judge only their own)",
+              _add_columns(host="TEXT")),
+    Migration(4, "the launch key that makes one click queue one launch", _add_columns(launch_key="TEXT")),
 )
 LATEST = MIGRATIONS[-1].version
 

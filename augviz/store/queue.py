@@ -55,8 +55,11 @@ def over_cap(db: Connection, n: int, visitor: str | None, max_queued: int, max_p
     return None
 
 
-def running_count(db: Connection) -> int:
-    return int(db.execute("SELECT COUNT(*) AS n FROM runs WHERE status = 'running'").fetchone()["n"])
+def running_count(db: Connection, host: str) -> int:
+    """Runs training on machine ``host`` (one recorded before hosts were counts as this one): each machine's
+    launcher fills its own slots (``AUGVIZ_MAX_RUNS``) from the shared queue."""
+    return int(db.execute("SELECT COUNT(*) AS n FROM runs WHERE status = 'running' AND (host IS NULL OR host = ?)",
+                          (host,)).fetchone()["n"])
 
 
 def first_queued(db: Connection, order: str = "fair", row_lock: str = "") -> dict | None:
@@ -80,5 +83,6 @@ def ahead(db: Connection, run_id: int, order: str = "fair") -> list[int]:
     return [int(r["id"]) for r in rows]
 
 
-def mark_running(db: Connection, run_id: int, pid: int) -> None:
-    db.execute("UPDATE runs SET status = 'running', started = ?, pid = ? WHERE id = ?", (time.time(), pid, run_id))
+def mark_running(db: Connection, run_id: int, pid: int, host: str) -> None:
+    db.execute("UPDATE runs SET status = 'running', started = ?, pid = ?, host = ? WHERE id = ?",
+               (time.time(), pid, host, run_id))

@@ -64,6 +64,7 @@ class Run:
     progress: float | None = None  # that work's share done, 0–1 (None: unknown or nothing going on)
     error_kind: str | None = None  # one of ERROR_KINDS when the run failed
     session: str | None = None  # the visitor (or CLI) that queued it: the queue's caps and turns count by it
+    host: str | None = None  # the machine of ``pid`` (None: recorded before hosts were, so this one)
     launch_key: str | None = None  # the fingerprint of the launch that queued it (see Store.create_many)
 
     @property

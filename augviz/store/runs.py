@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,6 +39,9 @@ def pid_alive(pid: int | None) -> bool:
         return state != "Z"
     except (OSError, IndexError):
         return True
+
+
+HOST = socket.gethostname()  # this machine: a run's pid means something only on the machine that wrote it
 
 
 def _placeholders(n: int) -> str:
@@ -92,10 +96,10 @@ class Store:
                 if reason:
                     raise QueueFull(reason)
             return [int(db.execute(
-                "INSERT INTO runs (config, label, grp, status, created, pid, started, session, launch_key) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                (config, label, group, status, now, pid, now if status == "running" else None, session, key)
-            ).fetchone()["id"]) for config, label, group in rows]
+                "INSERT INTO runs (config, label, grp, status, created, pid, host, started, session, launch_key) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                (config, label, group, status, now, pid, HOST if pid else None, now if status == "running" else None,
+                 session, key)).fetchone()["id"]) for config, label, group in rows]
 
     def launch_going(self, key: str) -> list[int]:
         """The ids of the runs a launch with ``key`` queued that are still queued or running (see create_many)."""
@@ -135,7 +139,7 @@ class Store:
 
     def set_pid(self, run_id: int, pid: int) -> None:
         with self.engine.connection() as db:
-            db.execute("UPDATE runs SET pid = ? WHERE id = ?", (pid, run_id))
+            db.execute("UPDATE runs SET pid = ?, host = ? WHERE id = ?", (pid, HOST, run_id))
 
     def started(self, run_id: int, layers: list[str], total_steps: int, classes: tuple[str, ...]) -> None:
         with self.engine.connection() as db:
@@ -199,12 +203,16 @@ class Store:
                     db.execute("SELECT id, status, pid FROM runs WHERE status IN ('queued', 'running') ORDER BY id")]
 
     def reap(self, interrupted: bool = False, skip: frozenset[int] = frozenset()) -> list[int]:
-        """Mark runs whose process is gone: ``failed`` while the launcher runs; ``interrupted`` when the whole
-        run system went down with them (server or machine restart: the work was cut off from outside). Pids in
-        ``skip`` are left to their parent, which knows how they ended."""
+        """Mark runs whose process on this machine is gone: ``failed`` while the launcher runs; ``interrupted``
+        when the whole run system went down with them (server or machine restart: the work was cut off from
+        outside). Pids in ``skip`` are left to their parent, which knows how they ended; runs of other machines
+        (app replicas sharing a PostgreSQL store) to those machines."""
+        with self.engine.connection() as db:
+            mine = db.execute("SELECT id, pid FROM runs WHERE status IN ('queued', 'running') AND pid IS NOT NULL "
+                              "AND (host IS NULL OR host = ?) ORDER BY id", (HOST,)).fetchall()
         changed = []
-        for run_id, _status, pid in self.live():
-            if pid and pid not in skip and not pid_alive(pid):
+        for run_id, pid in ((r["id"], r["pid"]) for r in mine):
+            if pid not in skip and not pid_alive(pid):
                 if interrupted:
                     done = self.finish(run_id, "interrupted", "the server stopped while this run was going",
                                        kind="worker")
@@ -229,23 +237,25 @@ class Store:
         return sorted(self.runs(ids=ids), key=lambda r: ids.index(r.id)) if ids else []
 
     def claim(self, run_id: int, pid: int, limit: int) -> bool:
-        """Start ``run_id`` if it is the queued run whose turn it is and fewer than ``limit`` runs are running."""
+        """Start ``run_id`` if it is the queued run whose turn it is and fewer than ``limit`` runs are running on
+        this machine."""
         with self.engine.transaction() as db:
             first = queue.first_queued(db, self.order, self.engine.row_lock)
-            if queue.running_count(db) >= limit or first is None or first["id"] != run_id:
+            if queue.running_count(db, HOST) >= limit or first is None or first["id"] != run_id:
                 return False
-            queue.mark_running(db, run_id, pid)
+            queue.mark_running(db, run_id, pid, HOST)
             return True
 
     def claim_next(self, pid: int, limit: int) -> int | None:
-        """The launcher's turn: mark the queued run whose turn it is running under ``pid`` when a slot is free.
+        """The launcher's turn: mark the queued run whose turn it is running under ``pid`` when this machine has
+        a free slot (fewer than ``limit`` runs running here).
         A queued run that has a pid already is a CLI run waiting in its own process: it claims itself, and the
         ones behind it wait."""
         with self.engine.transaction() as db:
             first = queue.first_queued(db, self.order, self.engine.row_lock)
-            if queue.running_count(db) >= limit or first is None or first["pid"] is not None:
+            if queue.running_count(db, HOST) >= limit or first is None or first["pid"] is not None:
                 return None
-            queue.mark_running(db, first["id"], pid)
+            queue.mark_running(db, first["id"], pid, HOST)
             return int(first["id"])
 
     # ---- metrics (their rows: metric_rows.py) --------------------------------------------------------------
