@@ -5,6 +5,7 @@ tiles never smaller than the normal grid's, and captions that wrap between words
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 
@@ -91,14 +92,15 @@ def test_presentation_tiles_are_never_smaller_than_the_normal_grids_at_800_px(ap
     assert len(present) >= 17 and min(present[:17]) >= max(grid) - 1, (present, grid)
 
 
-def test_captions_wrap_between_words_never_inside_one(app):
+def test_captions_wrap_between_words_never_inside_one_nor_inside_a_value(app):
     pipe = Pipeline((*explore_ui.SEED_PIPELINE.steps, Step("mixup", {"alpha": 0.2}, 1.0)), seed=4)
     link = share.pack(serialize.to_dict(pipe))
     page = opened(app, f"?n=64&img=test_card&p={link}", 1366, "[data-testid=stImage] img")
     captions = page.evaluate("""() => [...document.querySelectorAll("[data-testid=stImageCaption]")]
         .map(c => [c.textContent, c.getBoundingClientRect().width, getComputedStyle(c).font])""")
     assert len(captions) > 60
-    for text, room, font in captions:
+    for text, room, font in captions:  # the grid's, and the step-by-step strip's
+        assert not re.search(r"[↺↻] \d|\d %|\d ×|× \d", text), f"a value can break: {text!r}"
         for word in text.split(" "):  # a non-breaking space keeps a value whole: "30 %" is one word here
             assert page.evaluate(TEXT_PX, [word, font]) <= room + 0.5, (word, text, room)
     page.close()

@@ -394,7 +394,7 @@ def step_by_step(image: torch.Tensor, preview: Preview, width: int | str) -> Non
             frames.append(frame.partner)
             captions.append(md_escape(f"mixed in: {frame.partner_name}, weight {1 - frame.weight:.2f}"))
         frames.append(frame.image)
-        captions.append(md_escape(f"{k}. {frame.label}: {frame.plain or _skipped(frame)}"))
+        captions.append(md_escape(f"{k}. {frame.label}: {keep_values_whole(frame.plain) or _skipped(frame)}"))
     side = 320 if width == "stretch" else int(width)
     st.image([images.data_url(f) for f in images.thumbnails(torch.stack(frames), side)], caption=captions,
              width=width)
