@@ -37,7 +37,7 @@ def app(tmp_path_factory):
     """A server over a home with two runs that have metrics, one of them 20 min 21 s long; and Chromium."""
     home = tmp_path_factory.mktemp("home")
     run_with_data(home, BASELINE)
-    long = run_with_data(home, AUGMENTED)
+    long = run_with_data(home, AUGMENTED, status="running")
     store_of(home).finish(long, "finished", test_acc=0.5, wall_s=1221.0)
     with playwright.sync_playwright() as p, streamlit_server({"AUGVIZ_HOME": str(home)}) as url:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -74,6 +74,7 @@ def test_chart_legends_stay_clear_of_the_titles_and_inside_the_chart(app, width)
 
 def test_the_runs_tables_time_column_holds_its_longest_time(app):
     page = opened(app, "runs?runs=1,2", 1366, "[data-testid=stDataFrame]")
+    # The grid draws its cells on a canvas: the longest times are measured in the page's font instead.
     widest = max(page.evaluate(TEXT_PX, [text, None]) for text in (duration(1221), duration(3599), duration(86399)))
     padding = 2 * 8  # the grid's cell padding, each side
     assert widest + padding <= runs_ui.METRIC_PX["time"], widest
