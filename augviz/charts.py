@@ -9,6 +9,7 @@ gradient-norm chart shares one fixed range, so that switching presets or runs sh
 from __future__ import annotations
 
 import math
+import textwrap
 from itertools import pairwise
 
 import plotly.graph_objects as go
@@ -57,10 +58,13 @@ def style(fig: go.Figure) -> go.Figure:
 
 
 def _layout(fig: go.Figure, title: str, y: str, log: bool = False, x: str = "step") -> go.Figure:
-    # The title at the top, the legend between it and the plot: the legend never covers a title or an axis title.
+    # The title at the top, the legend at the bottom, below the x axis's title, where the space it takes grows with
+    # the rows it wraps into (Plotly widens the bottom margin for it): placed above the plot, a legend wrapping
+    # onto more rows in a narrow column grew up over the title ("Loss" and "Accuracy" at 800 px).
     fig.update_layout(title={"text": title, "y": 0.98, "yanchor": "top", "x": 0.01, "xanchor": "left"}, height=380,
-                      margin={"l": 60, "r": 10, "t": 105, "b": 50}, xaxis_title=x, yaxis_title=y,
-                      legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0, "xanchor": "left"})
+                      margin={"l": 60, "r": 10, "t": 50, "b": 50}, xaxis_title=x, yaxis_title=y,
+                      legend={"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom",
+                              "xref": "container", "x": 0, "xanchor": "left"})
     if log:
         log_axis(fig, RATIO_DECADES)
     return style(fig)
@@ -187,14 +191,15 @@ def _steady_range(fig: go.Figure, values: list[float]) -> None:
         fig.update_yaxes(range=[v - half, v + half])
 
 
-LEGEND_LINE = 46  # characters: a longer legend entry breaks onto a second line (half a 1366-px page is ~480 px)
+# characters: a legend entry wraps at spaces onto lines this long, which fit a chart in half of an 800-px page
+# beside the sidebar (about 230 px; a longer line ran past the chart's edge)
+LEGEND_LINE = 26
 
 
 def run_name(run: Run) -> str:
-    """A run in a legend: its id and its label, broken after a comma when it would not fit half a page."""
+    """A run in a legend: its id and its label, wrapped at spaces onto lines of ``LEGEND_LINE`` characters."""
     text = f"#{run.id} {run_label(run)}"
-    cut = text.rfind(", ", 0, LEGEND_LINE)
-    return f"{text[:cut + 1]}<br>{text[cut + 2:]}" if len(text) > LEGEND_LINE and cut > 0 else text
+    return "<br>".join(textwrap.wrap(text, LEGEND_LINE, break_long_words=False, break_on_hyphens=False))
 
 
 def _run_key(fig: go.Figure, run: Run, colour: str) -> None:
@@ -205,9 +210,8 @@ def _run_key(fig: go.Figure, run: Run, colour: str) -> None:
 
 
 def _room_for_legend(fig: go.Figure, runs: int) -> go.Figure:
-    """Taller with more runs: each run's legend entry takes up to two lines above the plot, which keeps its
-    height."""
-    fig.update_layout(height=max(380, 300 + 50 * runs))
+    """Taller with more runs: each run's legend entry takes a few lines below the plot, which keeps its height."""
+    fig.update_layout(height=max(380, 300 + 80 * runs))
     return fig
 
 

@@ -190,7 +190,7 @@ def test_layer_lines_run_along_one_colour_scale_with_a_colour_bar_not_a_legend()
     assert len({d.line.color for d in layer_lines}) == 20
     assert layer_lines[0].line.color == charts.layer_colours(20)[0]
     assert any(d.marker.showscale for d in fig.data if d.marker)
-    assert fig.layout.legend.y >= 1  # above the plot: it cannot cover an axis title
+    assert fig.layout.legend.yref == "container" and fig.layout.legend.y == 0  # below the plot: clear of the title
 
 
 def all_figures() -> list[go.Figure]:

@@ -378,21 +378,25 @@ def partners() -> tuple[torch.Tensor, list[str]]:
 
 
 def tile_width(n: int) -> int:
-    """Tiles shrink as draws grow, so that 64 draws take about as many rows as 16 did before."""
-    return 160 if n <= 8 else 128 if n <= 16 else 104 if n <= 32 else 88
+    """Tiles shrink as draws grow, down to 104 px: the longest word of a caption ("Checkerboard", 94 px in the
+    caption's 16-px type) fits a tile whole, where at 88 px it broke inside ("Checkerb / oard")."""
+    return 160 if n <= 8 else 128 if n <= 16 else 104
+
+
+def present_tile(n: int) -> int:
+    """Presentation mode's tile width for ``n`` pictures: large, and never below the normal grid's largest."""
+    return 320 if n <= 4 else 256 if n <= 9 else 200
 
 
 def draws_grid(image: torch.Tensor, preview: Preview, present: bool, exact: bool) -> None:
     """The original, then every draw, the same size: captions in plain words (or every exact value), or in
-    presentation mode large tiles filling the width, without captions."""
+    presentation mode large tiles without captions."""
     pictures = torch.cat([image.unsqueeze(0), preview.draws])
     if present:
-        per_row = 2 if len(pictures) <= 4 else 3 if len(pictures) <= 9 else 4  # large: at most 4 a row
-        width = 640  # at most what a tile can fill on a 1920-px screen; the browser scales it to the column
-        urls = [images.data_url(t) for t in images.thumbnails(pictures, width)]
-        for start in range(0, len(urls), per_row):
-            for col, url in zip(st.columns(per_row), urls[start:start + per_row], strict=False):
-                col.image(url, width="stretch")
+        # Large tiles flowing into as many a row as the column holds: a fixed count of columns a row shrank them
+        # to 74 px at 800 px, below the normal grid's 128.
+        tile = present_tile(len(pictures))
+        st.image([images.data_url(t) for t in images.thumbnails(pictures, tile)], width=tile)
         return
     tile = tile_width(len(preview.draws))
     texts = preview.captions if exact else preview.plain
@@ -426,7 +430,7 @@ def step_by_step(image: torch.Tensor, preview: Preview, width: int | str) -> Non
             frames.append(frame.partner)
             captions.append(md_escape(f"mixed in: {frame.partner_name}, weight {1 - frame.weight:.2f}"))
         frames.append(frame.image)
-        captions.append(md_escape(f"{k}. {frame.label}: {frame.plain or _skipped(frame)}"))
+        captions.append(md_escape(f"{k}. {frame.label}: {keep_values_whole(frame.plain) or _skipped(frame)}"))
     side = 320 if width == "stretch" else int(width)
     st.image([images.data_url(f) for f in images.thumbnails(torch.stack(frames), side)], caption=captions,
              width=width)

@@ -64,9 +64,9 @@ def _newest_with_data(newest_first: list[Run], drawable: Callable[[Run], bool], 
 
 TABLE_PX = 900  # the main column beside the sidebar at 1366 px
 METRIC_PX = {"run": 40, "status": 72, "test acc": 64, "val acc": 64, "train acc": 70, "epochs trained": 52,
-             "time": 56}
-LABEL_PX = (240, 440)  # the label's column: wide enough for most labels, narrower when other columns need room
-OTHER_PX = {"pipeline": 160}  # any other configuration column: 75
+             "time": 92}  # "20 min 21 s" and "23 h 59 min" whole: at 56 px the time read "20 min 21"
+LABEL_PX = (210, 440)  # the label's column: wide enough for most labels, narrower when other columns need room
+OTHER_PX = {"pipeline": 150}  # any other configuration column: 75
 
 
 def table(histories: list[RunHistory]) -> None:
