@@ -66,7 +66,7 @@ MUTATIONS = (
              "return x.addcmul_(z.to(x.dtype), sigma)", "return x.addcmul_(z.to(x.dtype), 2 * sigma)",
              (*CORE, "tests/test_noise_fields.py")),
     Mutation("posterize-bits-off-by-one", "posterize keeps one bit less", "augviz/functional/color.py",
-             "keep = (256 - 2 ** (8 - bits", "keep = (256 - 2 ** (9 - bits"),
+             "q = _col(2.0 ** (8 - bits.to(", "q = _col(2.0 ** (9 - bits.to("),
     Mutation("blur-sigma", "blur sigma 1.5× too wide", "augviz/functional/color.py",
              "(t[None] / sigma.to(torch.float64)[:, None])", "(t[None] / (1.5 * sigma.to(torch.float64))[:, None])"),
     Mutation("erasing-area-x2", "random erasing box twice the drawn area", "augviz/transforms/occlusion.py",
