@@ -21,22 +21,34 @@ from augviz.pipeline import Draw, Pipeline, Result, Step
 from augviz.transform import MIXING, REGISTRY
 
 MAX_DRAWS = 64
-# What one preview may cost, in step-images of 256×256 pixels (see ``cost``): 64 draws through 48 plain steps,
-# about 1.5 s of one core. Each rerun runs the whole preview, so this bounds the server time one slider move costs.
+# What one preview may cost, in step-images of 256×256 pixels (see ``cost``): 64 draws through 48 rotations, about
+# 2.5 s of one core on a shared 2-core machine. Each rerun runs the whole preview, so this bounds the server time one
+# slider move costs.
 BUDGET = 64 * 256 * 256 * 48
-# A step's cost per pixel relative to a plain one (a resample or a colour change), measured on 16 draws of the
-# 256-px test card (CPU time, one thread); steps whose kernel grows with σ add to it per pixel of σ.
-STEP_COST = {"elastic": 15.0, "sharpness": 6.0, "autocontrast": 5.0, "randaugment": 5.0, "gaussian_blur": 5.0,
-             "equalize": 3.0, "trivialaugment": 3.0, "perspective": 2.5}
-SIGMA_COST = {"gaussian_blur": 0.3, "elastic": 0.15}
+# Every registry entry's CPU time per pixel relative to a rotation (one resample), one thread, at its default
+# settings: measured (the minimum of several runs, 16 to 32 draws of 128 to 256 px) and checked against the real
+# kernels by tests/test_cost_model.py, which fails when a figure is off by more than 2×. Geometric steps in a row
+# share one resample, so a chain of them costs less than the sum.
+STEP_COST = {
+    "rotation": 1.0, "horizontal_flip": 0.75, "vertical_flip": 0.75, "affine": 0.65, "zoom": 0.65,
+    "random_resized_crop": 0.65, "perspective": 1.8, "elastic": 9.0, "random_erasing": 0.6, "mixup": 0.55,
+    "cutmix": 1.2, "gaussian_noise": 1.1, "salt_and_pepper": 1.5, "speckle": 1.2, "snow": 1.2, "brightness": 0.25,
+    "contrast": 0.4, "saturation": 0.4, "hue": 1.35, "grayscale": 0.35, "gamma": 1.1, "gaussian_blur": 1.5,
+    "sharpness": 3.8, "posterize": 0.6, "solarize": 1.5, "equalize": 2.5, "autocontrast": 0.5, "invert": 0.3,
+    "randaugment": 0.6, "trivialaugment": 2.2,
+}
+SIGMA_COST = {"gaussian_blur": 0.22, "elastic": 0.24}  # added per pixel of the largest sigma (the kernel's width)
+OP_COST = {"randaugment": 1.7}  # added per operation each image goes through (num_ops)
 
 
 def step_cost(step: Step) -> float:
-    """One step's relative cost per pixel (``STEP_COST``, else what the transform states; 1 for a plain step)."""
+    """One step's CPU time per pixel relative to a rotation (``STEP_COST``, else what the transform states, with
+    its sigma and operations)."""
     sigma = step.params.get("sigma", 0.0)
     top = float(max(sigma)) if isinstance(sigma, (tuple, list)) else float(sigma)
-    extra = SIGMA_COST.get(step.name, 0.0) * top
-    return STEP_COST.get(step.name, step.transform.cost) + extra
+    ops = float(step.params.get("num_ops", 0))
+    return (STEP_COST.get(step.name, step.transform.cost) + SIGMA_COST.get(step.name, 0.0) * top
+            + OP_COST.get(step.name, 0.0) * ops)
 
 
 SEED_PIPELINE = Pipeline((

@@ -7,8 +7,14 @@ Each case runs against a fresh server process, so that its memory figures start 
 3. elastic     a shared link with 32 elastic steps (alpha 200, sigma 20), then the draws slider moved to 64
 4. upload      an 88 KB, 40-megapixel, 16-bit PNG uploaded on the Explore page
 5. runs        the Runs and Train pages with 5,000 stored runs: first load, then server CPU per second while open
+6. shears      a shared link with two affine steps shearing 45° in x and y (a flat map), then 64 draws
+7. posterize   a shared link with 32 posterize steps (bits 1 to 8), then 64 draws
+8. equalize    a shared link with 16 equalize steps, then 64 draws
+9. fifo        ``python -m augviz train`` on an image folder holding a named pipe named like a picture
+10. dangling   the same with a link to a missing picture
 
-Cases 3 to 5 run a real ``streamlit run app.py`` driven by Chromium (Playwright). Cases 1 and 2 set widget values
+Cases 3 to 8 run a real ``streamlit run app.py`` driven by Chromium (Playwright); cases 9 and 10 a real CLI
+run, whose process is then the server. Cases 1 and 2 set widget values
 that a browser can only reach by many clicks, each a request of its own, so they run the page in Streamlit's
 AppTest inside a fresh Python process, which is then the server. For each case the table gives the request's wall
 time, the server's CPU time for it, and the server's peak memory (RSS) growth over its state just before; case 2
@@ -224,30 +230,97 @@ def alert(page: object) -> str:
     return found.first.inner_text()[:80].replace("\n", " ") if found.count() else ""
 
 
-def elastic_link() -> dict[str, str]:
-    from augviz import Pipeline, Step, share
+def link_to(steps: tuple) -> dict[str, str]:
+    from augviz import Pipeline, share
 
-    step = Step("elastic", {"alpha": (200.0, 200.0), "sigma": (20.0, 20.0)}, 1.0)
-    return share.encode(share.SharedState(Pipeline((step,) * 32, seed=0), "scene"))
+    return share.encode(share.SharedState(Pipeline(steps, seed=0), "scene"))
 
 
-def case_elastic(home: Path, limit: float) -> list[Row]:
-    query = "&".join(f"{k}={v}" for k, v in elastic_link().items())
-    rows = []
-    with server(home) as (pid, url), browser() as page:
-        page.goto(url)
-        wait_rendered(page, pid, limit, f":nth-match({TILE}, 17)")
-        with Watch(pid) as w:
-            page.goto(f"{url}/?{query}")
-            cut = not wait_rendered(page, pid, limit, f":nth-match({TILE}, 17), {ALERT}")
-        rows.append(w.row("elastic link, 16 draws", cut, link_chars=len(query), message=alert(page)))
-        slider = page.locator("[data-testid='stSlider']", has_text="number of draws").get_by_role("slider")
-        with Watch(pid) as w:
-            slider.focus()
-            slider.press("End")
-            cut = not wait_rendered(page, pid, limit)
-        rows.append(w.row("elastic link, 64 draws", cut, message=alert(page)))
-    return rows
+def elastic_steps() -> tuple:
+    from augviz import Step
+
+    return (Step("elastic", {"alpha": (200.0, 200.0), "sigma": (20.0, 20.0)}, 1.0),) * 32
+
+
+def shear_steps() -> tuple:
+    from augviz import Step
+
+    return (Step("affine", {"shear_x": (45.0, 45.0), "shear_y": (45.0, 45.0)}, 1.0),) * 2
+
+
+def posterize_steps() -> tuple:
+    from augviz import Step
+
+    return (Step("posterize", {"bits": (1, 8)}, 1.0),) * 32
+
+
+def equalize_steps() -> tuple:
+    from augviz import Step
+
+    return (Step("equalize", {}, 1.0),) * 16
+
+
+def case_link(what: str, steps: Callable[[], tuple]) -> Callable[[Path, float], list[Row]]:
+    """A shared link to ``steps`` opened on the Explore page (16 draws), then the draws slider moved to 64."""
+
+    def case(home: Path, limit: float) -> list[Row]:
+        query = "&".join(f"{k}={v}" for k, v in link_to(steps()).items())
+        rows = []
+        with server(home) as (pid, url), browser() as page:
+            page.goto(url)
+            wait_rendered(page, pid, limit, f":nth-match({TILE}, 17)")
+            with Watch(pid) as w:
+                page.goto(f"{url}/?{query}")
+                cut = not wait_rendered(page, pid, limit, f":nth-match({TILE}, 17), {ALERT}")
+            rows.append(w.row(f"{what} link, 16 draws", cut, link_chars=len(query), message=alert(page)))
+            slider = page.locator("[data-testid='stSlider']", has_text="number of draws").get_by_role("slider")
+            with Watch(pid) as w:
+                slider.focus()
+                slider.press("End")
+                cut = not wait_rendered(page, pid, limit)
+            rows.append(w.row(f"{what} link, 64 draws", cut, message=alert(page)))
+        return rows
+
+    return case
+
+
+def case_folder(what: str, odd: Callable[[Path], None]) -> Callable[[Path, float], list[Row]]:
+    """A short ``python -m augviz train`` on an image folder holding ``odd`` beside 2 × 6 pictures; the process
+    training it is the server here (the CLI trains in its own process): its CPU and peak take in the start of
+    Python and torch and 4 training steps, a whole run, not one request."""
+
+    def case(home: Path, limit: float) -> list[Row]:
+        folder = home / "data" / "pics"
+        for cls, colour in (("a", (200, 30, 30)), ("b", (30, 30, 200))):
+            (folder / cls).mkdir(parents=True)
+            for i in range(6):
+                Image.new("RGB", (32, 32), colour).save(folder / cls / f"{i}.png")
+        odd(folder / "a")
+        config = home / "run.json"
+        config.write_text(json.dumps({"dataset": "folder", "folder": "pics", "steps": 4, "batch_size": 8}))
+        env = {**os.environ, "AUGVIZ_HOME": str(home), "AUGVIZ_MAX_RUNS": "1", "PYTHONPATH": str(ROOT)}
+        log = home / "out.txt"
+        start = time.perf_counter()
+        with log.open("w") as out:
+            proc = subprocess.Popen([sys.executable, "-m", "augviz", "train", "--config", str(config)], cwd=ROOT,
+                                    env=env, stdout=out, stderr=subprocess.STDOUT)
+        # wait4 gives the ended process's own CPU time and peak memory, exactly, without sampling.
+        done, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        while not done and time.perf_counter() - start < limit:
+            time.sleep(0.1)
+            done, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        cut = not done
+        if cut:
+            proc.kill()
+            _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+        said = log.read_text().strip().splitlines()
+        ended = "hung" if cut else f"exit {proc.returncode}"
+        return [Row(f"train from a folder with {what}", time.perf_counter() - start, usage.ru_utime + usage.ru_stime,
+                    usage.ru_maxrss / 1024, usage.ru_maxrss / 1024, cut,
+                    {"ended": ended, "said": said[-1][-70:] if said else ""})]
+
+    return case
 
 
 def big_png() -> bytes:
@@ -390,9 +463,14 @@ def child_main(case: str, limit: float) -> None:
 CASES: dict[str, Callable[[Path, float], list[Row]]] = {
     "gradients": lambda home, limit: in_child("gradients", home, limit),
     "experiment": lambda home, limit: in_child("experiment", home, limit),
-    "elastic": case_elastic,
+    "elastic": case_link("32 elastic", elastic_steps),
     "upload": case_upload,
     "runs": case_runs,
+    "shears": case_link("two 45° shears", shear_steps),
+    "posterize": case_link("32 posterize", posterize_steps),
+    "equalize": case_link("16 equalize", equalize_steps),
+    "fifo": case_folder("a named pipe", lambda d: os.mkfifo(d / "pipe.png")),
+    "dangling": case_folder("a dangling link", lambda d: (d / "zz.png").symlink_to(d / "gone.png")),
 }
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CORE = ("tests/test_transform_reference.py", "tests/test_transform_contract.py", "tests/test_pipeline.py")
+CORNERS = ("tests/test_corners.py",)  # the corners a wrong change once slipped past
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ MUTATIONS = (
              "return x.addcmul_(z.to(x.dtype), sigma)", "return x.addcmul_(z.to(x.dtype), 2 * sigma)",
              (*CORE, "tests/test_noise_fields.py")),
     Mutation("posterize-bits-off-by-one", "posterize keeps one bit less", "augviz/functional/color.py",
-             "keep = (256 - 2 ** (8 - bits", "keep = (256 - 2 ** (9 - bits"),
+             "q = _col(2.0 ** (8 - bits.to(", "q = _col(2.0 ** (9 - bits.to("),
     Mutation("blur-sigma", "blur sigma 1.5× too wide", "augviz/functional/color.py",
              "(t[None] / sigma.to(torch.float64)[:, None])", "(t[None] / (1.5 * sigma.to(torch.float64))[:, None])"),
     Mutation("erasing-area-x2", "random erasing box twice the drawn area", "augviz/transforms/occlusion.py",
@@ -89,6 +90,29 @@ MUTATIONS = (
     Mutation("flip-axis", "horizontal flip mirrors top to bottom", "augviz/transforms/geometric.py",
              'description = "Mirror left to right."\n    formula = r"x\' = -x"\n    axis = 0',
              'description = "Mirror left to right."\n    formula = r"x\' = -x"\n    axis = 1'),
+    Mutation("verdict-open-interval", "an interval ending at exactly 0 counts as a difference",
+             "augviz/experiment.py", "if ci is None or ci[0] <= 0 <= ci[1]:", "if ci is None or ci[0] < 0 < ci[1]:",
+             CORNERS),
+    Mutation("chance-line-height", "the chance line drawn at 10 % whatever the classes", "augviz/charts.py",
+             "fig.add_hline(y=1 / classes,", "fig.add_hline(y=0.1,", CORNERS),
+    Mutation("he-fan-out", "He initialisation scaled by fan-out", "augviz/deepnet.py",
+             'nn.init.kaiming_normal_(w, a=0.01 if nonlin == "leaky_relu" else 0, nonlinearity=nonlin,',
+             'nn.init.kaiming_normal_(w, a=0.01 if nonlin == "leaky_relu" else 0, nonlinearity=nonlin, mode="fan_out",',
+             CORNERS),
+    Mutation("steps-csv-layers-shifted", "the steps CSV's per-layer norms under the wrong layers", "augviz/report.py",
+             'for n, v in zip(h.run.layers, m.grad_norms, strict=False)}',
+             'for n, v in zip(h.run.layers, m.grad_norms[::-1], strict=False)}',
+             CORNERS),
+    Mutation("steps-limit-ignored", "the store's steps(limit) returns every step", "augviz/store.py",
+             "every = max(1, -(-count // limit)) if limit else 1", "every = 1",
+             CORNERS),
+    Mutation("exif-transpose-transverse", "EXIF orientations 5 and 7 swapped", "augviz/images.py",
+             "5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE",
+             "5: Image.Transpose.TRANSVERSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSPOSE",
+             CORNERS),
+    Mutation("exif-flip-axis", "EXIF orientation 2 flips top to bottom", "augviz/images.py",
+             "_TURNS = {2: Image.Transpose.FLIP_LEFT_RIGHT,", "_TURNS = {2: Image.Transpose.FLIP_TOP_BOTTOM,",
+             CORNERS),
 )
 
 

@@ -302,6 +302,8 @@ def test_a_dataset_added_to_the_registry_is_loadable_and_configurable(tmp_path, 
     ds = data.load("tiny", val_fraction=0.0, root=tmp_path)
     assert ds.classes == ("even", "odd") and ds.shape == (1, 8, 8) and len(ds.test) == 4
     assert runconfig.from_dict({"dataset": "tiny", "model": "mlp"}).dataset == "tiny"
+    with pytest.raises(ConfigError, match="needs images of at least 22×22 pixels, got 8×8 \\(Tiny's size\\)"):
+        runconfig.from_dict({"dataset": "tiny"})  # the seed CNN, refused before a run could fail on it
     with pytest.raises(ConfigError, match="Tiny is 1×8×8") as e:
         runconfig.from_dict({"dataset": "tiny", "model": "mlp", "image_size": 16})
     assert e.value.path == "image_size"

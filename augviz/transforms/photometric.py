@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import ClassVar
 
+import torch
 from torch import Tensor
 
 from augviz.functional import color
@@ -141,6 +142,7 @@ class Posterize(_OneValue):
     formula = r"x' = \lfloor 255x \rfloor \;\&\; (256 - 2^{8-b}),\quad b \sim U\{b_{lo},\dots,b_{hi}\}"
     params = (int_span("bits", 1, 8, (4, 8), "Bits kept per channel.", identity=8),)
     fn = staticmethod(color.posterize)
+    in_place = True
 
 
 @register
@@ -157,12 +159,13 @@ class Solarize(_OneValue):
 
 
 class _Fixed(_Photometric):
-    """A transform with no parameter to draw: only p decides."""
+    """A transform with no parameter to draw: only p decides. ``fn`` writes into the batch when ``in_place``."""
 
     fn = staticmethod(color.autocontrast)
+    in_place: ClassVar[bool] = True
 
     def kernel(self, x, cfg, params):
-        return type(self).fn(x)
+        return type(self).fn(x, out=x) if self.in_place else type(self).fn(x)
 
 
 @register
@@ -192,5 +195,5 @@ class Invert(_Fixed):
     description = "Turn the image into its negative."
     formula = r"x' = 1 - x"
     default_p = 0.5
-    fn = staticmethod(lambda x: 1 - x)
+    fn = staticmethod(lambda x, out=None: torch.neg(x, out=out).add_(1))
 
