@@ -221,11 +221,21 @@ def test_no_request_leaves_the_machine_and_user_text_is_never_a_link(page):
         visitor = context.new_page()
         visitor.route("**/*", lambda route: route.continue_() if route.request.url.startswith((own, "data:"))
                       else (outside.append(route.request.url), route.abort()))
-        visitor.on("requestfailed", lambda r: failed.append(r.url))
+        pending = set()  # requests neither finished nor failed yet
+        visitor.on("request", lambda r: pending.add(r))
+        visitor.on("requestfinished", lambda r: pending.discard(r))
+        visitor.on("requestfailed", lambda r: (pending.discard(r), failed.append(r.url)))
         for path in ("", "/train", "/runs", "/gradients"):
             visitor.goto(own + path)
             visitor.get_by_role("heading").first.wait_for(timeout=60_000)
             settle(visitor, 2500)
+            # Every request answered before the next page: leaving earlier cancels them (a slow machine's
+            # images still loading), which would read as failures of the app.
+            for _ in range(600):
+                if not pending:
+                    break
+                visitor.wait_for_timeout(100)
+            assert not pending, [r.url for r in pending]
         visitor.goto(own)
         visitor.locator(TILES).nth(16).wait_for(timeout=60_000)
         visitor.get_by_text("Export and import").click()

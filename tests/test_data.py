@@ -93,7 +93,7 @@ def test_idx_files_are_read(tmp_path):
     (gzip.compress(idx_bytes(np.zeros((4, 28, 28))))[:30], "cannot be read"),
     (gzip.compress(b"\x00\x00\x0d\x03" + bytes(12)), "not an IDX file"),
     (gzip.compress(idx_bytes(np.zeros((4, 28, 28)))[:-5]), "header promises"),
-])
+], ids=["cut-gzip-stream", "wrong-magic", "short-payload"])  # not the blobs: gzip stamps the time into them
 def test_damaged_idx_files_are_refused(tmp_path, blob, words):
     write_idx_dataset(tmp_path / "mnist")
     (tmp_path / "mnist" / "train-images-idx3-ubyte.gz").write_bytes(blob)
