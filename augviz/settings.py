@@ -4,7 +4,7 @@ names the variable and what it accepts, never a traceback from deep inside.
 | variable                      | what it bounds                                         | default          |
 |-------------------------------|--------------------------------------------------------|------------------|
 | AUGVIZ_DB_TIMEOUT             | seconds to wait for another process's database lock    | 30               |
-| AUGVIZ_MAX_RUNS               | runs training at once (the rest wait in the queue)     | 1 on CPU, 2 GPU  |
+| AUGVIZ_MAX_RUNS               | runs training at once (the rest wait in the queue)     | cores ≤ 4; 2 GPU |
 | AUGVIZ_MAX_QUEUED             | runs waiting in the queue, whole server                | 40               |
 | AUGVIZ_MAX_QUEUED_PER_SESSION | runs waiting in the queue, one app session or CLI call | 20               |
 | AUGVIZ_STOP_GRACE_S           | seconds a run has to answer Stop before it is killed   | 10               |
@@ -40,7 +40,8 @@ def db_timeout() -> float:
 
 
 def max_running(default: int) -> int:
-    """``default`` is the machine's own figure (1 on CPU, 2 with a GPU); the variable overrides it."""
+    """``default`` is the machine's own figure (one per core up to 4 on CPU, 2 with a GPU); the variable
+    overrides it."""
     return int(_number("AUGVIZ_MAX_RUNS", default, 1, 64, whole=True))
 
 

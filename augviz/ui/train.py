@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
@@ -398,11 +397,10 @@ def shown_experiment(store_: Store) -> str | None:
 
 def _start_experiment(store_: Store, base: RunConfig, seeds: int, sizes: list[int] | None) -> None:
     """Queue the experiment's runs (a callback: the panel below already sees them, and disables the button)."""
-    at_once = guarded(worker.max_concurrent)  # a bad $AUGVIZ_MAX_RUNS is a message, not a crash
-    if at_once is None:
+    if guarded(worker.max_concurrent) is None:  # a bad $AUGVIZ_MAX_RUNS is a message, not a crash
         return
-    threads = experiment.threads_per_run(at_once, os.cpu_count() or 1)
-    configs = experiment.plan(replace(base, threads=threads), explore_pipeline(), seeds, sizes)
+    # No thread count: each worker takes its share of the cores among the runs training at the time.
+    configs = experiment.plan(base, explore_pipeline(), seeds, sizes)
     if launch(store_, configs):
         st.session_state["group"] = configs[0].group
 
