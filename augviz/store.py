@@ -493,11 +493,11 @@ class Store:
             db.execute("INSERT OR IGNORE INTO details VALUES (?, ?, ?, ?)",
                        (run_id, m.step, json.dumps(m.histograms), json.dumps(m.update_ratios)))
 
-    def details(self, run_id: int) -> list[DetailMetrics]:
-        """Per-layer histograms and update ratios, for the steps that recorded them."""
+    def details(self, run_id: int, after: int = 0) -> list[DetailMetrics]:
+        """Per-layer histograms and update ratios, for the steps after ``after`` that recorded them."""
         with self._db() as db:
-            rows = db.execute("SELECT step, histograms, update_ratios FROM details WHERE run_id = ? ORDER BY step",
-                              (run_id,)).fetchall()
+            rows = db.execute("SELECT step, histograms, update_ratios FROM details WHERE run_id = ? AND step > ? "
+                              "ORDER BY step", (run_id, after)).fetchall()
         return [DetailMetrics(r["step"], json.loads(r["histograms"]), json.loads(r["update_ratios"])) for r in rows]
 
     def steps(self, run_id: int, limit: int | None = None) -> list[StepMetrics]:
@@ -511,10 +511,21 @@ class Store:
         return [StepMetrics(step=r["step"], epoch=r["epoch"], loss=r["loss"], grad_norms=json.loads(r["grads"]),
                             grad_total=r["grad_total"]) for r in rows]
 
-    def epochs(self, run_id: int) -> list[EpochMetrics]:
+    def steps_after(self, run_id: int, after: int, every: int = 1) -> list[StepMetrics]:
+        """The steps after step ``after`` whose number is a multiple of ``every``, and the run's newest step: what
+        a page that watches a run reads each time (only what is new; the primary key makes it a range scan)."""
+        with self._db() as db:
+            rows = db.execute("SELECT step, epoch, loss, grad_total, grads FROM steps WHERE run_id = ? AND step > ? "
+                              "AND (step % ? = 0 OR step = (SELECT MAX(step) FROM steps WHERE run_id = ?)) "
+                              "ORDER BY step", (run_id, after, every, run_id)).fetchall()
+        return [StepMetrics(step=r["step"], epoch=r["epoch"], loss=r["loss"], grad_norms=json.loads(r["grads"]),
+                            grad_total=r["grad_total"]) for r in rows]
+
+    def epochs(self, run_id: int, after: int = 0) -> list[EpochMetrics]:
+        """The run's epochs after epoch ``after``."""
         with self._db() as db:
             rows = db.execute("SELECT epoch, train_loss, train_acc, val_loss, val_acc, images_per_s FROM epochs "
-                              "WHERE run_id = ? ORDER BY epoch", (run_id,)).fetchall()
+                              "WHERE run_id = ? AND epoch > ? ORDER BY epoch", (run_id, after)).fetchall()
         return [EpochMetrics(**dict(zip(r.keys(), r, strict=True))) for r in rows]
 
     def step_count(self, run_id: int) -> int:

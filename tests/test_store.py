@@ -178,3 +178,17 @@ def test_processes_creating_a_new_database_at_once_all_wait_their_turn(tmp_path)
             found.append(errors.get())
         assert found == [], found[:3]
         assert len(Store(path).runs()) == 20
+
+
+def test_a_watching_page_reads_only_the_rows_after_what_it_has(store):
+    run_id = store.create(TINY, status="running")
+    store.add_steps(run_id, [StepMetrics(s, 1 + s // 4, 1.0 / s, [0.1], 0.1) for s in range(1, 11)])
+    for e in (1, 2, 3):
+        store.add_epoch(run_id, EpochMetrics(e, 1.0, 0.5, 1.0, 0.5, 100.0))
+    other = store.create(TINY, status="running")  # another run's rows are never read
+    store.add_steps(other, [StepMetrics(s, 1, 1.0, [0.1], 0.1) for s in range(1, 30)])
+    assert [m.step for m in store.steps_after(run_id, 6)] == [7, 8, 9, 10]
+    assert [m.step for m in store.steps_after(run_id, 0, every=4)] == [4, 8, 10]  # and the newest, 10
+    assert [m.step for m in store.steps_after(run_id, 10)] == []
+    assert [e.epoch for e in store.epochs(run_id, after=1)] == [2, 3]
+    assert store.steps_after(run_id, 0) == store.steps(run_id)
