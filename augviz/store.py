@@ -365,6 +365,11 @@ class Store:
         with self._db() as db:
             return [_run(r) for r in db.execute(sql + " ORDER BY id", args).fetchall()]
 
+    def count(self) -> int:
+        """How many runs are stored."""
+        with self._db() as db:
+            return int(db.execute("SELECT COUNT(*) FROM runs").fetchone()[0])
+
     def queue_position(self, run_id: int) -> int | None:
         """1 for the next queued run to start, None when the run is not queued."""
         with self._db() as db:

@@ -192,3 +192,9 @@ def test_a_watching_page_reads_only_the_rows_after_what_it_has(store):
     assert [m.step for m in store.steps_after(run_id, 10)] == []
     assert [e.epoch for e in store.epochs(run_id, after=1)] == [2, 3]
     assert store.steps_after(run_id, 0) == store.steps(run_id)
+
+
+def test_the_store_counts_its_runs(store):
+    assert store.count() == 0
+    store.create_many([TINY] * 3)
+    assert store.count() == 3
