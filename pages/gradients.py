@@ -22,7 +22,9 @@ store = train.store()
 if store is not None:
     if st.button("Train this network", type="primary", key="g_train"):
         gradients.launch(store, net, opt, lr, clip, dataset)
-    run = train.pick_run([r for r in store.runs() if not r.unreadable and report.is_lab(r)], "g_run")
+    listed = train.listed_runs(store, train.chosen_before("g_run"))
+    run = train.pick_run([r for r in listed if not r.unreadable and report.is_lab(r)], "g_run")
     if run is not None:
         gradients.run_panel(store, run)
+    train.older_runs_note(store)
     st.caption("Lab runs are stored like any other: compare them with others on the Runs page.")
