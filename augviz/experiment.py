@@ -36,14 +36,6 @@ def t_quantile(df: int) -> float:
     return z + (z ** 3 + z) / (4 * df) + (5 * z ** 5 + 16 * z ** 3 + 3 * z) / (96 * df ** 2)
 
 
-def threads_per_run(at_once: int, cores: int) -> int | None:
-    """CPU threads for each of an experiment's runs when the worker trains ``at_once`` runs side by side on
-    ``cores`` cores: a share of the cores each (two runs at one thread each finished 1.20× sooner than the same
-    two one after the other at two threads, and oversubscribed threads stall each other); None (PyTorch's
-    default) when runs go one at a time."""
-    return max(1, cores // at_once) if at_once > 1 else None
-
-
 GROUP_PREFIX = "exp-"  # every experiment's group starts so (``plan``); other groups are not experiments
 
 

@@ -47,8 +47,11 @@ class SeedCNN(nn.Module):
                 ("dense", list(self.dense.parameters())), ("out", list(self.out.parameters()))]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = torch.max_pool2d(torch.relu(self.bn1(self.conv1(standardize(x)))), 2)
-        x = torch.max_pool2d(torch.relu(self.bn2(self.conv2(x))), 2)
+        # Pool, then ReLU: the same numbers and gradients as Keras' ReLU-then-pool (max and ReLU commute, and the
+        # pooled gradient reaches the same element), but ReLU and its backward touch a quarter of the pixels, which
+        # made a one-thread CPU step 5 to 13 % cheaper (bench/train.py --against, and an interleaved profile).
+        x = torch.relu(torch.max_pool2d(self.bn1(self.conv1(standardize(x))), 2))
+        x = torch.relu(torch.max_pool2d(self.bn2(self.conv2(x)), 2))
         x = torch.relu(self.bn3(self.conv3(x))).flatten(1)
         return self.out(torch.relu(self.dense(x)))
 

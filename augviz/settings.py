@@ -6,7 +6,7 @@ names the variable and what it accepts, never a traceback from deep inside.
 | AUGVIZ_HOME                   | where runs, datasets and the run database live         | ./.augviz        |
 | AUGVIZ_DB                     | the run database: a postgresql:// address              | SQLite file      |
 | AUGVIZ_DB_TIMEOUT             | seconds to wait for another process's database lock    | 30               |
-| AUGVIZ_MAX_RUNS               | runs training at once (the rest wait in the queue)     | 1 on CPU, 2 GPU  |
+| AUGVIZ_MAX_RUNS               | runs training at once (the rest wait in the queue)     | cores ≤ 4; 2 GPU |
 | AUGVIZ_MAX_QUEUED             | runs waiting in the queue, whole server                | 40               |
 | AUGVIZ_MAX_QUEUED_PER_VISITOR | runs waiting in the queue, one visitor (or the CLI)    | 20               |
 | AUGVIZ_QUEUE_ORDER            | which queued run starts next: fair (round-robin) or fifo | fair           |
@@ -76,7 +76,8 @@ def db_timeout() -> float:
 
 
 def max_running(default: int) -> int:
-    """``default`` is the machine's own figure (1 on CPU, 2 with a GPU); the variable overrides it."""
+    """``default`` is the machine's own figure (one per core up to 4 on CPU, 2 with a GPU); the variable
+    overrides it."""
     return int(_number("AUGVIZ_MAX_RUNS", default, 1, 64, whole=True))
 
 

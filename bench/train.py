@@ -11,13 +11,24 @@
    slower.
 3. The default run on CUDA when a GPU is present.
 
-Usage: python -m bench.train [--json FILE] [--repeats N]
+With ``--against DIR`` (another checkout, e.g. ``git archive <rev> | tar -x -C DIR``) it prints instead a before/
+after table measured in the same session: the CPU milliseconds of a training step of the default run (seed CNN,
+seed pipeline, as the loop runs it: augmentation, norms, schedule, evaluations) at 1 and 2 threads, each tree's
+step measured in its own process, in turns; with ``--experiment`` also the default experiment of
+``bench/lessons.py`` (6 runs, queued through each tree's worker) with its wall time and workers' CPU seconds.
+CPU time is what to compare on a shared machine: other load inflates wall time far more.
+
+Usage: python -m bench.train [--json FILE] [--repeats N] [--against DIR [--experiment]]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -86,11 +97,99 @@ def default_run(device: str) -> dict:
                 "steps": s.steps}
 
 
+ROOT = Path(__file__).parents[1]
+
+
+class StepClock:
+    """A sink that notes the process's CPU time and the wall time at every step."""
+
+    def __init__(self) -> None:
+        self.cpu: list[float] = []
+        self.wall: list[float] = []
+
+    def started(self, *a): pass
+    def epoch(self, m): pass
+    def detail(self, m): pass
+
+    def step(self, m) -> None:
+        self.cpu.append(time.process_time())
+        self.wall.append(time.perf_counter())
+
+
+def step_ms(threads: int, steps: int, skip: int = 50) -> dict:
+    """CPU and wall milliseconds per step of the default run at ``threads`` threads, over steps ``skip`` to
+    ``steps`` (the first ones warm the allocator and oneDNN's kernels up)."""
+    cfg = RunConfig(**{**DEFAULT.to_dict(), "threads": threads, "steps": steps, "device": "cpu"})
+    ds = data.load("synthetic", cfg.train_size, cfg.val_fraction, cfg.seed)
+    clock = StepClock()
+    train(cfg, clock, dataset=ds)
+    n = len(clock.cpu) - skip
+    return {"cpu_ms": 1000 * (clock.cpu[-1] - clock.cpu[skip]) / n,
+            "wall_ms": 1000 * (clock.wall[-1] - clock.wall[skip]) / n}
+
+
+def _in_tree(tree: Path, args: list[str], timeout: float) -> dict:
+    """Run this file's ``args`` with ``tree``'s augviz (in a fresh process) and return the JSON it prints."""
+    out = subprocess.run([sys.executable, str(Path(__file__).resolve()), *args], cwd=tree, capture_output=True,
+                         text=True, timeout=timeout, env={**os.environ, "PYTHONPATH": str(tree)}, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def experiment_in(tree: Path) -> dict:
+    """The default experiment queued through ``tree``'s own worker (``bench.lessons`` of that tree)."""
+    with tempfile.NamedTemporaryFile(suffix=".json") as f:
+        subprocess.run([sys.executable, "-m", "bench.lessons", "--no-gradients", "--json", f.name], cwd=tree,
+                       env={**os.environ, "PYTHONPATH": str(tree)}, check=True, capture_output=True, timeout=3600)
+        return json.loads(Path(f.name).read_text())["experiment"]
+
+
+def before_after(against: Path, repeats: int, steps: int, with_experiment: bool) -> dict:
+    trees = {"before": against.resolve(), "after": ROOT}
+    ms: dict[tuple[str, int], list[dict]] = {}
+    for _ in range(repeats):  # in turns, so that drift in the machine's load falls on both alike
+        for threads in (1, 2):
+            for name, tree in trees.items():
+                ms.setdefault((name, threads), []).append(
+                    _in_tree(tree, ["--child-step", str(threads), str(steps)], timeout=1800))
+    print(f"\none training step of the default run (seed CNN, seed pipeline, batch {DEFAULT.batch_size}), "
+          f"median of {repeats} runs of {steps} steps")
+    print(f"{'threads':>8}{'before CPU ms':>15}{'after CPU ms':>14}{'after/before':>14}"
+          f"{'before wall ms':>16}{'after wall ms':>15}")
+    rows = []
+    for threads in (1, 2):
+        b = {k: statistics.median(m[k] for m in ms[("before", threads)]) for k in ("cpu_ms", "wall_ms")}
+        a = {k: statistics.median(m[k] for m in ms[("after", threads)]) for k in ("cpu_ms", "wall_ms")}
+        rows.append({"threads": threads, "before": b, "after": a})
+        print(f"{threads:>8}{b['cpu_ms']:>15.1f}{a['cpu_ms']:>14.1f}{a['cpu_ms'] / b['cpu_ms']:>14.2f}"
+              f"{b['wall_ms']:>16.1f}{a['wall_ms']:>15.1f}")
+    out: dict = {"steps": rows}
+    if with_experiment:
+        exps = {name: experiment_in(tree) for name, tree in trees.items()}
+        print("\nthe default experiment (6 runs of 1,000 steps, queued through each tree's worker)")
+        print(f"{'':>8}{'runs at once':>14}{'threads':>9}{'wall s':>9}{'workers CPU s':>15}  accuracy without / with")
+        for name, e in exps.items():
+            accs = " · ".join(f"{100 * s['without']:.1f}% / {100 * s['with']:.1f}%" for s in e["sizes"])
+            print(f"{name:>8}{e['at_once']:>14}{e['threads'] or 'default'!s:>9}{e['wall_s']:>9.1f}"
+                  f"{e['worker_cpu_s']:>15.1f}  {accs}")
+        out["experiment"] = exps
+    return out
+
+
 def main() -> None:
+    if len(sys.argv) == 4 and sys.argv[1] == "--child-step":  # one measurement, for _in_tree
+        print(json.dumps(step_ms(int(sys.argv[2]), int(sys.argv[3]))))
+        return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--json", help="write the figures to this file")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--against", type=Path, help="another checkout: print a before/after table instead")
+    parser.add_argument("--steps", type=int, default=300, help="steps per measurement with --against")
+    parser.add_argument("--experiment", action="store_true", help="with --against: the default experiment too")
     args = parser.parse_args()
+    if args.against:
+        print("machine:", ", ".join(f"{k} {v}" for k, v in machine().items()))
+        write_json(args.json, before_after(args.against, args.repeats, args.steps, args.experiment))
+        return
     print("machine:", ", ".join(f"{k} {v}" for k, v in machine().items()), f"(torch threads {torch.get_num_threads()})")
 
     runs = [default_run("cpu")] + ([default_run("cuda")] if torch.cuda.is_available() else [])

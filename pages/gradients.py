@@ -24,4 +24,5 @@ if store is not None:
     run = gradients.pick_run(store)
     if run is not None:
         gradients.run_panel(store, run, net)
+    train.older_runs_note(store)
     st.caption("Lab runs are stored like any other: compare them with others on the Runs page.")

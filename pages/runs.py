@@ -12,7 +12,7 @@ store = train.store()
 if store is not None:
     worker.reap_children()
     train.guarded(store.reap)
-    listed = store.runs()
+    listed = train.listed_runs(store, runs.chosen_before())
     stored = [r for r in listed if not r.unreadable]  # a newer version's runs: named here, never compared
     for r in [r for r in listed if r.unreadable][:3]:
         st.warning(common.md_escape(f"Run #{r.id} ({r.label}) cannot be read by this version: {r.unreadable}"))
@@ -26,4 +26,5 @@ if store is not None:
             runs.compare(store, histories)
             runs.lab_runs(histories)
             runs.delete(store, chosen)
+        train.older_runs_note(store)
     train.store_error()

@@ -105,10 +105,3 @@ def test_compare_pairs_finished_runs_by_seed_and_takes_chance_from_the_classes()
     (c,) = compare(_runs(accs, classes=4))
     assert c.train_size == 500 and c.differences == pytest.approx([0.05, 0.04])
     assert c.chance == pytest.approx(0.25)
-
-
-def test_runs_side_by_side_share_the_cores_and_runs_one_at_a_time_keep_the_default():
-    assert experiment.threads_per_run(2, 2) == 1
-    assert experiment.threads_per_run(4, 2) == 1
-    assert experiment.threads_per_run(2, 16) == 8
-    assert experiment.threads_per_run(1, 2) is None

@@ -404,3 +404,23 @@ def test_each_machine_fills_its_own_slots_from_the_shared_queue(store):
     with store.engine.connection() as db:
         db.execute("UPDATE runs SET host = 'another-machine' WHERE id = ?", (elsewhere,))
     assert store.claim_next(pid=os.getpid(), limit=1) == mine  # that run trains on another machine
+
+
+def test_a_watching_page_reads_only_the_rows_after_what_it_has(store):
+    run_id = store.create(TINY, status="running")
+    store.add_steps(run_id, [StepMetrics(s, 1 + s // 4, 1.0 / s, [0.1], 0.1) for s in range(1, 11)])
+    for e in (1, 2, 3):
+        store.add_epoch(run_id, EpochMetrics(e, 1.0, 0.5, 1.0, 0.5, 100.0))
+    other = store.create(TINY, status="running")  # another run's rows are never read
+    store.add_steps(other, [StepMetrics(s, 1, 1.0, [0.1], 0.1) for s in range(1, 30)])
+    assert [m.step for m in store.steps_after(run_id, 6)] == [7, 8, 9, 10]
+    assert [m.step for m in store.steps_after(run_id, 0, every=4)] == [4, 8, 10]  # and the newest, 10
+    assert [m.step for m in store.steps_after(run_id, 10)] == []
+    assert [e.epoch for e in store.epochs(run_id, after=1)] == [2, 3]
+    assert store.steps_after(run_id, 0) == store.steps(run_id)
+
+
+def test_the_store_counts_its_runs(store):
+    assert store.count() == 0
+    store.create_many([TINY] * 3)
+    assert store.count() == 3

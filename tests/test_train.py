@@ -261,3 +261,29 @@ def test_channels_last_computes_what_nchw_computes(model):
     b.square().sum().backward()
     for p, q in zip(nchw.parameters(), last.parameters(), strict=True):
         torch.testing.assert_close(p.grad, q.grad.contiguous(), rtol=1e-3, atol=1e-5)
+
+
+def keras_order(model: models.SeedCNN, x: torch.Tensor) -> torch.Tensor:
+    """The seed CNN as the article's Keras model computes it: ReLU, then max-pooling."""
+    x = torch.max_pool2d(torch.relu(model.bn1(model.conv1(models.standardize(x)))), 2)
+    x = torch.max_pool2d(torch.relu(model.bn2(model.conv2(x))), 2)
+    x = torch.relu(model.bn3(model.conv3(x))).flatten(1)
+    return model.out(torch.relu(model.dense(x)))
+
+
+@pytest.mark.parametrize("model", ["seed_cnn", "seed_cnn_bn"])
+def test_the_seed_cnn_pools_before_its_relu_with_the_same_outputs_and_gradients_as_keras_order(model):
+    # Built-in pictures have flat areas, so pooling windows hold ties: the gradient must still reach the same pixel.
+    x = data.synthetic.generate(16, 3)[0].float() / 255
+    x[:4, :, 8:24, 8:24] = 0.5  # whole windows of equal values, positive and (after the first bias) negative
+    torch.manual_seed(0)
+    net = models.build(model, 3, 32, 10).to(memory_format=torch.channels_last)
+    ours = net(x.contiguous(memory_format=torch.channels_last))
+    ours.square().sum().backward()
+    our_grads = [p.grad.clone() for p in net.parameters()]
+    net.zero_grad()
+    theirs = keras_order(net, x.contiguous(memory_format=torch.channels_last))
+    theirs.square().sum().backward()
+    assert torch.equal(ours, theirs)
+    for mine, keras in zip(our_grads, [p.grad for p in net.parameters()], strict=True):
+        assert torch.equal(mine, keras)

@@ -18,6 +18,7 @@ from augviz.preview import SEED_PIPELINE
 from augviz.runconfig import RunConfig
 from augviz.store import Store
 from augviz.ui import runs as runs_ui
+from augviz.ui import train as train_ui
 
 APP = str(Path(__file__).parents[1] / "app.py")
 LAYERS = ["conv1", "conv2", "fc"]
@@ -213,3 +214,15 @@ def test_a_diverged_run_claims_no_accuracy_and_no_epoch_it_did_not_finish(home):
     assert rows[run_id]["epochs trained"] == 0 and rows[finished]["epochs trained"] == 2
     assert [rows[run_id][k] for k in ("test acc", "val acc", "train acc")] == ["diverged"] * 3
     assert rows[finished]["val acc"] == "50.0 %"
+
+
+@pytest.mark.parametrize("name", ["runs", "train"])
+def test_a_page_lists_the_newest_runs_and_a_linked_older_one_and_says_how_many_it_left_out(home, monkeypatch, name):
+    monkeypatch.setattr(train_ui, "LIST_RUNS", 3)
+    ids = [run_with_data(home, replace(BASELINE, seed=s)) for s in range(6)]
+    param = {"runs": "runs", "train": "run"}[name]
+    at = page(name, **{param: str(ids[0])})  # the oldest run, by its link
+    picker = at.multiselect[0] if name == "runs" else at.selectbox(key="t_run")
+    assert sorted(picker.options) == sorted(f"#{i} finished: {report.run_label(store_of(home).get(i))}"
+                                            for i in (ids[0], *ids[-3:]))
+    assert any("newest 3 of 6 stored runs" in c.value for c in at.caption)

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from augviz import worker
 from augviz.errors import QueueFull
@@ -293,3 +294,39 @@ def test_a_cli_run_waits_its_turn_behind_the_apps_runs(store, tmp_path):
             cli.wait()
     assert cli.returncode == 0, err
     assert "waiting in the queue (position 1" in out and "run" in out and "finished" in out
+
+
+def test_on_cpu_one_run_trains_per_core_at_once_up_to_four(monkeypatch):
+    monkeypatch.delenv("AUGVIZ_MAX_RUNS", raising=False)
+    monkeypatch.setattr(worker.torch.cuda, "is_available", lambda: False)
+    for cores, at_once in ((1, 1), (2, 2), (3, 3), (16, worker.MAX_RUNS_ON_CPU)):
+        monkeypatch.setattr(worker, "cores", lambda cores=cores: cores)
+        assert worker.max_concurrent() == at_once
+    monkeypatch.setenv("AUGVIZ_MAX_RUNS", "1")
+    assert worker.max_concurrent() == 1  # the setting still decides
+
+
+def test_runs_side_by_side_share_the_cores_and_a_run_alone_takes_them_all():
+    assert worker.thread_share(1, 2) == 2
+    assert worker.thread_share(2, 2) == 1
+    assert worker.thread_share(3, 2) == 1
+    assert worker.thread_share(2, 16) == 8
+    assert worker.thread_share(0, 4) == 4  # counted before its own row says running
+
+
+def test_a_run_without_threads_follows_the_runs_going_while_it_trains(store, monkeypatch):
+    # One worker's hook, with the other runs as rows: two running on two cores take one thread each, and when
+    # the other ends, the one left takes both.
+    monkeypatch.setattr(worker, "cores", lambda: 2)
+    mine, other = store.create(TINY, status="running"), store.create(TINY, status="running")
+    before = torch.get_num_threads()
+    try:
+        share = worker.ShareCores(store, every_s=0.0)
+        share.before_update(None)
+        assert torch.get_num_threads() == 1
+        store.finish(other, "finished")
+        share.before_update(None)
+        assert torch.get_num_threads() == 2
+        store.finish(mine, "finished")
+    finally:
+        torch.set_num_threads(before)

@@ -29,26 +29,31 @@ def add_detail(db: Connection, run_id: int, m: DetailMetrics) -> None:
                "ON CONFLICT DO NOTHING", (run_id, m.step, json.dumps(m.histograms), json.dumps(m.update_ratios)))
 
 
-def details(db: Connection, run_id: int) -> list[DetailMetrics]:
-    rows = db.execute("SELECT step, histograms, update_ratios FROM details WHERE run_id = ? ORDER BY step",
-                      (run_id,)).fetchall()
+def details(db: Connection, run_id: int, after: int = 0) -> list[DetailMetrics]:
+    rows = db.execute("SELECT step, histograms, update_ratios FROM details WHERE run_id = ? AND step > ? "
+                      "ORDER BY step", (run_id, after)).fetchall()
     return [DetailMetrics(r["step"], json.loads(r["histograms"]), json.loads(r["update_ratios"])) for r in rows]
 
 
 def steps(db: Connection, run_id: int, limit: int | None) -> list[StepMetrics]:
     """Step metrics, thinned evenly to at most ``limit`` rows (the last step always kept)."""
     count = step_count(db, run_id)
-    every = max(1, -(-count // limit)) if limit else 1
-    rows = db.execute("SELECT step, epoch, loss, grad_total, grads FROM steps WHERE run_id = ? "
+    return steps_after(db, run_id, 0, max(1, -(-count // limit)) if limit else 1)
+
+
+def steps_after(db: Connection, run_id: int, after: int, every: int = 1) -> list[StepMetrics]:
+    """The steps after step ``after`` whose number is a multiple of ``every``, and the run's newest step: what a
+    page that watches a run reads each time (only what is new; the primary key makes it a range scan)."""
+    rows = db.execute("SELECT step, epoch, loss, grad_total, grads FROM steps WHERE run_id = ? AND step > ? "
                       "AND (step % ? = 0 OR step = (SELECT MAX(step) FROM steps WHERE run_id = ?)) "
-                      "ORDER BY step", (run_id, every, run_id)).fetchall()
+                      "ORDER BY step", (run_id, after, every, run_id)).fetchall()
     return [StepMetrics(step=r["step"], epoch=r["epoch"], loss=r["loss"], grad_norms=json.loads(r["grads"]),
                         grad_total=r["grad_total"]) for r in rows]
 
 
-def epochs(db: Connection, run_id: int) -> list[EpochMetrics]:
+def epochs(db: Connection, run_id: int, after: int = 0) -> list[EpochMetrics]:
     rows = db.execute("SELECT epoch, train_loss, train_acc, val_loss, val_acc, images_per_s FROM epochs "
-                      "WHERE run_id = ? ORDER BY epoch", (run_id,)).fetchall()
+                      "WHERE run_id = ? AND epoch > ? ORDER BY epoch", (run_id, after)).fetchall()
     return [EpochMetrics(**r) for r in rows]
 
 

@@ -225,6 +225,11 @@ class Store:
 
     # ---- the queue (its policy: queue.py) ------------------------------------------------------------------
 
+    def count(self) -> int:
+        """How many runs are stored."""
+        with self.engine.connection() as db:
+            return int(db.execute("SELECT COUNT(*) AS n FROM runs").fetchone()["n"])
+
     def queue_position(self, run_id: int) -> int | None:
         """1 for the next queued run to start, None when the run is not queued."""
         with self.engine.connection() as db:
@@ -272,19 +277,25 @@ class Store:
         with self.engine.connection() as db:
             metric_rows.add_detail(db, run_id, m)
 
-    def details(self, run_id: int) -> list[DetailMetrics]:
-        """Per-layer histograms and update ratios, for the steps that recorded them."""
+    def details(self, run_id: int, after: int = 0) -> list[DetailMetrics]:
+        """Per-layer histograms and update ratios, for the steps after ``after`` that recorded them."""
         with self.engine.connection() as db:
-            return metric_rows.details(db, run_id)
+            return metric_rows.details(db, run_id, after)
 
     def steps(self, run_id: int, limit: int | None = None) -> list[StepMetrics]:
         """Step metrics, thinned evenly to at most ``limit`` rows (the last step always kept)."""
         with self.engine.connection() as db:
             return metric_rows.steps(db, run_id, limit)
 
-    def epochs(self, run_id: int) -> list[EpochMetrics]:
+    def steps_after(self, run_id: int, after: int, every: int = 1) -> list[StepMetrics]:
+        """The steps after step ``after`` whose number is a multiple of ``every``, and the run's newest step."""
         with self.engine.connection() as db:
-            return metric_rows.epochs(db, run_id)
+            return metric_rows.steps_after(db, run_id, after, every)
+
+    def epochs(self, run_id: int, after: int = 0) -> list[EpochMetrics]:
+        """The run's epochs after epoch ``after``."""
+        with self.engine.connection() as db:
+            return metric_rows.epochs(db, run_id, after)
 
     def step_count(self, run_id: int) -> int:
         with self.engine.connection() as db:

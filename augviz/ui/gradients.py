@@ -199,7 +199,8 @@ def launch(store: Store, net: NetSpec, opt: str, lr: float, clip: float | None, 
 
 def pick_run(store: Store) -> Run | None:
     """The lab run shown below; picking another one sets the controls to it (``follow_run``)."""
-    runs = [r for r in store.runs() if not r.unreadable and report.is_lab(r)]
+    listed = train_ui.listed_runs(store, train_ui.chosen_before("g_run"))
+    runs = [r for r in listed if not r.unreadable and report.is_lab(r)]
     return train_ui.pick_run(runs, "g_run", on_change=lambda: follow_run(store, st.session_state.get("g_run")))
 
 

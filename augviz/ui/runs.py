@@ -20,6 +20,12 @@ def _from_url() -> list[int]:
     return [int(v) for v in st.query_params.get(PARAM, "").split(",") if v.isdigit()]
 
 
+def chosen_before() -> list[int]:
+    """The runs this session or the link chose before (listed even when older than the newest few)."""
+    state = st.session_state
+    return [*state.get(PICK, []), *state.get(MEMORY, []), *_from_url()]
+
+
 def has_data(store: Store, run: Run) -> bool:
     """Whether the run has metrics to draw: at least one recorded step (a run that failed or was stopped before
     its first step has none)."""

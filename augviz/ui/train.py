@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import torch
 
 from augviz import charts, data, experiment, images, models, report, serialize, settings, strength, sweep, worker
 from augviz.errors import ConfigError, DataError, StoreError
+from augviz.follow import Follower
 from augviz.preview import SEED_PIPELINE
 from augviz.report import RunHistory
 from augviz.runconfig import RunConfig, from_dict
@@ -24,6 +24,7 @@ DECAYS = (0.0, 1e-5, 1e-4, 5e-4, 1e-3, 1e-2)
 STEPS = (10, 50, 100, 250, 500, 1000, 1500, 2000, 3000, 5000, 10_000)
 POLL_S = 1.0
 PAST_FOR_ESTIMATES = 200  # newest finished runs whose speed estimates a queued run's wait
+CHARTS_S = 5.0  # a running run's charts redraw this often (its progress every POLL_S)
 MAX_SEED = 2**31 - 1  # a run's seed (RunConfig's range)
 LINK_LABELS = {  # the Train page's linked controls' labels, for messages about a link's value
     "pipeline_doc": "the Explore page's pipeline", "strength": "the Explore page's strength",
@@ -205,6 +206,33 @@ def show(picker: str, run_id: int) -> None:
     st.session_state[f"{picker}_next"] = run_id
 
 
+LIST_RUNS = 200  # run pickers list the newest this many stored runs (and any run a link or the session names)
+
+
+def listed_runs(store_: Store, wanted: Iterable[int | None] = ()) -> list[Run]:
+    """The newest ``LIST_RUNS`` stored runs and the runs ``wanted`` (a link's or this session's choice) wherever
+    they are, in id order: a page's first load reads, labels and checks that many, not every stored run (10,000
+    stored runs cost seconds of server CPU to list)."""
+    newest = store_.runs(limit=LIST_RUNS)
+    have = {r.id for r in newest}
+    older = sorted({i for i in wanted if isinstance(i, int) and i not in have})
+    return (store_.runs(ids=older) if older else []) + newest
+
+
+def older_runs_note(store_: Store) -> None:
+    """Say so when the pickers leave older runs out."""
+    total = store_.count()
+    if total > LIST_RUNS:
+        st.caption(f"The newest {LIST_RUNS} of {total:,} stored runs are listed; an older one opens from its link "
+                   "(`?run=N`), and `python -m augviz runs` lists them all.")
+
+
+def chosen_before(picker: str, param: str = "run") -> list[int | None]:
+    """The runs ``pick_run`` may show first (just started, the box's value, this session's last, the link's)."""
+    state = st.session_state
+    return [state.get(f"{picker}_next"), state.get(picker), state.get(f"{picker}_shown"), _from_url(param)]
+
+
 def _from_url(param: str) -> int | None:
     value = st.query_params.get(param, "")
     return int(value) if value.isdigit() else None
@@ -350,19 +378,31 @@ def _ending(run: Run) -> None:
         st.info(f"Run #{run.id} was stopped on request. Its metrics so far are kept.")
 
 
+def _follower(key: str, run_id: int) -> Follower:
+    """This session's reader of the run that the panel ``key`` shows: it has read the run's rows so far, so each
+    redraw reads only the new ones (a new reader when the panel shows another run)."""
+    name = f"{key}_follow"
+    found = st.session_state.get(name)
+    if not isinstance(found, Follower) or found.run_id != run_id:
+        found = st.session_state[name] = Follower(run_id, charts.MAX_POINTS)
+    return found
+
+
 def run_panel(store_: Store, run_id: int, draw: Callable[[RunHistory, str], None] | None = None,
               key: str = "t", follow: list[int] | None = None) -> None:
     """Progress, how the run ended, stop button and live charts of one run (``draw`` adds a page's own charts;
-    the default draws loss, accuracy and gradient norms). Redraws every second while the run goes; stops polling
-    when it ends. With ``follow`` (an experiment's runs) a line sums them up, and the page is drawn again when
-    one of them starts training while another run is shown."""
+    the default draws loss, accuracy and gradient norms). While the run goes, its progress redraws every
+    ``POLL_S`` and its charts every ``CHARTS_S``, from the rows that are new since the last redraw; both stop
+    polling when it ends. With ``follow`` (an experiment's runs) a line sums them up, and the page is drawn again
+    when one of them starts training while another run is shown."""
     run = store_.get(run_id)
     if run is None:
         st.info("That run was deleted.")
         return
+    follower = _follower(key, run_id)
 
     @st.fragment(run_every=POLL_S if follow or not run.is_over else None)
-    def live() -> None:
+    def progress() -> None:
         if follow:
             line, redraw = queue_summary(store_, follow, run_id)
             if redraw:
@@ -382,12 +422,23 @@ def run_panel(store_: Store, run_id: int, draw: Callable[[RunHistory, str], None
         if not now.is_over:
             st.button("Stop", key=f"{key}-stop-{now.id}", on_click=guarded, args=(store_.request_stop, now.id))
             store_error()
-        if done:
-            (draw or standard_charts)(history(store_, now), key)
         if now.is_over and not run.is_over:
-            st.rerun()  # the whole page once more, so the fragment stops polling
+            st.rerun()  # the whole page once more: the charts catch up, and both parts stop polling
 
-    live()
+    # Apart from the progress: a chart costs tens of milliseconds of server CPU to build and send (Plotly
+    # validates every property), the progress a few; redrawing the charts every second was most of what an open
+    # panel cost (bench/watch.py).
+    @st.fragment(run_every=None if run.is_over else CHARTS_S)
+    def curves() -> None:
+        now = guarded(store_.get, run_id)
+        if now is None:
+            return
+        h = follower.read(store_, now, details=report.is_lab(now))
+        if h.steps:
+            (draw or standard_charts)(h, key)
+
+    progress()
+    curves()
 
 
 def standard_charts(h: RunHistory, key: str) -> None:
@@ -460,7 +511,8 @@ def experiment_panel(store_: Store, base: RunConfig) -> None:
         st.caption(f"This experiment, as set, is already queued or running ({len(same)} unfinished runs): change "
                    "the pipeline, the configuration, the seeds or the sizes to start another beside it.")
     else:
-        st.caption(md_escape(report.estimate(configs, guarded(store_.runs) or [])))
+        finished = guarded(lambda: store_.runs(statuses=("finished",), limit=LIST_RUNS))  # enough for a median
+        st.caption(md_escape(report.estimate(configs, finished or [])))
     store_error()
     group = shown_experiment(store_)
     if group:
@@ -489,11 +541,10 @@ def shown_experiment(store_: Store) -> str | None:
 
 def _start_experiment(store_: Store, base: RunConfig, seeds: int, sizes: list[int] | None) -> None:
     """Queue the experiment's runs (a callback: the panel below already sees them, and disables the button)."""
-    at_once = guarded(worker.max_concurrent)  # a bad $AUGVIZ_MAX_RUNS is a message, not a crash
-    if at_once is None:
+    if guarded(worker.max_concurrent) is None:  # a bad $AUGVIZ_MAX_RUNS is a message, not a crash
         return
-    threads = experiment.threads_per_run(at_once, os.cpu_count() or 1)
-    configs = experiment.plan(replace(base, threads=threads), explore_pipeline(), seeds, sizes)
+    # No thread count: each worker takes its share of the cores among the runs training at the time.
+    configs = experiment.plan(base, explore_pipeline(), seeds, sizes)
     ids = launch(store_, configs, key=sweep.launch_key(configs))
     first = guarded(store_.get, ids[0]) if ids else None
     if first is not None:
@@ -523,8 +574,7 @@ def experiment_results(store_: Store, group: str, going: bool) -> None:
         if unfinished:
             queued = sum(r.status == "queued" for r in unfinished)
             st.caption(f"Waiting for this experiment's {report.count(len(unfinished), 'unfinished run')} "
-                       f"({len(unfinished) - queued} running, {queued} queued): another start would queue the "
-                       "same runs again.")
+                       f"({len(unfinished) - queued} running, {queued} queued).")
             st.button(f"Stop the experiment's {report.count(len(unfinished), 'unfinished run')}", key="x_stop",
                       on_click=_stop_runs, args=(store_, [r.id for r in unfinished]))
         comparisons = experiment.compare(runs)
