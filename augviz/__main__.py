@@ -20,7 +20,7 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
-from augviz import experiment, serialize, settings, sweep, worker
+from augviz import serialize, settings, sweep, worker
 from augviz.data import home
 from augviz.errors import ConfigError, DataError, DiskFull, QueueFull, SettingError, StoreError
 from augviz.metrics import DetailMetrics, EpochMetrics, StepMetrics
@@ -207,12 +207,12 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     """Queue the sweep's runs that no stored run serves, wait for all, print the table and the answer."""
     sw = read_sweep(Path(args.config))
     store = _store(args)
-    threads = experiment.threads_per_run(worker.max_concurrent(), os.cpu_count() or 1)
-    todo = sweep.to_launch(sw, store.runs(), threads)
+    worker.max_concurrent()  # a bad $AUGVIZ_MAX_RUNS is named before anything is queued
+    todo = sweep.to_launch(sw, store.runs())
     planned = len({a.key for a in sweep.plan(sw)})
     print(f"sweep: {planned} runs, {planned - len(todo)} served by runs already in the store, {len(todo)} to train",
           flush=True)
-    ids = worker.launch_all(store, todo, f"cli-{os.getpid()}", sweep.launch_key(todo)) if todo else []
+    ids = worker.launch_all(store, todo, CLI_VISITOR, sweep.launch_key(todo)) if todo else []
     try:
         state = _follow(store, sw)
     except KeyboardInterrupt:

@@ -293,9 +293,9 @@ def match(arms: list[Arm], runs: list[Run]) -> dict[str, Run]:
     return best
 
 
-def to_launch(sweep: Sweep, runs: list[Run], threads: int | None = None) -> list[RunConfig]:
+def to_launch(sweep: Sweep, runs: list[Run]) -> list[RunConfig]:
     """The configurations that still need a run (no finished or going run serves them), once each, named, in one
-    new group; ``threads`` per run when several train side by side."""
+    new group, with no thread count: each worker takes its share of the cores among the runs training."""
     arms = plan(sweep)
     served = match(arms, runs)
     group = f"{GROUP_PREFIX}{uuid.uuid4().hex[:8]}"
@@ -304,7 +304,7 @@ def to_launch(sweep: Sweep, runs: list[Run], threads: int | None = None) -> list
         if arm.key in served or arm.key in seen:
             continue
         seen.add(arm.key)
-        out.append(replace(arm.config, threads=threads, group=group, name=arm_name(sweep, arm)))
+        out.append(replace(arm.config, threads=None, group=group, name=arm_name(sweep, arm)))
     return out
 
 

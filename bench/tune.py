@@ -19,7 +19,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from augviz import experiment, serialize, sweep, worker
+from augviz import serialize, sweep, worker
 from augviz.__main__ import _table
 from augviz.preview import SEED_PIPELINE
 from augviz.runconfig import RunConfig
@@ -35,9 +35,8 @@ def run_sweep(sw: sweep.Sweep) -> dict:
     with tempfile.TemporaryDirectory() as home:
         os.environ["AUGVIZ_HOME"] = home  # the workers' logs and data folder, as the app's would be
         store = Store(Path(home) / "runs.sqlite")
-        threads = experiment.threads_per_run(worker.max_concurrent(), os.cpu_count() or 1)
         cpu0, start = children_cpu_s(), time.perf_counter()
-        todo = sweep.to_launch(sw, [], threads)
+        todo = sweep.to_launch(sw, [])
         worker.launch_all(store, todo, "bench", sweep.launch_key(todo))
         while not all(r.is_over for r in store.runs()):
             time.sleep(0.5)

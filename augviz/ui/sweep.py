@@ -3,13 +3,12 @@ one-click start, and the answer filling in live (``augviz.sweep`` does the work)
 
 from __future__ import annotations
 
-import os
 from dataclasses import replace
 from pathlib import Path
 
 import streamlit as st
 
-from augviz import charts, experiment, serialize, share, speed, sweep, worker
+from augviz import charts, serialize, share, speed, sweep, worker
 from augviz.data import home
 from augviz.errors import ConfigError
 from augviz.pipeline import Pipeline
@@ -128,7 +127,7 @@ def _panel(store_: Store, base: RunConfig) -> None:
     if sw is not None:
         runs = train.guarded(store_.runs) or []
         at_once = train.guarded(worker.max_concurrent) or 1
-        todo = sweep.to_launch(sw, runs, experiment.threads_per_run(at_once, os.cpu_count() or 1))
+        todo = sweep.to_launch(sw, runs)
         planned = len({a.key for a in sweep.plan(sw)})
         st.button(f"Run the sweep ({len(todo)} runs to train)", key="w_go", disabled=not todo,
                   on_click=_start_sweep, args=(store_, sw))
@@ -161,8 +160,7 @@ def _start_sweep(store_: Store, sw: sweep.Sweep) -> None:
     at_once = train.guarded(worker.max_concurrent)
     if at_once is None:
         return
-    todo = sweep.to_launch(sw, train.guarded(store_.runs) or [],
-                           experiment.threads_per_run(at_once, os.cpu_count() or 1))
+    todo = sweep.to_launch(sw, train.guarded(store_.runs) or [])
     if todo:
         train.launch(store_, todo, key=sweep.launch_key(todo))
     st.session_state[LINK_KEY] = share.pack(sw.to_dict())
