@@ -56,6 +56,7 @@ def processes_of(folder: Path) -> set[int]:
 @dataclass
 class Cluster:
     address: str  # the head's GCS address, host:port
+    client: str  # the head's Ray Client address, ray://host:port
     root: Path
     head: Path
     node: Path
@@ -65,6 +66,11 @@ class Cluster:
         table = _processes()
         return next(pid for pid, (_, args) in table.items()
                     if b"raylet/raylet" in args and str(folder).encode() in args)
+
+    def tasks(self, name: str) -> list[int]:
+        """The pids of this cluster's worker processes executing the Ray task ``name`` now."""
+        table, title = _processes(), f"ray::{name}".encode()
+        return [pid for pid in processes_of(self.root) if table.get(pid, (0, b""))[1].startswith(title)]
 
     def stop(self) -> None:
         for sig in (signal.SIGTERM, signal.SIGKILL):
@@ -80,7 +86,7 @@ class Cluster:
 def start_cluster() -> Cluster:
     """Start the head, then the second node; both run until ``Cluster.stop``."""
     root = Path(tempfile.mkdtemp(prefix="ray", dir="/tmp"))  # short: Ray's socket paths must fit in 107 bytes
-    cluster = Cluster("", root, root / "h", root / "n")
+    cluster = Cluster("", f"ray://127.0.0.1:{free_port()}", root, root / "h", root / "n")
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
     common = ["--num-cpus=1", f"--object-store-memory={STORE_BYTES}", "--node-ip-address=127.0.0.1",
               "--disable-usage-stats"]
@@ -92,7 +98,8 @@ def start_cluster() -> Cluster:
     try:
         port = free_port()
         subprocess.run([str(RAY), "start", "--head", f"--port={port}", f"--temp-dir={cluster.head}",
-                        "--include-dashboard=false", f"--ray-client-server-port={free_port()}", *common, *ports()],
+                        "--include-dashboard=false", f"--ray-client-server-port={cluster.client.rsplit(':', 1)[1]}",
+                        *common, *ports()],
                        check=True, capture_output=True, env=env, timeout=240)
         cluster.address = f"127.0.0.1:{port}"
         subprocess.run([str(RAY), "start", f"--address={cluster.address}", f"--temp-dir={cluster.node}",

@@ -80,6 +80,19 @@ def test_stop_ends_a_run_on_the_cluster_and_keeps_what_it_trained(store):
     assert run.test_acc is not None and store.step_count(run_id) > 3
 
 
+def test_a_run_that_does_not_answer_stop_is_cancelled_after_the_grace(store, cluster, monkeypatch):
+    monkeypatch.setenv("AUGVIZ_STOP_GRACE_S", "1")
+    run_id = worker.launch(store, LONG)
+    wait_for(lambda: store.step_count(run_id) > 3, 240, "the run's first steps")
+    (pid,) = cluster.tasks("train_on_node")
+    os.kill(pid, signal.SIGSTOP)  # stuck: it cannot answer
+    store.request_stop(run_id)
+    run = ended(store, run_id, 60)
+    assert run.status == "stopped" and run.error_kind == "stopped"
+    assert run.error.startswith("the run did not answer Stop within 1 s and its Ray task was cancelled (on node ")
+    wait_for(lambda: not pid_alive(pid), 60, "the stuck task's process to be gone")
+
+
 def test_a_killed_launcher_ends_its_runs_with_that_cause_and_the_queue_goes_on(store):
     first, second = worker.launch(store, LONG), worker.launch(store, LONG)
     waiting = worker.launch(store, TINY)
