@@ -172,6 +172,7 @@ def _train_on_cluster(store: Store, cfg: RunConfig) -> int:
     printer, shown, told = Printer(), 0, False
     try:
         while (run := store.get(run_id)) is not None:
+            worker.recover(store)  # a launcher that died (killed, crashed) has its runs ended, and a successor
             if run.status == "queued" and not told:
                 print(f"waiting in the queue (position {store.queue_position(run_id)})", flush=True)
                 told = True

@@ -169,8 +169,7 @@ class RayRunner:
             raise SettingError("AUGVIZ_RAY_ADDRESS is not set: runs go to local worker processes")
         import ray
 
-        self.ray = ray
-        self.address = address
+        self.ray, self.store = ray, store
         options: dict[str, Any] = {"include_dashboard": False} if address == "local" else {}
         try:
             ray.init(address=address, logging_level="WARNING", log_to_driver=False, **options)
@@ -203,10 +202,13 @@ class RayRunner:
         return bool(self.flights)
 
     def close(self) -> None:
-        """End what is still in flight (the launcher is going: Ray would end its tasks anyway) and disconnect."""
+        """End what is still in flight (the launcher is going, after an error: Ray would end its tasks anyway),
+        saying so on each run, and disconnect."""
         for flight in list(self.flights.values()):
-            self.ray.cancel(flight.stream, force=True)
-        self.flights.clear()
+            self._drop(flight)
+            with contextlib.suppress(StoreError):
+                self.store.finish(flight.run_id, "failed", "the launcher stopped on an error before the run ended "
+                                  "(its log, logs/launcher.log, says which)", kind="launch")
         self.ray.shutdown()
 
     # ---- the parts of a turn -----------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ names the variable and what it accepts, never a traceback from deep inside.
 | AUGVIZ_MAX_QUEUED             | runs waiting in the queue, whole server                | 40               |
 | AUGVIZ_MAX_QUEUED_PER_SESSION | runs waiting in the queue, one app session or CLI call | 20               |
 | AUGVIZ_STOP_GRACE_S           | seconds a run has to answer Stop before it is killed   | 10               |
-| AUGVIZ_RAY_ADDRESS            | run on a Ray cluster: auto, local, ray://host:port or  | unset: local     |
+| AUGVIZ_RAY_ADDRESS            | run on a Ray cluster: auto, local or the head's        | unset: local     |
 |                               | host:port (unset: local worker processes, no Ray)      | processes        |
 """
 
@@ -60,8 +60,8 @@ def stop_grace_s() -> float:
 
 
 # auto: the cluster this machine belongs to (ray start ran here); local: a one-machine Ray the launcher starts;
-# ray://host[:port]: Ray Client; host:port: a cluster's GCS address, from one of its nodes.
-_RAY_ADDRESS = re.compile(r"auto|local|ray://[A-Za-z0-9.-]+(:\d{1,5})?|[A-Za-z0-9.-]+:\d{1,5}")
+# host:port: a cluster's GCS address, from one of its nodes. Ray Client (ray://) cannot stream a task's results.
+_RAY_ADDRESS = re.compile(r"auto|local|[A-Za-z0-9.-]+:\d{1,5}")
 
 
 def ray_address() -> str | None:
@@ -70,8 +70,12 @@ def ray_address() -> str | None:
     if raw is None or raw.strip() == "":
         return None
     value = raw.strip()
-    port = value.rsplit(":", 1)[1] if value.count(":") > (1 if value.startswith("ray://") else 0) else None
+    if value.startswith("ray://"):
+        raise SettingError(f"AUGVIZ_RAY_ADDRESS={raw[:80]!r}: Ray Client (ray://) cannot stream a run's metrics "
+                           "back; make the app's machine a node of the cluster (ray start --address=HEAD:6379) and "
+                           "set AUGVIZ_RAY_ADDRESS=auto")
+    port = value.rsplit(":", 1)[1] if ":" in value else None
     if not _RAY_ADDRESS.fullmatch(value) or (port is not None and not 1 <= int(port) <= 65535):
-        raise SettingError(f"AUGVIZ_RAY_ADDRESS={raw[:80]!r} is not a Ray address (expected auto, local, "
-                           "ray://host:port or host:port, e.g. 10.0.0.5:6379)")
+        raise SettingError(f"AUGVIZ_RAY_ADDRESS={raw[:80]!r} is not a Ray address (expected auto, local or a "
+                           "head's host:port, e.g. 10.0.0.5:6379)")
     return value

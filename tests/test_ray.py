@@ -109,6 +109,13 @@ def test_a_killed_launcher_ends_its_runs_with_that_cause_and_the_queue_goes_on(s
     assert run.status == "finished", run.error
 
 
+def test_ray_client_addresses_are_refused_with_what_to_do_instead(tmp_path, monkeypatch):
+    # Ray Client cannot stream a task's results (seen: "Streaming ... not currently supported when using Ray Client").
+    monkeypatch.setenv("AUGVIZ_RAY_ADDRESS", "ray://head:10001")
+    with pytest.raises(SettingError, match=r"Ray Client \(ray://\) cannot stream .* AUGVIZ_RAY_ADDRESS=auto"):
+        worker.launch(Store(tmp_path / "runs.sqlite"), TINY)
+
+
 def test_a_run_asking_for_more_threads_than_any_node_has_fails_with_why(store):
     run = ended(store, worker.launch(store, replace(TINY, threads=4)), 120)
     assert run.status == "failed" and run.error_kind == "launch"
@@ -154,7 +161,7 @@ def test_without_the_variable_the_app_and_the_launcher_never_import_ray(tmp_path
     assert out.returncode == 0 and "no ray" in out.stdout, out.stderr[-2000:]
 
 
-@pytest.mark.parametrize("value", ["x", "http://head:6379", "head:99999", "ray://head:0", "a b:1"])
+@pytest.mark.parametrize("value", ["x", "http://head:6379", "head:99999", "head:0", "a b:1", "head:6379x"])
 def test_a_bad_ray_address_is_refused_before_anything_is_queued(value, tmp_path, monkeypatch):
     monkeypatch.setenv("AUGVIZ_RAY_ADDRESS", value)
     store = Store(tmp_path / "runs.sqlite")
@@ -163,7 +170,7 @@ def test_a_bad_ray_address_is_refused_before_anything_is_queued(value, tmp_path,
     assert store.runs() == []
 
 
-@pytest.mark.parametrize("value", ["auto", "local", "ray://head:10001", "ray://head", "10.0.0.5:6379"])
+@pytest.mark.parametrize("value", ["auto", "local", "10.0.0.5:6379", "head-1.example.org:6379"])
 def test_the_ray_addresses_that_are_taken(value, monkeypatch):
     monkeypatch.setenv("AUGVIZ_RAY_ADDRESS", f" {value} ")
     assert settings.ray_address() == value
