@@ -11,7 +11,7 @@
 5. Start-up without Ray: CPU time and peak memory of importing the app's pages and doing a page view's upkeep,
    and of ``python -m augviz runs``, for this tree and for ``--baseline`` (a git ref), interleaved.
 
-Usage: python -m bench.scale [--quick] [--baseline REF] [--json FILE]
+Usage: python -m bench.scale [--quick] [--baseline REF] [--parts local,ray,queue,writes,startup] [--json FILE]
 (--quick: runs of 20 steps, 3 start-up repeats; about a minute or two on an idle 2-core machine)
 """
 
@@ -201,67 +201,92 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="runs of 20 steps, 3 start-up repeats")
     parser.add_argument("--baseline", default=None, help="a git ref whose start-up to measure alongside")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--parts", default="local,ray,queue,writes,startup",
+                        help="which parts to measure: local and ray (parts 1 and 2, with memory), queue, writes, "
+                             "startup")
     args = parser.parse_args()
+    parts = set(args.parts.split(","))
     cfg = RunConfig(steps=20) if args.quick else RunConfig()
-    rows: list[tuple[str, str, str]] = []
     result: dict = {"machine": machine(), "load": os.getloadavg(), "quick": args.quick}
+    print(f"machine: {result['machine']}; load average at start {result['load'][0]:.1f}")
 
-    def local_workers(store: Store) -> list[int]:
-        return [pid for _, status, pid in store.live() if status == "running" and pid]
+    def row(what: str, local: str, other: str = "") -> None:  # printed as measured: a late failure keeps these
+        print(f"{what:<50}  {local:<34}  {other}", flush=True)
 
-    with environment(AUGVIZ_RAY_ADDRESS=None, AUGVIZ_MAX_RUNS="2"):
-        cold, warm = first_step_s(cfg)
-        local12, local_launcher, local_run = wall_of_runs(cfg, 12, local_workers)
-    start = time.perf_counter()
-    cluster = start_cluster()
-    ray_start = time.perf_counter() - start
-    idle = {name: sum(rss_mb(p) for p in processes_of(folder))
-            for name, folder in (("head", cluster.head), ("node", cluster.node))}
-    try:
-        with environment(AUGVIZ_RAY_ADDRESS=cluster.address, AUGVIZ_MAX_RUNS=None):
-            ray_cold, ray_warm = first_step_s(cfg)
-            ray12, ray_launcher, ray_run = wall_of_runs(cfg, 12, lambda _: cluster.tasks("train_on_node"))
-    finally:
-        cluster.stop()
-    per_run = local12 / 12 * 2  # seconds one run holds a slot
-    result.update(first_step={"local": [cold, warm], "ray": [ray_cold, ray_warm]},
-                  twelve_runs={"local": local12, "ray": ray12}, ray_start_s=ray_start, ray_idle_mb=idle,
-                  launcher_mb={"local": local_launcher, "ray": ray_launcher},
-                  run_mb={"local": local_run, "ray": ray_run})
-    rows += [("queue → first step, cold (no launcher yet)", f"{cold:.1f} s local", f"{ray_cold:.1f} s Ray"),
-             ("queue → first step, warm (launcher going)", f"{warm:.1f} s local", f"{ray_warm:.1f} s Ray"),
-             (f"12 runs of {cfg.steps} steps", f"{local12:.0f} s local (2 at once)",
-              f"{ray12:.0f} s Ray (2 nodes × 1 CPU)"),
-             ("peak memory: launcher", f"{local_launcher:.0f} MB local", f"{ray_launcher:.0f} MB Ray (a driver)"),
-             ("peak memory: one run's process", f"{local_run:.0f} MB worker", f"{ray_run:.0f} MB Ray worker"),
-             ("Ray: head + one node started, idle", "", f"{ray_start:.0f} s; head {idle['head']:.0f} MB, "
-                                                         f"node {idle['node']:.0f} MB")]
+    per_run = 24.0  # seconds a default run holds a slot (the README's figure), until part 2 measures it here
+    if "local" in parts:
+        def local_workers(store: Store) -> list[int]:
+            return [pid for _, status, pid in store.live() if status == "running" and pid]
 
-    orders = list(getattr(settings, "QUEUE_ORDERS", ("fifo", "fair"))) if hasattr(settings, "queue_order") \
-        else [None]
-    for order in orders:
-        ahead = longest_wait(order)
-        name = order or "fifo (the store's only order here)"
-        result.setdefault("longest_wait_runs", {})[name] = ahead
-        rows.append((f"30 visitors × 6 runs, longest wait: {name}", f"{ahead} runs ahead",
-                     f"≈ {ahead / 2 * per_run / 60:.1f} min at 2 slots"))
+        with environment(AUGVIZ_RAY_ADDRESS=None, AUGVIZ_MAX_RUNS="2"):
+            cold, warm = first_step_s(cfg)
+            row("queue → first step, cold (no launcher yet)", f"{cold:.1f} s local")
+            row("queue → first step, warm (launcher going)", f"{warm:.1f} s local")
+            local12, local_launcher, local_run = wall_of_runs(cfg, 12, local_workers)
+            row(f"12 runs of {cfg.steps} steps", f"{local12:.0f} s local (2 at once)")
+            row("peak memory: launcher; one run's process", f"{local_launcher:.0f} MB; {local_run:.0f} MB local")
+        per_run = local12 / 12 * 2
+        result.update(local={"first_step": [cold, warm], "twelve_runs": local12, "launcher_mb": local_launcher,
+                             "run_mb": local_run})
+    if "ray" in parts:
+        start = time.perf_counter()
+        cluster = start_cluster()
+        ray_start = time.perf_counter() - start
+        idle = {name: sum(rss_mb(p) for p in processes_of(folder))
+                for name, folder in (("head", cluster.head), ("node", cluster.node))}
+        row("Ray: head + one node started, idle", "", f"{ray_start:.0f} s; head {idle['head']:.0f} MB, "
+                                                      f"node {idle['node']:.0f} MB")
+        try:
+            with environment(AUGVIZ_RAY_ADDRESS=cluster.address, AUGVIZ_MAX_RUNS=None):
+                ray_cold, ray_warm = first_step_s(cfg)
+                row("queue → first step, cold (no launcher yet)", "", f"{ray_cold:.1f} s Ray")
+                row("queue → first step, warm (launcher going)", "", f"{ray_warm:.1f} s Ray")
+                ray12, ray_launcher, ray_run = wall_of_runs(cfg, 12, lambda _: cluster.tasks("train_on_node"))
+                row(f"12 runs of {cfg.steps} steps", "", f"{ray12:.0f} s Ray (2 nodes × 1 CPU)")
+                row("peak memory: launcher; one run's process", "", f"{ray_launcher:.0f} MB; {ray_run:.0f} MB Ray")
+        finally:
+            cluster.stop()
+        result.update(ray={"first_step": [ray_cold, ray_warm], "twelve_runs": ray12, "start_s": ray_start,
+                           "idle_mb": idle, "launcher_mb": ray_launcher, "run_mb": ray_run})
 
-    with environment(AUGVIZ_DB=None):
-        sqlite = fresh_store()
-        for batch in (16, 1):
-            rate = writes_per_s(sqlite, batch, 1.0 if args.quick else 3.0)
-            result.setdefault("writes_per_s", {})[f"sqlite/{batch}"] = rate
-            rows.append((f"metric rows written per second, batches of {batch}", f"{rate:,.0f} SQLite", ""))
-    if hasattr(settings, "database") and (PG_BIN / "initdb").exists():
-        with postgres_server() as url, environment(AUGVIZ_DB=url):
-            pg = default_store()
+    if "queue" in parts:
+        orders = list(getattr(settings, "QUEUE_ORDERS", ("fifo", "fair"))) if hasattr(settings, "queue_order") \
+            else [None]
+        for order in orders:
+            ahead = longest_wait(order)
+            name = order or "FIFO (the store's only order here)"
+            result.setdefault("longest_wait_runs", {})[name] = ahead
+            row(f"30 visitors × 6 runs, longest wait, {name}", f"{ahead} runs ahead",
+                f"≈ {ahead / 2 * per_run / 60:.1f} min at 2 slots, {per_run:.0f} s a run")
+
+    if "writes" in parts:
+        with environment(AUGVIZ_DB=None):
+            sqlite = fresh_store()
             for batch in (16, 1):
-                rate = writes_per_s(pg, batch, 1.0 if args.quick else 3.0)
-                result["writes_per_s"][f"postgresql/{batch}"] = rate
-                rows.append((f"metric rows written per second, batches of {batch}", "", f"{rate:,.0f} PostgreSQL"))
-    else:
-        rows.append(("metric rows written per second, PostgreSQL", "", "n/a: no PostgreSQL engine in this tree"))
+                rate = writes_per_s(sqlite, batch, 1.0 if args.quick else 3.0)
+                result.setdefault("writes_per_s", {})[f"sqlite/{batch}"] = rate
+                row(f"metric rows written per second, batches of {batch}", f"{rate:,.0f} SQLite")
+        if hasattr(settings, "database") and (PG_BIN / "initdb").exists():
+            with postgres_server() as url, environment(AUGVIZ_DB=url):
+                pg = default_store()
+                for batch in (16, 1):
+                    rate = writes_per_s(pg, batch, 1.0 if args.quick else 3.0)
+                    result["writes_per_s"][f"postgresql/{batch}"] = rate
+                    row(f"metric rows written per second, batches of {batch}", "", f"{rate:,.0f} PostgreSQL")
+        else:
+            row("metric rows written per second, PostgreSQL", "", "n/a: no PostgreSQL engine in this tree")
 
+    if "startup" in parts:
+        startups(args, result, row)
+
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    print(f"(the benchmark's child processes used {children.ru_utime + children.ru_stime:.0f} s of CPU)")
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2, default=str))
+
+
+def startups(args: argparse.Namespace, result: dict, row: Callable[..., None]) -> None:
+    """Part 5: start-up CPU and memory of this tree, and of ``--baseline`` when given, interleaved."""
     trees = {"this tree": ROOT}
     old = None
     if args.baseline:
@@ -280,24 +305,15 @@ def main() -> None:
                        for t, v in seen.items()}
             result.setdefault("startup", {})[what] = medians
             here = medians["this tree"]
-            cells = [f"{here[0]:.2f} s CPU, {here[1]:.0f} MB"]
+            other = ""
             if args.baseline:
                 base = medians[args.baseline]
-                cells.append(f"{args.baseline}: {base[0]:.2f} s, {base[1]:.0f} MB "
-                             f"(×{here[0] / base[0]:.3f} CPU, ×{here[1] / base[1]:.3f} memory)")
-            rows.append((f"start-up without Ray: {what}", *cells, *[""] * (2 - len(cells))))
+                other = (f"{args.baseline}: {base[0]:.2f} s, {base[1]:.0f} MB "
+                         f"(×{here[0] / base[0]:.3f} CPU, ×{here[1] / base[1]:.3f} memory)")
+            row(f"start-up without Ray: {what}", f"{here[0]:.2f} s CPU, {here[1]:.0f} MB", other)
     finally:
         if old:
             shutil.rmtree(old, ignore_errors=True)
-
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    print(f"machine: {result['machine']}; load average at start {result['load'][0]:.1f}")
-    width = max(len(r[0]) for r in rows)
-    for r in rows:
-        print(f"{r[0]:<{width}}  {r[1]:<34}  {r[2]}")
-    print(f"(the benchmark's child processes used {children.ru_utime + children.ru_stime:.0f} s of CPU)")
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2, default=str))
 
 
 if __name__ == "__main__":

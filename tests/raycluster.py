@@ -95,15 +95,18 @@ def start_cluster() -> Cluster:
         return [f"--dashboard-agent-listen-port={free_port()}", f"--dashboard-agent-grpc-port={free_port()}",
                 f"--runtime-env-agent-port={free_port()}", f"--metrics-export-port={free_port()}"]
 
+    def run(*args: str) -> None:
+        done = subprocess.run([str(RAY), "start", *args, *common, *ports()], capture_output=True, text=True,
+                              env=env, timeout=240)
+        if done.returncode:
+            raise RuntimeError(f"ray start {' '.join(args)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+
     try:
         port = free_port()
-        subprocess.run([str(RAY), "start", "--head", f"--port={port}", f"--temp-dir={cluster.head}",
-                        "--include-dashboard=false", f"--ray-client-server-port={cluster.client.rsplit(':', 1)[1]}",
-                        *common, *ports()],
-                       check=True, capture_output=True, env=env, timeout=240)
+        run("--head", f"--port={port}", f"--temp-dir={cluster.head}", "--include-dashboard=false",
+            f"--ray-client-server-port={cluster.client.rsplit(':', 1)[1]}")
         cluster.address = f"127.0.0.1:{port}"
-        subprocess.run([str(RAY), "start", f"--address={cluster.address}", f"--temp-dir={cluster.node}",
-                        *common, *ports()], check=True, capture_output=True, env=env, timeout=240)
+        run(f"--address={cluster.address}", f"--temp-dir={cluster.node}")
     except BaseException:
         cluster.stop()
         raise
