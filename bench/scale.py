@@ -37,7 +37,7 @@ from augviz.runconfig import RunConfig
 from augviz.store import Store, default_store  # the engine $AUGVIZ_DB names, once the store has it
 from augviz.train import StepMetrics
 from bench.common import machine
-from tests.raycluster import free_port, processes_of, start_cluster
+from tests.raycluster import ENV, free_port, processes_of, start_cluster
 
 ROOT = Path(__file__).resolve().parent.parent
 VISITORS, EXPERIMENT = 30, 6  # the default experiment: 3 seeds, with and without augmentation
@@ -237,7 +237,7 @@ def main() -> None:
         row("Ray: head + one node started, idle", "", f"{ray_start:.0f} s; head {idle['head']:.0f} MB, "
                                                       f"node {idle['node']:.0f} MB")
         try:
-            with environment(AUGVIZ_RAY_ADDRESS=cluster.address, AUGVIZ_MAX_RUNS=None):
+            with environment(AUGVIZ_RAY_ADDRESS=cluster.address, AUGVIZ_MAX_RUNS=None, **ENV):
                 ray_cold, ray_warm = first_step_s(cfg)
                 row("queue → first step, cold (no launcher yet)", "", f"{ray_cold:.1f} s Ray")
                 row("queue → first step, warm (launcher going)", "", f"{ray_warm:.1f} s Ray")

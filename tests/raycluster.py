@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 RAY = Path(sys.executable).with_name("ray")
+ENV = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}  # for the nodes and the drivers that join
 STORE_BYTES = 100_000_000  # Ray's smallest object store is about 75 MB; runs send kilobytes
 
 
@@ -87,7 +88,9 @@ def start_cluster() -> Cluster:
     """Start the head, then the second node; both run until ``Cluster.stop``."""
     root = Path(tempfile.mkdtemp(prefix="ray", dir="/tmp"))  # short: Ray's socket paths must fit in 107 bytes
     cluster = Cluster("", f"ray://127.0.0.1:{free_port()}", root, root / "h", root / "n")
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    # Token authentication off, said explicitly: Ray 2.60 turns it on for a head when ~/.ray/auth_token exists (a
+    # one-machine ray.init() writes one), and a second node started without the token then cannot join.
+    env = {**os.environ, **ENV}
     common = ["--num-cpus=1", f"--object-store-memory={STORE_BYTES}", "--node-ip-address=127.0.0.1",
               "--disable-usage-stats"]
 

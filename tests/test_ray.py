@@ -20,7 +20,7 @@ from augviz.preview import SEED_PIPELINE
 from augviz.runconfig import RunConfig
 from augviz.store import Store, pid_alive
 from tests.polling import wait_for
-from tests.raycluster import Cluster, start_cluster
+from tests.raycluster import ENV, Cluster, start_cluster
 
 TINY = RunConfig(train_size=250, steps=12, batch_size=32, val_fraction=0.1)
 LONG = RunConfig(train_size=2000, steps=100_000, batch_size=16)  # stopped or cut off long before it ends
@@ -37,6 +37,8 @@ def cluster():
 def store(cluster: Cluster, tmp_path, monkeypatch):
     monkeypatch.setenv("AUGVIZ_HOME", str(tmp_path))
     monkeypatch.setenv("AUGVIZ_RAY_ADDRESS", cluster.address)
+    for name, value in ENV.items():  # the launcher, a driver, joins as the nodes were started
+        monkeypatch.setenv(name, value)
     monkeypatch.delenv("AUGVIZ_MAX_RUNS", raising=False)  # as many runs as the cluster has CPUs: two
     s = Store(tmp_path / "runs.sqlite")
     yield s
