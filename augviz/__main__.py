@@ -20,7 +20,7 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
-from augviz import serialize, settings, sweep, worker
+from augviz import raylaunch, serialize, settings, sweep, worker
 from augviz.data import home
 from augviz.errors import ConfigError, DataError, DiskFull, QueueFull, SettingError, StoreError
 from augviz.metrics import DetailMetrics, EpochMetrics, StepMetrics
@@ -151,6 +151,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     cfg = read_config(Path(args.config))
     store = _store(args)
     worker.max_concurrent()  # a bad $AUGVIZ_MAX_RUNS is refused before anything is queued
+    if settings.ray_address() is not None:
+        return _train_on_cluster(store, cfg)
     # Queued under this process's pid: the launcher leaves it to this process, which claims its own turn.
     run_id = store.create_many([cfg], pid=os.getpid(), session=CLI_VISITOR,
                                caps=(settings.max_queued(), settings.max_queued_per_visitor()))[0]
@@ -170,10 +172,43 @@ def cmd_train(args: argparse.Namespace) -> int:
         with contextlib.suppress(OSError, StoreError):  # the run's own outcome matters more here
             if worker.launcher_pid(store) is None and any(s == "queued" for _, s, _ in store.live()):
                 worker.ensure_launcher(store)  # runs queued behind this one go on
+    return _outcome(store, run_id, log_path, status)
+
+
+def _train_on_cluster(store: Store, cfg: RunConfig) -> int:
+    """With ``$AUGVIZ_RAY_ADDRESS`` set the run goes through the launcher to the cluster, as the app's runs do;
+    this process follows it in the store, printing each epoch, until it ends (Ctrl-C stops it)."""
+    run_id = worker.launch(store, cfg, session=f"cli-{os.getpid()}")
+    print(f"run {run_id}: {cfg.label()} (on the Ray cluster)", flush=True)
+    printer, shown, told = Printer(), 0, False
+    try:
+        while (run := store.get(run_id)) is not None:
+            worker.recover(store)  # a launcher that died (killed, crashed) has its runs ended, and a successor
+            if run.status == "queued" and not told:
+                print(f"waiting in the queue (position {store.queue_position(run_id)})", flush=True)
+                told = True
+            if run.total_steps and not printer.total:
+                printer.started(run.layers, run.total_steps, tuple(run.classes))
+            for m in store.epochs(run_id)[shown:]:
+                printer.epoch(m)
+                shown += 1
+            if run.is_over:
+                break
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        store.request_stop(run_id)  # the launcher passes it on to the task
+        print(f"run {run_id} interrupted", file=sys.stderr)
+        return EXIT_CODES["interrupted"]
+    return _outcome(store, run_id, None)
+
+
+def _outcome(store: Store, run_id: int, log_path: Path | None, status: str | None = None) -> int:
+    """Print how the run ended (``status``: as its worker saw it, else as stored); its exit status."""
     run = store.get(run_id)
     if run is None:
         print(f"run {run_id} was deleted while it ran", file=sys.stderr)
         return EXIT_CODES["stopped"]
+    status = status or run.status
     if status == "finished":
         print(f"run {run_id} finished")
         if run.test_acc is not None:
@@ -283,7 +318,13 @@ def cmd_work(args: argparse.Namespace) -> int:
 
 
 def cmd_launcher(args: argparse.Namespace) -> int:
-    worker.run_launcher(_store(args), args.lock_fd)
+    store = _store(args)
+    try:
+        on_ray = settings.ray_address() is not None
+    except SettingError as e:  # said on each waiting run by the launcher's loop
+        print(f"launcher: {e}", file=sys.stderr)
+        on_ray = True
+    worker.run_launcher(store, args.lock_fd, runner=raylaunch.RayRunner if on_ray else worker.LocalRunner)
     return 0
 
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from augviz.metrics import DetailMetrics, EpochMetrics, StepMetrics
 from augviz.report import RunHistory
 from augviz.store import Run, Store
-from augviz.train import DetailMetrics, EpochMetrics, StepMetrics
 
 
 def stride(newest: int, limit: int) -> int:

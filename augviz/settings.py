@@ -11,6 +11,8 @@ names the variable and what it accepts, never a traceback from deep inside.
 | AUGVIZ_MAX_QUEUED_PER_VISITOR | runs waiting in the queue, one visitor (or the CLI)    | 20               |
 | AUGVIZ_QUEUE_ORDER            | which queued run starts next: fair (round-robin) or fifo | fair           |
 | AUGVIZ_STOP_GRACE_S           | seconds a run has to answer Stop before it is killed   | 10               |
+| AUGVIZ_RAY_ADDRESS            | run on a Ray cluster: auto, local or the head's        | unset: local     |
+|                               | host:port (unset: local worker processes, no Ray)      | processes        |
 """
 
 from __future__ import annotations
@@ -106,8 +108,31 @@ def stop_grace_s() -> float:
     return _number("AUGVIZ_STOP_GRACE_S", 10.0, 0.0, 3600.0, whole=False)
 
 
+# auto: the cluster this machine belongs to (ray start ran here); local: a one-machine Ray the launcher starts;
+# host:port: a cluster's GCS address, from one of its nodes. Ray Client (ray://) cannot stream a task's results.
+_RAY_ADDRESS = re.compile(r"auto|local|[A-Za-z0-9.-]+:\d{1,5}")
+
+
+def ray_address() -> str | None:
+    """``AUGVIZ_RAY_ADDRESS``: where runs go when set (see the table); None: local worker processes."""
+    raw = os.environ.get("AUGVIZ_RAY_ADDRESS")
+    if raw is None or raw.strip() == "":
+        return None
+    value = raw.strip()
+    if value.startswith("ray://"):
+        raise SettingError(f"AUGVIZ_RAY_ADDRESS={raw[:80]!r}: Ray Client (ray://) cannot stream a run's metrics "
+                           "back; make the app's machine a node of the cluster (ray start --address=HEAD:6379) and "
+                           "set AUGVIZ_RAY_ADDRESS=auto")
+    port = value.rsplit(":", 1)[1] if ":" in value else None
+    if not _RAY_ADDRESS.fullmatch(value) or (port is not None and not 1 <= int(port) <= 65535):
+        raise SettingError(f"AUGVIZ_RAY_ADDRESS={raw[:80]!r} is not a Ray address (expected auto, local or a "
+                           "head's host:port, e.g. 10.0.0.5:6379)")
+    return value
+
+
 NAMES = ("AUGVIZ_DB", "AUGVIZ_DB_TIMEOUT", "AUGVIZ_MAX_RUNS", "AUGVIZ_MAX_QUEUED", "AUGVIZ_MAX_QUEUED_PER_VISITOR",
-         "AUGVIZ_MAX_QUEUED_PER_SESSION", "AUGVIZ_QUEUE_ORDER", "AUGVIZ_STOP_GRACE_S")
+         "AUGVIZ_MAX_QUEUED_PER_SESSION", "AUGVIZ_QUEUE_ORDER", "AUGVIZ_RAY_ADDRESS",
+         "AUGVIZ_STOP_GRACE_S")
 
 
 def check_all() -> None:
@@ -119,4 +144,5 @@ def check_all() -> None:
     max_queued()
     max_queued_per_visitor()
     queue_order()
+    ray_address()
     stop_grace_s()

@@ -21,8 +21,9 @@ import subprocess
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import TextIO
+from typing import Protocol, TextIO
 
 import torch
 
@@ -31,7 +32,7 @@ from augviz.data import home
 from augviz.errors import ConfigError, DataError, DiskFull, SettingError, StoreError
 from augviz.metrics import DetailMetrics, EpochMetrics, StepMetrics
 from augviz.runconfig import RunConfig
-from augviz.store import Store, StoreSink
+from augviz.store import Store, StoreSink, pid_alive
 from augviz.train import Sink, train
 
 _children: list[subprocess.Popen] = []  # launchers this process started, waited for by reap_children
@@ -107,6 +108,7 @@ def launch_all(store: Store, cfgs: list[RunConfig], session: str | None = None, 
     is there to start them. Runs live on when the caller's session or the server ends. With ``key`` (see
     Store.create_many), a launch whose runs are still going is not queued again: its runs' ids come back."""
     max_concurrent()  # a bad $AUGVIZ_MAX_RUNS is the caller's message now, not the launcher's later
+    settings.ray_address()  # and so is a bad $AUGVIZ_RAY_ADDRESS
     ids = store.create_many(cfgs, session=session,
                             caps=(settings.max_queued(), settings.max_queued_per_visitor()), key=key)
     try:
@@ -119,16 +121,40 @@ def launch_all(store: Store, cfgs: list[RunConfig], session: str | None = None, 
 
 
 def _launcher_lock(store: Store) -> int | None:
-    """The launcher's lock on ``<database>.launcher``, taken without waiting; None when another holds it."""
+    """The launcher's lock on ``<database>.launcher``, taken without waiting; None when another holds it. The
+    file keeps the pid of the launcher that holds it, or held it and died: a launcher that ends normally empties
+    it (see _take_over)."""
     fd = os.open(f"{store.path}.launcher", os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(fd)
         return None
-    os.ftruncate(fd, 0)
-    os.write(fd, str(os.getpid()).encode())
     return fd
+
+
+def _take_over(store: Store, fd: int) -> None:
+    """Before becoming the launcher under the lock ``fd``: end the runs of a launcher that died holding it
+    (killed or crashed: one that ends normally leaves the file empty), and the reserve files of ended runs."""
+    try:
+        previous = int(os.pread(fd, 32, 0) or b"0")
+    except ValueError:
+        previous = 0
+    if previous and previous != os.getpid() and not pid_alive(previous):
+        end_dead_runs(store, launcher_gone=previous)
+    _sweep_reserves(store)
+
+
+def _write_pid(fd: int, pid: int) -> None:
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, str(pid).encode(), 0)
+
+
+def _release(fd: int) -> None:
+    """Give the lock back after a normal end: the file is emptied first, so that the next launcher knows that
+    nothing was left behind."""
+    os.ftruncate(fd, 0)
+    os.close(fd)
 
 
 def launcher_pid(store: Store) -> int | None:
@@ -150,6 +176,7 @@ def ensure_launcher(store: Store) -> None:
     if fd is None:
         return
     try:
+        _take_over(store, fd)
         try:
             logs = home() / "logs"
             logs.mkdir(parents=True, exist_ok=True)
@@ -165,8 +192,7 @@ def ensure_launcher(store: Store) -> None:
             if not isinstance(log, int):
                 log.close()
         _children.append(proc)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(proc.pid).encode(), 0)
+        _write_pid(fd, proc.pid)
     finally:
         os.close(fd)  # the child holds the lock through its copy
 
@@ -204,15 +230,89 @@ def reap_children() -> None:
 
 def recover(store: Store) -> list[int]:
     """Upkeep that any page view or CLI call may do, cheap and idempotent: when no launcher is going, runs whose
-    process is gone are ended as ``interrupted`` (the run system went down with them: a server or machine
-    restart), and a launcher is started if runs wait. Returns the ids it ended."""
+    process is gone are ended with what happened to it (end_dead_runs), and a launcher is started if runs wait.
+    Returns the ids it ended."""
     reap_children()
     if launcher_pid(store) is not None:
         return []  # the launcher does the upkeep
-    ended = store.reap(interrupted=True)
+    ended = end_dead_runs(store, launcher_gone=_last_launcher(store))
     if any(status == "queued" and pid is None for _, status, pid in store.live()):
         ensure_launcher(store)
     return ended
+
+
+def _last_launcher(store: Store) -> int | None:
+    """The pid of a launcher that died holding the lock (its pid is still in the lock file), if any."""
+    try:
+        pid = int(Path(f"{store.path}.launcher").read_text() or "0")
+    except (OSError, ValueError):
+        return None
+    return pid if pid and not pid_alive(pid) else None
+
+
+def _booted_at() -> float:
+    """When this machine started (seconds since the epoch), from the kernel."""
+    try:
+        for line in Path("/proc/stat").read_text().splitlines():
+            if line.startswith("btime "):
+                return float(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0.0
+
+
+def end_dead_runs(store: Store, skip: frozenset[int] = frozenset(), launcher_gone: int | None = None,
+                  launcher_alive: bool = False) -> list[int]:
+    """End the live runs whose process is gone, each with what happened to it, and remove their reserve files.
+    Only a process's parent can see how it ended; these are the runs no parent saw end: the process is
+    ``launcher_gone`` (the run was in that dead launcher's hands: claimed, or on Ray), or a worker whose launcher
+    was killed before it (``launcher_alive``: a later launcher watched it), or both were killed (a page view or
+    CLI call finds them), or the machine restarted. Pids in ``skip`` are left to their parent."""
+    dead = [run_id for run_id, _, pid in store.live() if pid and pid not in skip and not pid_alive(pid)]
+    booted = _booted_at()
+    ended = []
+    for run in store.runs(ids=dead) if dead else []:
+        if run.started is not None and run.started < booted:
+            done = store.finish(run.id, "interrupted", "the machine restarted while this run was going",
+                                kind="worker")
+        elif run.pid == launcher_gone:
+            done = store.finish(run.id, "failed", f"the launcher process (pid {run.pid}) that ran it was killed "
+                                "or crashed", kind="worker")
+        elif run.session == f"cli-{run.pid}":
+            done = store.finish(run.id, "failed", f"the command-line process (pid {run.pid}) that ran it was "
+                                "killed or crashed", kind="worker")
+        elif launcher_alive:
+            done = store.finish(run.id, "failed", f"the worker process (pid {run.pid}) was killed or crashed; the "
+                                "launcher that started it had been killed before, so how it ended could not be "
+                                "seen", kind="worker")
+        else:
+            gone = f" (pid {launcher_gone})" if launcher_gone else ""
+            done = store.finish(run.id, "interrupted", f"the worker process (pid {run.pid}) and its launcher{gone} "
+                                "were killed or crashed; the machine did not restart", kind="worker")
+        if done:
+            ended.append(run.id)
+            _drop_reserve(store, run.id)
+    return ended
+
+
+def _reserve_path(store: Store, run_id: int) -> Path:
+    return store.path.with_name(f"{store.path.name}.reserve-{run_id}")
+
+
+def _drop_reserve(store: Store, run_id: int) -> None:
+    """Remove the disk reserve a killed worker left beside the database (a worker that ends removes its own)."""
+    with contextlib.suppress(OSError):
+        _reserve_path(store, run_id).unlink(missing_ok=True)
+
+
+def _sweep_reserves(store: Store) -> None:
+    """Remove the reserve files of runs that are not running (left by workers killed before this was done)."""
+    running = {run_id for run_id, status, _ in store.live() if status == "running"}
+    for path in store.path.parent.glob(f"{store.path.name}.reserve-*"):
+        suffix = path.name.rsplit("-", 1)[1]
+        if suffix.isdigit() and int(suffix) not in running:
+            with contextlib.suppress(OSError):
+                path.unlink()
 
 
 # ---- stopping and deleting -------------------------------------------------------------------------------------
@@ -237,24 +337,44 @@ def delete(store: Store, run_ids: list[int]) -> int:
 
 # ---- the launcher ----------------------------------------------------------------------------------------------
 
-def run_launcher(store: Store, lock_fd: int | None = None, poll_s: float = 0.25) -> None:
+class Runner(Protocol):
+    """Where a launcher starts its runs: local worker processes (LocalRunner) or a Ray cluster (raylaunch)."""
+
+    def upkeep(self, store: Store) -> None:
+        """One turn: follow the runs in hand, end the dead or overdue ones, start queued runs in free slots."""
+
+    def busy(self) -> bool:
+        """Whether runs are in this runner's hands."""
+
+    def close(self) -> None:
+        """Called once when the launcher ends."""
+
+
+def run_launcher(store: Store, lock_fd: int | None = None, poll_s: float = 0.25,
+                 runner: Callable[[Store], Runner] | None = None) -> None:
     """The launcher's loop (``python -m augviz launcher``), holding the lock ``lock_fd`` handed over by
-    ensure_launcher (or taking it); returns at once when another launcher holds the lock."""
+    ensure_launcher (or taking it); returns at once when another launcher holds the lock. ``runner`` makes
+    where runs go (LocalRunner: worker processes); it is made only once the lock is held."""
     fd = lock_fd if lock_fd is not None else _launcher_lock(store)
     if fd is None:
         return
-    workers: dict[int, subprocess.Popen] = {}
+    if lock_fd is None:
+        _take_over(store, fd)
+        _write_pid(fd, os.getpid())
+    hand: Runner | None = None
     try:
         while True:
             try:
-                _upkeep(store, workers)
-                if not workers and not _waiting(store):
+                hand = hand or (runner or LocalRunner)(store)
+                hand.upkeep(store)
+                if not hand.busy() and not _waiting(store):
                     # Release, then look once more: a run queued between the look and the release would find the
                     # lock held, start no launcher, and wait for ever.
-                    os.close(fd)
+                    _release(fd)
                     fd = None
                     if not _waiting(store) or (fd := _launcher_lock(store)) is None:
                         return
+                    _write_pid(fd, os.getpid())
             except SettingError as e:  # nothing can start under a bad setting: say so on each waiting run
                 for run_id, status, pid in store.live():
                     if status == "queued" and pid is None:
@@ -265,15 +385,32 @@ def run_launcher(store: Store, lock_fd: int | None = None, poll_s: float = 0.25)
                 print(f"launcher: {e}", file=sys.stderr, flush=True)
             time.sleep(poll_s)
     finally:
+        if hand is not None:
+            hand.close()  # its runs are over or ended with their cause: nothing is left behind
         if fd is not None:
-            os.close(fd)
-        for proc in workers.values():
-            proc.wait()
+            _release(fd)
 
 
 def _waiting(store: Store) -> bool:
     """Whether a queued run waits for the launcher (a queued run with a pid is a CLI run waiting for itself)."""
     return any(status == "queued" and pid is None for _, status, pid in store.live())
+
+
+class LocalRunner:
+    """Runs as worker processes on this machine, at most ``$AUGVIZ_MAX_RUNS`` at once."""
+
+    def __init__(self, store: Store) -> None:
+        self.workers: dict[int, subprocess.Popen] = {}
+
+    def upkeep(self, store: Store) -> None:
+        _upkeep(store, self.workers)
+
+    def busy(self) -> bool:
+        return bool(self.workers)
+
+    def close(self) -> None:
+        for proc in self.workers.values():
+            proc.wait()
 
 
 def _upkeep(store: Store, workers: dict[int, subprocess.Popen]) -> None:
@@ -285,8 +422,9 @@ def _upkeep(store: Store, workers: dict[int, subprocess.Popen]) -> None:
         how = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit status {code}"
         store.finish(run_id, "failed", f"the worker process (pid {proc.pid}) ended without finishing ({how})",
                      kind="worker")
+        _drop_reserve(store, run_id)
     # Processes this launcher did not start (CLI runs, an earlier launcher's workers); its own are seen above.
-    store.reap(skip=frozenset(p.pid for p in workers.values()))
+    end_dead_runs(store, skip=frozenset(p.pid for p in workers.values()), launcher_alive=True)
     grace = settings.stop_grace_s()
     for run in store.overdue_stops(grace):
         proc = workers.pop(run.id, None)
@@ -297,6 +435,7 @@ def _upkeep(store: Store, workers: dict[int, subprocess.Popen]) -> None:
             _kill(run.pid, run.id)
         store.finish(run.id, "stopped", f"the worker did not answer Stop within {grace:g} s and was killed",
                      kind="stopped")
+        _drop_reserve(store, run.id)
     limit = max_concurrent()
     while (run_id := store.claim_next(os.getpid(), limit)) is not None:
         workers[run_id] = proc = _start_worker(store, run_id)
@@ -323,7 +462,17 @@ def _start_worker(store: Store, run_id: int) -> subprocess.Popen | None:
 
 def work(store: Store, run_id: int) -> None:
     """A worker's life (``python -m augviz work``): execute the run the launcher claimed for it, then make sure a
-    launcher is still there for the runs behind it."""
+    launcher is still there for the runs behind it. A launcher that dies meanwhile (killed) is replaced at once
+    from here, so that the queue goes on and this worker's own end is seen, whatever ends it."""
+    launcher = os.getppid()
+
+    def watch_launcher() -> None:
+        nonlocal launcher
+        if os.getppid() != launcher:  # orphaned: the launcher that started this worker is gone
+            launcher = os.getppid()
+            with contextlib.suppress(OSError, StoreError):
+                ensure_launcher(store)
+
     try:
         run = store.get(run_id)
         if run is None or run.status != "running":
@@ -334,7 +483,7 @@ def work(store: Store, run_id: int) -> None:
         except ConfigError as e:
             store.finish(run_id, "failed", str(e), kind="config")
             return
-        execute(store, run_id, cfg)
+        execute(store, run_id, cfg, watch=watch_launcher)
     finally:
         with contextlib.suppress(OSError):
             ensure_launcher(store)
@@ -364,7 +513,7 @@ class _Reserve:
         return True
 
 
-def _cause(e: BaseException) -> tuple[str, str]:
+def failure_cause(e: BaseException) -> tuple[str, str]:
     """(kind, message) of a run's failure: the kinds the store records and the CLI maps to exit codes."""
     if isinstance(e, DiskFull) or "No space left on device" in str(e):
         return "disk full", str(e) if str(e).startswith("disk full") else f"disk full: {e}"
@@ -400,10 +549,11 @@ def _finish(store: Store, run_id: int, reserve: _Reserve, log: TextIO | None, st
 
 
 def execute(store: Store, run_id: int, cfg: RunConfig, echo: Sink | None = None,
-            log: TextIO | None = sys.stderr) -> str:
+            log: TextIO | None = sys.stderr, watch: Callable[[], None] | None = None) -> str:
     """Train a run that is marked running, record how it ended (and why, when it failed), return that status.
-    Tracebacks go to ``log`` (the worker's log file); the store gets one line and a kind of cause."""
-    reserve = _Reserve(store.path.with_name(f"{store.path.name}.reserve-{run_id}"))
+    Tracebacks go to ``log`` (the worker's log file); the store gets one line and a kind of cause. ``watch`` is
+    called with each look at the store for Stop (a few times a second)."""
+    reserve = _Reserve(_reserve_path(store, run_id))
     sink = StoreSink(store, run_id)
     target: Sink = sink if echo is None else _Tee(sink, echo)
     last = {"at": 0.0, "stop": False}
@@ -411,6 +561,8 @@ def execute(store: Store, run_id: int, cfg: RunConfig, echo: Sink | None = None,
     def should_stop() -> bool:
         if time.monotonic() - last["at"] > 0.3:  # a cheap read, but not on every step
             last["at"], last["stop"] = time.monotonic(), store.stop_requested(run_id)
+            if watch is not None:
+                watch()
         return last["stop"]
 
     shown = {"at": 0.0}
@@ -435,7 +587,7 @@ def execute(store: Store, run_id: int, cfg: RunConfig, echo: Sink | None = None,
             _finish(store, run_id, reserve, log, "stopped", None, None)
             return "stopped"
         except Exception as e:  # the run failed: record why first (pending metrics can wait: a full disk)
-            kind, message = _cause(e)
+            kind, message = failure_cause(e)
             _say(log, traceback.format_exc())
             if kind == "disk full":
                 reserve.release()

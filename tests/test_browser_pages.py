@@ -120,7 +120,9 @@ def test_a_server_killed_mid_run_comes_back_with_the_run_interrupted(tmp_path, b
         steps_then = store.step_count(run.id)
         time.sleep(2)
         assert pid_alive(run.pid) and store.step_count(run.id) > steps_then
-        os.kill(worker.launcher_pid(store), signal.SIGKILL)
+        launcher = worker.launcher_pid(store)
+        os.kill(run.pid, signal.SIGSTOP)  # it cannot notice its launcher's death (and replace it) before it dies
+        os.kill(launcher, signal.SIGKILL)
         os.kill(run.pid, signal.SIGKILL)
         while pid_alive(run.pid):
             time.sleep(0.1)
@@ -131,7 +133,8 @@ def test_a_server_killed_mid_run_comes_back_with_the_run_interrupted(tmp_path, b
     try:
         page = new_page(browser)
         page.goto(f"{url}/train")
-        page.get_by_text("interrupted: the server stopped while this run was going").wait_for(timeout=60_000)
+        cause = f"the worker process (pid {run.pid}) and its launcher (pid {launcher}) were killed or crashed"
+        page.get_by_text(f"interrupted: {cause}").wait_for(timeout=60_000)
         page.screenshot(path=ARTIFACTS / "train-interrupted.png", full_page=True)
         page.close()
     finally:

@@ -17,10 +17,10 @@ from PIL import Image, ImageOps
 from augviz import charts, deepnet, images, report
 from augviz.deepnet import NetSpec
 from augviz.experiment import Comparison
+from augviz.metrics import EpochMetrics, StepMetrics
 from augviz.report import RunHistory
 from augviz.runconfig import RunConfig
 from augviz.store import Store
-from augviz.train import EpochMetrics, StepMetrics
 
 
 class _GivenInterval(Comparison):

@@ -7,9 +7,9 @@ import pytest
 
 from augviz import charts
 from augviz.follow import Follower, stride
+from augviz.metrics import DetailMetrics, EpochMetrics, StepMetrics
 from augviz.runconfig import RunConfig
 from augviz.store import Store
-from augviz.train import DetailMetrics, EpochMetrics, StepMetrics
 
 LIMIT = 10  # small, so that a short run crosses several strides
 
