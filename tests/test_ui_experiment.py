@@ -190,6 +190,6 @@ def test_picking_a_run_by_hand_ends_following_the_experiment(home):
     at = train_page()
     at.button(key="x_go").click().run()
     at.selectbox(key="t_run").select(earlier).run()
-    assert shown_run(at).startswith(f"**Run #{earlier}**") and "This experiment" not in captions(at)
+    assert shown_run(at).startswith(f"**Run #{earlier}**") and "This experiment:" not in captions(at)
     for run in store.runs(statuses=("queued", "running")):
         store.finish(run.id, "stopped")

@@ -48,6 +48,12 @@ class SQLiteEngine(Engine):
         return {row["name"] for row in db.execute(f"PRAGMA table_info({table})")}
 
     def _prepare(self, db: sqlite3.Connection) -> None:
+        # Most opens find the file ready: say so without the write lock, which a process stopped while holding it
+        # (SIGSTOP, a debugger) would keep from every other process until it is killed.
+        if db.execute("PRAGMA journal_mode").fetchone()["journal_mode"] == "wal" and \
+                migrations.version(db, self) >= migrations.LATEST:
+            self._prepared = healing.identity(self._path)
+            return
         with healing.file_lock(self._path):
             db.execute("PRAGMA journal_mode=WAL")  # stored in the file: switched once, by one process at a time
             db.execute("BEGIN IMMEDIATE")
