@@ -121,8 +121,9 @@ def sweep_panel(store_: Store, base: RunConfig) -> None:
 
 def _panel(store_: Store, base: RunConfig) -> None:
     st.caption("The configuration on the left at each value, beside the same runs without augmentation (trained "
-               "once per seed and size, and reused by every sweep and experiment of the same configuration). The "
-               "pick is made on the validation split, never on test; the test accuracy is reported apart.")
+               "once per seed and size: any stored run of the same configuration, from an earlier sweep or "
+               "experiment, is used instead of training it again). The pick is made on the validation split, never "
+               "on test; the test accuracy is reported apart.")
     sw = sweep_form(base)
     if sw is not None:
         runs = train.guarded(store_.runs) or []
