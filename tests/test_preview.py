@@ -8,7 +8,17 @@ import torch
 
 from augviz import REGISTRY, Pipeline, Step, images
 from augviz.captions import CAPTIONS, NBSP, caption, keep_values_whole, mixed
-from augviz.preview import BUDGET, SEED_PIPELINE, OverBudget, check_budget, cost, render, step_cost
+from augviz.preview import (
+    BUDGET,
+    SEED_PIPELINE,
+    SIGMA_COST,
+    STEP_COST,
+    OverBudget,
+    check_budget,
+    cost,
+    render,
+    step_cost,
+)
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +122,7 @@ def test_previews_over_the_budget_are_refused_with_what_to_lower(card):
 
 
 def test_a_transform_states_its_own_cost_where_the_measured_table_has_none(monkeypatch):
-    assert step_cost(Step("invert")) == 1.0
-    monkeypatch.setattr(type(REGISTRY["invert"]), "cost", 4.0)
-    assert step_cost(Step("invert")) == 4.0
-    assert step_cost(Step("elastic")) >= 15.0  # the measured table still wins for the entries it lists
+    assert "jpeg" not in STEP_COST and step_cost(Step("jpeg")) == REGISTRY["jpeg"].cost  # stated in its own file
+    monkeypatch.setattr(type(REGISTRY["jpeg"]), "cost", 4.0)
+    assert step_cost(Step("jpeg")) == 4.0
+    assert step_cost(Step("elastic")) == STEP_COST["elastic"] + SIGMA_COST["elastic"] * 6.0  # the table wins
