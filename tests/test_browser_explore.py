@@ -127,6 +127,12 @@ GRID_SHOWS = """n => {
 }"""
 
 
+def draws_slider(page):
+    """The number-of-draws slider, found by its label (the strength slider sits below it)."""
+    return page.get_by_test_id("stSidebar").locator("[data-testid='stSlider']", has_text="number of draws") \
+        .get_by_role("slider")
+
+
 def wait_for_grid(page, n: int) -> None:
     """Wait until the grid shows the original and ``n`` draws, drawn by a run that has finished."""
     page.wait_for_function(GRID_SHOWS, arg=n, timeout=60_000)
@@ -140,7 +146,7 @@ def test_settings_survive_a_round_trip_through_every_page(page):
     seed.press("Enter")
     page.wait_for_function("() => location.search.includes('seed=7')", timeout=60_000)
     wait_for_grid(page, 16)
-    n_draws = sidebar.get_by_role("slider").last
+    n_draws = draws_slider(page)
     for n in range(15, 7, -1):  # 16 → 8 draws, one press at a time, each shown before the next
         n_draws.focus()
         n_draws.press("ArrowLeft")
@@ -303,7 +309,7 @@ def test_a_steps_exact_value_survives_a_visit_to_train(page):
 def test_fast_key_presses_on_the_draws_slider_all_land(page):
     """Presses 30 ms apart, faster than a rerun and its address-bar update: every one moves the slider."""
     open_explore(page)
-    n_draws = page.get_by_test_id("stSidebar").get_by_role("slider").last
+    n_draws = draws_slider(page)
     n_draws.focus()
     for _ in range(10):
         page.keyboard.press("ArrowRight")
