@@ -3,6 +3,7 @@ the store see the same runs; nothing is lost or written twice."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -202,11 +203,15 @@ def test_a_stuck_worker_is_killed_after_the_stop_grace_and_can_be_deleted(store,
     monkeypatch.setenv("AUGVIZ_STOP_GRACE_S", "1")
     run_id, pid = running(store, 4)
     os.kill(pid, signal.SIGSTOP)
-    store.request_stop(run_id)
-    run = wait_for(lambda: store.get(run_id).is_over and store.get(run_id), timeout=30, what="the stop")
-    assert run.status == "stopped" and "did not answer Stop" in run.error
-    wait_for(lambda: not pid_alive(pid), what="the stuck worker to be gone")
-    assert worker.delete(store, [run_id]) == 1 and store.get(run_id) is None
+    try:
+        store.request_stop(run_id)
+        run = wait_for(lambda: store.get(run_id).is_over and store.get(run_id), timeout=30, what="the stop")
+        assert run.status == "stopped" and "did not answer Stop" in run.error
+        wait_for(lambda: not pid_alive(pid), what="the stuck worker to be gone")
+        assert worker.delete(store, [run_id]) == 1 and store.get(run_id) is None
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)  # a stopped worker left behind by a failure would hold the database
 
 
 def test_a_running_run_can_be_deleted_at_once(store):
