@@ -177,4 +177,31 @@ def test_the_speed_measurement_is_kept_and_not_measured_again(tmp_path):
     first, fresh = speed.step_seconds(cfg, tmp_path)
     again, fresh_again = speed.step_seconds(cfg, tmp_path)
     assert fresh and not fresh_again and first > 0 and again == first
-    assert "ms a training step, measured here" in speed.estimate([cfg], lambda c: first, 1, [])
+    text = speed.estimate([cfg], lambda c: speed.per_step(c, [], lambda _: first), 1, [])
+    assert "ms a training step, calibrated here at each run's share of the cores" in text
+
+
+def finished_run(store: Store, cfg: RunConfig, steps: int, wall_s: float) -> None:
+    run_id = store.create(cfg, status="running", pid=0)
+    store.started(run_id, ["fc"], steps, tuple("abcdefghij"))
+    store.finish(run_id, "finished", test_acc=0.5, wall_s=wall_s)
+
+
+def test_the_estimate_goes_by_finished_runs_of_the_same_speed_fields_before_the_calibration(tmp_path):
+    from augviz import speed
+    store = Store(tmp_path / "runs.sqlite")
+    finished_run(store, replace(BASE, seed=7), 100, 7.0)   # 70 ms a step
+    finished_run(store, replace(BASE, seed=8), 100, 9.0)   # 90 ms a step
+    finished_run(store, replace(BASE, batch_size=8), 100, 1.0)  # another batch size: not like it
+    todo = sweep.to_launch(default(), [])[:4]
+    calibrated = []
+
+    def calibrate(c: RunConfig) -> float:
+        calibrated.append(c)
+        return 0.017
+
+    text = speed.estimate(todo, lambda c: speed.per_step(c, store.runs(), calibrate), 2, [])
+    assert "80 ms a training step, the median of 2 finished runs" in text and not calibrated
+    assert "about 3.2 s for 4 runs" in text  # 4 runs × 20 steps × 0.08 s, 2 at once
+    alone = speed.estimate(todo, lambda c: speed.per_step(c, [], calibrate), 2, [])
+    assert "17 ms a training step, calibrated here" in alone and calibrated

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 
-from augviz import share, speed, sweep
+from augviz import share, speed, sweep, worker
 from augviz.metrics import EpochMetrics
 from augviz.runconfig import RunConfig
 from augviz.store import Store
@@ -29,9 +29,11 @@ def test_the_panel_counts_the_runs_and_estimates_them_from_a_measurement_kept_in
     assert not at.exception
     text = captions(at)
     assert "15 runs in this sweep: 15 to train." in text
-    assert "measured here" in text and "Estimate: about" in text
+    assert "calibrated here at each run's share of the cores" in text and "Estimate: about" in text
     kept = json.loads((home / speed.FILE).read_text())
-    assert [k for k in kept if k.startswith("seed_cnn/") and "/b16/" in k]  # measured at the page's batch size
+    share = worker.thread_share(worker.max_concurrent(), worker.cores())  # 15 runs: as many at once as may go
+    # measured at the page's batch size, at the threads each run gets beside the others
+    assert [k for k in kept if k.startswith("seed_cnn/") and f"/b16/t{share}/" in k]
     assert at.button(key="w_go").label == "Run the sweep (15 runs to train)"
 
 
