@@ -124,6 +124,36 @@ def test_values_whose_paired_interval_contains_zero_are_named_as_within_the_nois
     assert "; 1.0 and 2.0 are within the noise of it;" in a.sentence()
 
 
+def test_no_augmentation_within_the_noise_is_named_so_and_the_answer_claims_no_gain():
+    s = replace(default(), seeds=2)
+    val = {0.0: [.20, .30], 0.5: [.30, .20], 1.0: [.40, .32], 1.5: [.25, .25], 2.0: [.22, .24]}
+    (a,) = sweep.answer(s, fixture_results(s, val, val))
+    assert a.best is not None and a.best.value == 1.0
+    text = a.sentence()
+    assert "no augmentation" in text.split("within the noise")[0] and "0.0 " not in text
+    assert "within the noise of it: no clear gain over no augmentation yet;" in text
+
+
+def test_with_seeds_still_running_the_answer_counts_them_rather_than_asking_for_more():
+    s = replace(default(), seeds=2)
+    val = {0.0: [.20, .30], 0.5: [.30, .20], 1.0: [.40, .32], 1.5: [.25, .25], 2.0: [.22, .24]}
+    results = {k: o for k, o in fixture_results(s, val, val).items()
+               if next(a for a in sweep.plan(s) if a.key == k).seed == 0}
+    (a,) = sweep.answer(s, results)
+    assert "1 of 2 seeds done so far" in a.sentence() and "run two or more" not in a.sentence()
+
+
+def test_shown_accuracy_intervals_stay_within_0_and_100_and_two_seeds_are_called_wide():
+    s = replace(default(), seeds=2)
+    val = {0.0: [.20, .30], 0.5: [.30, .20], 1.0: [.02, .46], 1.5: [.25, .25], 2.0: [.96, .60]}
+    (a,) = sweep.answer(s, fixture_results(s, val, val))
+    row = next(r for r in a.table() if r["arm"] == "strength 1.0")
+    assert row["validation"] == "24.0 % [0.0, 100.0]"  # the t-interval, −255 to +303, as shown
+    assert sweep.mean_interval([.02, .46])[1][0] < 0  # the statistic itself is unchanged
+    assert a.note() == ("500 images: the pick rests on 50 validation images a run. 2 seeds: the intervals are "
+                        "wide; more seeds narrow them.")
+
+
 def test_near_chance_arms_are_too_early_to_tell():
     s = default()
     flat = {v: [.12, .11, .13] for v in sweep.STRENGTHS}

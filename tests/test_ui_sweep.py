@@ -72,6 +72,7 @@ def test_a_finished_sweep_gives_its_answer_and_its_strength_goes_to_explore(home
     at.run()
     text = " ".join(m.value.replace("\\", "") for m in at.markdown)
     assert "250 images: strength 1.0 is best on validation" in text
+    assert "the pick rests on 25 validation images a run" in captions(at)  # 250 × 0.1
     at.button(key="w_use_250").click().run()
     assert at.session_state["strength"] == 1.0
     assert any("strength is now 1" in s.value for s in at.success)

@@ -212,6 +212,8 @@ def sweep_results(store_: Store, sw: sweep.Sweep) -> None:
             left, right = st.columns(2)
             left.plotly_chart(charts.sweep_curve(state.answers, "validation"), key="w_val_chart")
             right.plotly_chart(charts.sweep_curve(state.answers, "test"), key="w_test_chart")
+            st.caption(charts.SWEEP_CAPTION)
+        st.caption(" ".join(a.note() for a in state.answers))
         for answer in state.answers:
             st.dataframe(answer.table(), hide_index=True, key=f"w_table_{answer.size}")
         if first is not None and first.going and not going:
