@@ -90,6 +90,25 @@ class Axis:
             raise ConfigError("axis.param", f"{step.transform.label} has no setting {str(self.param)[:40]!r} to "
                                             f"sweep (sweepable: {', '.join(names) or 'none'})")
 
+    def check_value(self, pipeline: Pipeline, value: float) -> None:
+        """ConfigError naming the bound when the setting cannot hold ``value`` (a range setting: when ``value``
+        reaches past its bound on both sides, where every larger value would train the same run)."""
+        if self.is_strength:
+            return
+        assert self.step is not None
+        p = next(p for p in pipeline.steps[self.step].transform.params if p.name == self.param)
+        assert p.low is not None and p.high is not None
+        name = self.name(pipeline)
+        if p.is_range:
+            assert p.identity is not None
+            reach = max(p.high - p.identity, p.identity - p.low)
+            if value > reach:
+                unit = f" {p.unit}" if p.unit else ""
+                raise ConfigError("values", f"{name} reaches ±{reach:g} at most ({p.low:g} to {p.high:g}{unit}): "
+                                            f"{value:g} is outside it")
+        elif not p.low <= value <= p.high:
+            raise ConfigError("values", f"{name} holds {p.low:g} to {p.high:g}: {value:g} is outside it")
+
     def pipeline_at(self, pipeline: Pipeline, value: float) -> Pipeline | None:
         """The pipeline at this axis' ``value``; None for no augmentation (strength 0)."""
         if self.is_strength:
@@ -127,9 +146,11 @@ class Axis:
 
 def sweepable(step: Step) -> list[str]:
     """The settings of ``step`` a sweep can take as its axis: amounts (settings with an identity) and fixed
-    numbers."""
+    numbers, less those that do nothing as the step is set (``Param.only_when``: a fill value without the
+    constant fill)."""
     return [p.name for p in step.transform.params
-            if p.kind in ("float", "int") and (p.identity is not None or not p.is_range)]
+            if p.kind in ("float", "int") and (p.identity is not None or not p.is_range)
+            and (p.only_when is None or step.params.get(p.only_when[0]) == p.only_when[1])]
 
 
 # ---- the sweep and its runs --------------------------------------------------------------------------------
@@ -159,6 +180,8 @@ class Sweep:
                 raise ConfigError("values", f"expected numbers of 0 or more, got {str(v)[:40]!r}")
             if self.axis.is_strength:
                 strength.check(v)
+            else:
+                self.axis.check_value(pipe, v)
         if isinstance(self.seeds, bool) or not isinstance(self.seeds, int) or not 1 <= self.seeds <= MAX_SEEDS:
             raise ConfigError("seeds", f"expected a whole number from 1 to {MAX_SEEDS}, got {self.seeds!r}")
         for r in self.references:

@@ -235,3 +235,18 @@ def test_the_estimate_goes_by_finished_runs_of_the_same_speed_fields_before_the_
     assert "about 3.2 s for 4 runs" in text  # 4 runs × 20 steps × 0.08 s, 2 at once
     alone = speed.estimate(todo, lambda c: speed.per_step(c, [], calibrate), 2, [])
     assert "17 ms a training step, calibrated here" in alone and calibrated
+
+
+def test_a_value_the_setting_cannot_hold_is_refused_naming_its_bound():
+    with pytest.raises(ConfigError, match=r"Rotation degrees reaches ±180 at most .*1000 is outside it"):
+        sweep.Sweep(BASE, DOC, sweep.Axis(0, "degrees"), (10, 1000))
+    erasing = Pipeline((Step.default("random_erasing"),))  # its fill constant: the value is its grey level
+    with pytest.raises(ConfigError, match=r"Random erasing / cutout value holds 0 to 1: 2 is outside it"):
+        sweep.Sweep(BASE, serialize.to_dict(erasing), sweep.Axis(0, "value"), (0.5, 2))
+
+
+def test_a_setting_that_does_nothing_as_the_step_is_set_is_no_axis():
+    erasing = Step.default("random_erasing")
+    assert "value" in sweep.sweepable(erasing)  # the constant fill's grey level
+    noise = Step(erasing.name, {**erasing.params, "fill": "noise"})
+    assert "value" not in sweep.sweepable(noise)

@@ -76,3 +76,14 @@ def test_a_finished_sweep_gives_its_answer_and_its_strength_goes_to_explore(home
     at.button(key="w_use_250").click().run()
     assert at.session_state["strength"] == 1.0
     assert any("strength is now 1" in s.value for s in at.success)
+
+
+def test_the_values_offered_for_a_setting_stay_within_what_it_can_hold():
+    from augviz import Pipeline, Step, serialize
+    from augviz.ui.sweep import default_values
+    erasing = Step.default("random_erasing")
+    pipe = Pipeline((Step(erasing.name, {**erasing.params, "value": 0.8}),))
+    offered = default_values(pipe, sweep.Axis(0, "value"))
+    assert offered == "0.4, 0.8, 1"  # 1.2 and 1.6 pass the grey level's bound of 1
+    sweep.Sweep(RunConfig(), serialize.to_dict(pipe), sweep.Axis(0, "value"),
+                tuple(float(v) for v in offered.split(", ")))  # accepted as offered

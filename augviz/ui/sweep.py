@@ -48,10 +48,14 @@ def default_values(pipeline: Pipeline, axis: sweep.Axis) -> str:
     step = pipeline.steps[axis.step]
     p = next(p for p in step.transform.params if p.name == axis.param)
     now = step.params[p.name]
+    assert p.low is not None and p.high is not None
+    top = p.high
     if p.is_range:
         assert p.identity is not None
         now = max(abs(now[0] - p.identity), abs(now[1] - p.identity))
-    return ", ".join(f"{v:g}" for v in sorted({0.0 if p.is_range else now / 2, now / 2, now, 1.5 * now, 2 * now}))
+        top = max(p.high - p.identity, p.identity - p.low)
+    offered = {0.0 if p.is_range else now / 2, now / 2, now, 1.5 * now, 2 * now}
+    return ", ".join(f"{v:g}" for v in sorted({min(v, top) for v in offered}))  # what the setting can hold
 
 
 def parse_values(text: str) -> tuple[float, ...]:
