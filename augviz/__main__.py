@@ -259,6 +259,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         print()
         print(_table(answer.table()))
         print(answer.sentence())
+        print(answer.note())
     lost = [r for r in state.served.values() if r.status != "finished"] + [None] * state.missing
     if lost:
         print(f"error: {len(lost)} of the sweep's {planned} runs did not finish (failed, stopped or diverged); the "

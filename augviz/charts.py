@@ -20,7 +20,7 @@ from augviz.gradlab import Analysis, sci, superscript
 from augviz.metrics import StepMetrics, hist_edges
 from augviz.report import RunHistory, run_label
 from augviz.store import Run
-from augviz.sweep import Answer, mean_interval
+from augviz.sweep import Answer, mean_interval, shown
 
 MAX_POINTS = 400  # per series: enough to see the curve, light enough to redraw every second
 FONT = 14  # px: the smallest text on any chart
@@ -471,13 +471,15 @@ def update_ratios(h: RunHistory) -> go.Figure:
 
 def sweep_curve(answers: list[Answer], split: str = "validation") -> go.Figure:
     """Accuracy (``split``: "validation" or "test") against the swept value, mean over seeds with its 95 %
-    interval as error bars; one curve per training-set size, its no-augmentation level as a dotted line of the
-    same colour, and the value the sweep picks (on validation) ringed."""
+    interval as error bars (clipped to 0 to 100 %); one curve per training-set size, its no-augmentation level as
+    a dotted line of the same colour, and the value the sweep picks (on validation) ringed. The title is short (a
+    half-width column at 800 px holds it); the page's caption says the rest (``SWEEP_CAPTION``)."""
     fig = go.Figure()
     for i, a in enumerate(answers):
         colour = RUN_PALETTE[i % len(RUN_PALETTE)]
         rows = [r for r in a.rows if r.value is not None and (r.val if split == "validation" else r.test)]
         stats = [mean_interval(list((r.val if split == "validation" else r.test).values())) for r in rows]
+        stats = [(m, shown(ci)) for m, ci in stats]
         xs = [r.value for r in rows]
         ys = [100 * m for m, _ in stats if m is not None]
         fig.add_scatter(x=xs, y=ys, mode="lines+markers", name=f"{a.size:,} images",
@@ -489,13 +491,17 @@ def sweep_curve(answers: list[Answer], split: str = "validation") -> go.Figure:
         if plain:
             level = 100 * sum(plain.values()) / len(plain)
             fig.add_hline(y=level, line={"color": colour, "dash": "dot"},
-                          annotation_text=f"no augmentation, {a.size:,} images ({level:.1f} %)",
-                          annotation_position="bottom right")
+                          annotation_text=f"none {level:.1f} %", annotation_position="top left")
         pick = a.pick()
         if pick is not None and pick in xs:
             fig.add_scatter(x=[pick], y=[ys[xs.index(pick)]], mode="markers", showlegend=i == 0,
                             name="best on validation", hoverinfo="skip",
                             marker={"symbol": "circle-open", "size": 22, "color": colour, "line": {"width": 3}})
     x_title = answers[0].axis_name if answers else "value"
-    return _layout(fig, f"{split.capitalize()} accuracy by {x_title}, mean over seeds (95% interval)",
-                   "accuracy (%)", x=x_title)
+    fig = _layout(fig, f"{split.capitalize()} accuracy", "accuracy (%)", x=x_title)
+    fig.update_yaxes(rangemode="nonnegative")
+    return fig
+
+
+SWEEP_CAPTION = ("Accuracy by value, mean over seeds; bars: 95 % interval (shown within 0 to 100 %); dotted "
+                 "line marked “none”: no augmentation; ringed: the pick on validation.")

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from augviz import data, models, serialize
-from augviz.report import duration
+from augviz.report import duration, seconds_per_step
 from augviz.runconfig import RunConfig
 from augviz.store import Run
 
@@ -114,17 +114,35 @@ def planned_steps(cfg: RunConfig) -> int:
     return math.ceil(n / cfg.batch_size) * cfg.epochs if cfg.epochs is not None else cfg.steps
 
 
-def estimate(todo: list[RunConfig], per_step: Callable[[RunConfig], float], at_once: int, ahead: list[Run]) -> str:
-    """How long ``todo`` takes here, ``at_once`` side by side, at ``per_step`` seconds a step (the calibration),
-    and how long the runs of others ``ahead`` of it in the queue may hold it back."""
+def per_step(cfg: RunConfig, past: list[Run], calibrate: Callable[[RunConfig], float]) -> tuple[float, int]:
+    """Seconds a training step of ``cfg`` takes here, and how many finished runs it rests on: the median of the
+    finished runs of the same speed-setting fields (``report.seconds_per_step``), which saw everything a run does;
+    only when there is none, ``calibrate`` (a lower bound), and 0."""
+    seconds, runs = seconds_per_step(cfg, past)
+    return (seconds, runs) if runs else (calibrate(cfg), 0)
+
+
+def estimate(todo: list[RunConfig], per_step: Callable[[RunConfig], tuple[float, int]], at_once: int,
+             ahead: list[Run]) -> str:
+    """How long ``todo`` takes here, ``at_once`` side by side, at ``per_step`` seconds a step (with the finished
+    runs it rests on, 0 for the calibration; see ``per_step``), and how long the runs of others ``ahead`` of it in
+    the queue may hold it back, at the same figure."""
     if not todo:
         return ""
     side = max(1, min(at_once, len(todo)))
-    own = sum(planned_steps(c) * per_step(c) for c in todo) / side
-    each = statistics.median(per_step(c) for c in todo)
+    figures = [per_step(c) for c in todo]
+    own = sum(planned_steps(c) * s for c, (s, _) in zip(todo, figures, strict=True)) / side
+    each = statistics.median(s for s, _ in figures)
+    runs = max(n for _, n in figures)
+    if runs:
+        source = (f"the median of {runs} finished run{'s' * (runs > 1)} of this model, dataset and batch size "
+                  "here")
+    else:
+        source = "calibrated here at each run's share of the cores; no finished run of this kind to go by yet"
     text = (f"Estimate: about {duration(own)} for {len(todo)} run{'s' * (len(todo) > 1)} on this machine "
-            f"({1000 * each:.0f} ms a training step, measured here; {side} at once). Data loading and evaluation "
-            "add a little.")
+            f"({1000 * each:.0f} ms a training step, {source}; {side} at once).")
+    if not runs:
+        text += " Data loading and evaluation add to it."
     readable = [r for r in ahead if not r.unreadable]
     if readable:
         wait = sum(planned_steps(r.config) for r in readable) * each / max(1, at_once)

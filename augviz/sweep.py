@@ -90,6 +90,25 @@ class Axis:
             raise ConfigError("axis.param", f"{step.transform.label} has no setting {str(self.param)[:40]!r} to "
                                             f"sweep (sweepable: {', '.join(names) or 'none'})")
 
+    def check_value(self, pipeline: Pipeline, value: float) -> None:
+        """ConfigError naming the bound when the setting cannot hold ``value`` (a range setting: when ``value``
+        reaches past its bound on both sides, where every larger value would train the same run)."""
+        if self.is_strength:
+            return
+        assert self.step is not None
+        p = next(p for p in pipeline.steps[self.step].transform.params if p.name == self.param)
+        assert p.low is not None and p.high is not None
+        name = self.name(pipeline)
+        if p.is_range:
+            assert p.identity is not None
+            reach = max(p.high - p.identity, p.identity - p.low)
+            if value > reach:
+                unit = f" {p.unit}" if p.unit else ""
+                raise ConfigError("values", f"{name} reaches ±{reach:g} at most ({p.low:g} to {p.high:g}{unit}): "
+                                            f"{value:g} is outside it")
+        elif not p.low <= value <= p.high:
+            raise ConfigError("values", f"{name} holds {p.low:g} to {p.high:g}: {value:g} is outside it")
+
     def pipeline_at(self, pipeline: Pipeline, value: float) -> Pipeline | None:
         """The pipeline at this axis' ``value``; None for no augmentation (strength 0)."""
         if self.is_strength:
@@ -127,9 +146,11 @@ class Axis:
 
 def sweepable(step: Step) -> list[str]:
     """The settings of ``step`` a sweep can take as its axis: amounts (settings with an identity) and fixed
-    numbers."""
+    numbers, less those that do nothing as the step is set (``Param.only_when``: a fill value without the
+    constant fill)."""
     return [p.name for p in step.transform.params
-            if p.kind in ("float", "int") and (p.identity is not None or not p.is_range)]
+            if p.kind in ("float", "int") and (p.identity is not None or not p.is_range)
+            and (p.only_when is None or step.params.get(p.only_when[0]) == p.only_when[1])]
 
 
 # ---- the sweep and its runs --------------------------------------------------------------------------------
@@ -159,6 +180,8 @@ class Sweep:
                 raise ConfigError("values", f"expected numbers of 0 or more, got {str(v)[:40]!r}")
             if self.axis.is_strength:
                 strength.check(v)
+            else:
+                self.axis.check_value(pipe, v)
         if isinstance(self.seeds, bool) or not isinstance(self.seeds, int) or not 1 <= self.seeds <= MAX_SEEDS:
             raise ConfigError("seeds", f"expected a whole number from 1 to {MAX_SEEDS}, got {self.seeds!r}")
         for r in self.references:
@@ -357,6 +380,12 @@ def mean_interval(values: list[float]) -> tuple[float | None, tuple[float, float
     return m, (m - half, m + half)
 
 
+def shown(ci: tuple[float, float] | None) -> tuple[float, float] | None:
+    """An accuracy interval as shown: clipped to 0 to 1, where every accuracy lies (a t-interval over few seeds
+    can reach past either end; the statistic itself is left as it is)."""
+    return None if ci is None else (max(0.0, ci[0]), min(1.0, ci[1]))
+
+
 def paired(a: dict[int, float], b: dict[int, float]) -> tuple[float | None, tuple[float, float] | None, int]:
     """The mean of ``a − b`` over the seeds both have, its 95 % paired t-interval, and how many seeds."""
     seeds = sorted(set(a) & set(b))
@@ -373,6 +402,7 @@ class Answer:
     rows: list[Row]  # the baseline first, then the values, then the references
     chance: float
     value_text: Callable[[float], str]
+    val_images: int = 0  # the validation images a run holds out (train_size × val_fraction): what the pick rests on
 
     @property
     def baseline(self) -> Row:
@@ -430,17 +460,23 @@ class Answer:
                     "validation; train longer.")
         best_val = statistics.fmean(best.val.values())
         seeds = min(len(r.val) for r in self.candidates)
+        planned = max(r.planned for r in self.candidates)
         if seeds < 2:
-            noise = "with one seed no value can be told apart from it (run two or more)"
+            noise = (f"{seeds} of {planned} seeds done so far" if planned > 1 else
+                     "with one seed no value can be told apart from it (run two or more)")
         else:
-            near = [self.value_text(r.value) if r.value is not None else "no augmentation"
-                    for r in self.within_noise()]
+            close = self.within_noise()
+            near = ["no augmentation" if r.kind == "baseline" else self.value_text(r.value or 0.0) for r in close]
             if not near:
                 noise = "every other value is clearly below it"
             else:
                 verb = "is" if len(near) == 1 else "are"
                 joined = near[0] if len(near) == 1 else f"{', '.join(near[:-1])} and {near[-1]}"
                 noise = f"{joined} {verb} within the noise of it"
+                if any(r.kind == "baseline" for r in close):
+                    noise += ": no clear gain over no augmentation yet"
+            if seeds < planned:
+                noise += f" ({seeds} of {planned} seeds done so far)"
         text = f"{head}: {self._name(best)} is best on validation ({percent(best_val)}); {noise}; "
         best_test = statistics.fmean(best.test.values())
         if best is self.baseline:
@@ -457,6 +493,14 @@ class Answer:
             return text + versus + f" ({signed(100 * diff)}, one seed: no interval)."
         return (text + versus + f" ({signed(100 * diff)}, {100 * CONFIDENCE:.0f} % interval [{signed(100 * ci[0])}, "
                 f"{signed(100 * ci[1])}], {n} seeds).")
+
+    def note(self) -> str:
+        """What the answer rests on: the validation images of each run, and the seeds when they are few."""
+        text = f"{self.size:,} images: the pick rests on {self.val_images:,} validation images a run."
+        seeds = max((r.planned for r in self.rows), default=0)
+        if seeds == 2:
+            text += " 2 seeds: the intervals are wide; more seeds narrow them."
+        return text
 
     def pick(self) -> float | None:
         """The chosen value of the axis (0 for strength when no augmentation wins), None before there is one or
@@ -485,6 +529,7 @@ class Answer:
 def _with(mean: float | None, ci: tuple[float, float] | None) -> str:
     if mean is None:
         return ""
+    ci = shown(ci)
     return percent(mean) + (f" [{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]" if ci else "")
 
 
@@ -507,7 +552,7 @@ def answer(sweep: Sweep, results: dict[str, Outcome], chance: float = 0.1) -> li
                 if got.val is not None:
                     row.val[arm.seed] = got.val
         out.append(Answer(size, sweep.axis.name(pipe), list(rows.values()), chance,
-                          lambda v: sweep.axis.value_text(pipe, v)))
+                          lambda v: sweep.axis.value_text(pipe, v), round(size * sweep.base.val_fraction)))
     return out
 
 

@@ -287,3 +287,19 @@ def test_the_experiment_chart_draws_both_arms_solid_told_apart_by_colour():
     lines = [d for d in charts.arms([with_aug, without]).data if d.name and "augmentation" in d.name]
     assert len(lines) == 2 and {d.line.dash for d in lines} == {"solid"}  # dotted means "training" above
     assert len({d.line.color for d in lines}) == 2
+
+
+def test_the_sweep_chart_has_a_short_title_intervals_within_0_and_100_and_labels_inside_the_plot():
+    from augviz import serialize, sweep
+    from augviz.preview import SEED_PIPELINE
+    s = sweep.Sweep(RunConfig(train_size=500, steps=20), serialize.to_dict(SEED_PIPELINE), seeds=2)
+    val = {0.0: [.20, .30], 0.5: [.30, .20], 1.0: [.02, .46], 1.5: [.25, .25], 2.0: [.96, .60]}
+    results = {a.key: sweep.Outcome(val[a.value or 0.0][a.seed], val[a.value or 0.0][a.seed]) for a in sweep.plan(s)}
+    fig = charts.sweep_curve(sweep.answer(s, results), "validation")
+    assert fig.layout.title.text == "Validation accuracy"  # a half-width column at 800 px holds it whole
+    (curve,) = [t for t in fig.data if t.mode == "lines+markers"]
+    lows = [y - m for y, m in zip(curve.y, curve.error_y.arrayminus, strict=True)]
+    highs = [y + p for y, p in zip(curve.y, curve.error_y.array, strict=True)]
+    assert min(lows) == 0 and max(highs) == 100 and fig.layout.yaxis.rangemode == "nonnegative"
+    (label,) = fig.layout.annotations
+    assert label.text == "none 25.0 %" and label.yanchor == "bottom" and label.xanchor == "left"  # above its line

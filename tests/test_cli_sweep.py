@@ -33,6 +33,7 @@ def test_a_sweep_prints_its_table_and_answer_and_the_next_sweep_reuses_its_basel
     assert "sweep: 2 runs, 0 served by runs already in the store, 2 to train" in first.stdout
     assert "arm" in first.stdout and "validation" in first.stdout and "test vs none" in first.stdout
     assert "250 images: " in first.stdout
+    assert "the pick rests on 50 validation images a run" in first.stdout  # 250 × 0.2
     store = Store(tmp_path / "runs.sqlite")
     baselines = [r.id for r in store.runs() if r.config.pipeline is None]
     assert len(baselines) == 1

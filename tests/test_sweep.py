@@ -124,6 +124,36 @@ def test_values_whose_paired_interval_contains_zero_are_named_as_within_the_nois
     assert "; 1.0 and 2.0 are within the noise of it;" in a.sentence()
 
 
+def test_no_augmentation_within_the_noise_is_named_so_and_the_answer_claims_no_gain():
+    s = replace(default(), seeds=2)
+    val = {0.0: [.20, .30], 0.5: [.30, .20], 1.0: [.40, .32], 1.5: [.25, .25], 2.0: [.22, .24]}
+    (a,) = sweep.answer(s, fixture_results(s, val, val))
+    assert a.best is not None and a.best.value == 1.0
+    text = a.sentence()
+    assert "no augmentation" in text.split("within the noise")[0] and "0.0 " not in text
+    assert "within the noise of it: no clear gain over no augmentation yet;" in text
+
+
+def test_with_seeds_still_running_the_answer_counts_them_rather_than_asking_for_more():
+    s = replace(default(), seeds=2)
+    val = {0.0: [.20, .30], 0.5: [.30, .20], 1.0: [.40, .32], 1.5: [.25, .25], 2.0: [.22, .24]}
+    results = {k: o for k, o in fixture_results(s, val, val).items()
+               if next(a for a in sweep.plan(s) if a.key == k).seed == 0}
+    (a,) = sweep.answer(s, results)
+    assert "1 of 2 seeds done so far" in a.sentence() and "run two or more" not in a.sentence()
+
+
+def test_shown_accuracy_intervals_stay_within_0_and_100_and_two_seeds_are_called_wide():
+    s = replace(default(), seeds=2)
+    val = {0.0: [.20, .30], 0.5: [.30, .20], 1.0: [.02, .46], 1.5: [.25, .25], 2.0: [.96, .60]}
+    (a,) = sweep.answer(s, fixture_results(s, val, val))
+    row = next(r for r in a.table() if r["arm"] == "strength 1.0")
+    assert row["validation"] == "24.0 % [0.0, 100.0]"  # the t-interval, −255 to +303, as shown
+    assert sweep.mean_interval([.02, .46])[1][0] < 0  # the statistic itself is unchanged
+    assert a.note() == ("500 images: the pick rests on 50 validation images a run. 2 seeds: the intervals are "
+                        "wide; more seeds narrow them.")
+
+
 def test_near_chance_arms_are_too_early_to_tell():
     s = default()
     flat = {v: [.12, .11, .13] for v in sweep.STRENGTHS}
@@ -177,4 +207,46 @@ def test_the_speed_measurement_is_kept_and_not_measured_again(tmp_path):
     first, fresh = speed.step_seconds(cfg, tmp_path)
     again, fresh_again = speed.step_seconds(cfg, tmp_path)
     assert fresh and not fresh_again and first > 0 and again == first
-    assert "ms a training step, measured here" in speed.estimate([cfg], lambda c: first, 1, [])
+    text = speed.estimate([cfg], lambda c: speed.per_step(c, [], lambda _: first), 1, [])
+    assert "ms a training step, calibrated here at each run's share of the cores" in text
+
+
+def finished_run(store: Store, cfg: RunConfig, steps: int, wall_s: float) -> None:
+    run_id = store.create(cfg, status="running", pid=0)
+    store.started(run_id, ["fc"], steps, tuple("abcdefghij"))
+    store.finish(run_id, "finished", test_acc=0.5, wall_s=wall_s)
+
+
+def test_the_estimate_goes_by_finished_runs_of_the_same_speed_fields_before_the_calibration(tmp_path):
+    from augviz import speed
+    store = Store(tmp_path / "runs.sqlite")
+    finished_run(store, replace(BASE, seed=7), 100, 7.0)   # 70 ms a step
+    finished_run(store, replace(BASE, seed=8), 100, 9.0)   # 90 ms a step
+    finished_run(store, replace(BASE, batch_size=8), 100, 1.0)  # another batch size: not like it
+    todo = sweep.to_launch(default(), [])[:4]
+    calibrated = []
+
+    def calibrate(c: RunConfig) -> float:
+        calibrated.append(c)
+        return 0.017
+
+    text = speed.estimate(todo, lambda c: speed.per_step(c, store.runs(), calibrate), 2, [])
+    assert "80 ms a training step, the median of 2 finished runs" in text and not calibrated
+    assert "about 3.2 s for 4 runs" in text  # 4 runs × 20 steps × 0.08 s, 2 at once
+    alone = speed.estimate(todo, lambda c: speed.per_step(c, [], calibrate), 2, [])
+    assert "17 ms a training step, calibrated here" in alone and calibrated
+
+
+def test_a_value_the_setting_cannot_hold_is_refused_naming_its_bound():
+    with pytest.raises(ConfigError, match=r"Rotation degrees reaches ±180 at most .*1000 is outside it"):
+        sweep.Sweep(BASE, DOC, sweep.Axis(0, "degrees"), (10, 1000))
+    erasing = Pipeline((Step.default("random_erasing"),))  # its fill constant: the value is its grey level
+    with pytest.raises(ConfigError, match=r"Random erasing / cutout value holds 0 to 1: 2 is outside it"):
+        sweep.Sweep(BASE, serialize.to_dict(erasing), sweep.Axis(0, "value"), (0.5, 2))
+
+
+def test_a_setting_that_does_nothing_as_the_step_is_set_is_no_axis():
+    erasing = Step.default("random_erasing")
+    assert "value" in sweep.sweepable(erasing)  # the constant fill's grey level
+    noise = Step(erasing.name, {**erasing.params, "fill": "noise"})
+    assert "value" not in sweep.sweepable(noise)

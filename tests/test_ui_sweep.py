@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 
-from augviz import share, speed, sweep
+from augviz import share, speed, sweep, worker
 from augviz.metrics import EpochMetrics
 from augviz.runconfig import RunConfig
 from augviz.store import Store
@@ -29,9 +29,11 @@ def test_the_panel_counts_the_runs_and_estimates_them_from_a_measurement_kept_in
     assert not at.exception
     text = captions(at)
     assert "15 runs in this sweep: 15 to train." in text
-    assert "measured here" in text and "Estimate: about" in text
+    assert "calibrated here at each run's share of the cores" in text and "Estimate: about" in text
     kept = json.loads((home / speed.FILE).read_text())
-    assert [k for k in kept if k.startswith("seed_cnn/") and "/b16/" in k]  # measured at the page's batch size
+    share = worker.thread_share(worker.max_concurrent(), worker.cores())  # 15 runs: as many at once as may go
+    # measured at the page's batch size, at the threads each run gets beside the others
+    assert [k for k in kept if k.startswith("seed_cnn/") and f"/b16/t{share}/" in k]
     assert at.button(key="w_go").label == "Run the sweep (15 runs to train)"
 
 
@@ -70,6 +72,18 @@ def test_a_finished_sweep_gives_its_answer_and_its_strength_goes_to_explore(home
     at.run()
     text = " ".join(m.value.replace("\\", "") for m in at.markdown)
     assert "250 images: strength 1.0 is best on validation" in text
+    assert "the pick rests on 25 validation images a run" in captions(at)  # 250 × 0.1
     at.button(key="w_use_250").click().run()
     assert at.session_state["strength"] == 1.0
     assert any("strength is now 1" in s.value for s in at.success)
+
+
+def test_the_values_offered_for_a_setting_stay_within_what_it_can_hold():
+    from augviz import Pipeline, Step, serialize
+    from augviz.ui.sweep import default_values
+    erasing = Step.default("random_erasing")
+    pipe = Pipeline((Step(erasing.name, {**erasing.params, "value": 0.8}),))
+    offered = default_values(pipe, sweep.Axis(0, "value"))
+    assert offered == "0.4, 0.8, 1"  # 1.2 and 1.6 pass the grey level's bound of 1
+    sweep.Sweep(RunConfig(), serialize.to_dict(pipe), sweep.Axis(0, "value"),
+                tuple(float(v) for v in offered.split(", ")))  # accepted as offered

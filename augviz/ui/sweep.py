@@ -13,7 +13,7 @@ from augviz.data import home
 from augviz.errors import ConfigError
 from augviz.pipeline import Pipeline
 from augviz.runconfig import RunConfig, loads
-from augviz.store import Store
+from augviz.store import Run, Store
 from augviz.transform import REGISTRY
 from augviz.ui import train
 from augviz.ui.common import md_escape
@@ -48,10 +48,14 @@ def default_values(pipeline: Pipeline, axis: sweep.Axis) -> str:
     step = pipeline.steps[axis.step]
     p = next(p for p in step.transform.params if p.name == axis.param)
     now = step.params[p.name]
+    assert p.low is not None and p.high is not None
+    top = p.high
     if p.is_range:
         assert p.identity is not None
         now = max(abs(now[0] - p.identity), abs(now[1] - p.identity))
-    return ", ".join(f"{v:g}" for v in sorted({0.0 if p.is_range else now / 2, now / 2, now, 1.5 * now, 2 * now}))
+        top = max(p.high - p.identity, p.identity - p.low)
+    offered = {0.0 if p.is_range else now / 2, now / 2, now, 1.5 * now, 2 * now}
+    return ", ".join(f"{v:g}" for v in sorted({min(v, top) for v in offered}))  # what the setting can hold
 
 
 def parse_values(text: str) -> tuple[float, ...]:
@@ -101,11 +105,17 @@ def _per_step(cfg_json: str, home_dir: str) -> float:
     return speed.step_seconds(loads(cfg_json), Path(home_dir))[0]
 
 
-def estimate_text(store_: Store, todo: list, at_once: int) -> str:
-    """The estimate for ``todo`` on this machine (calibrated at first need), and the runs of others ahead."""
+def estimate_text(store_: Store, todo: list[RunConfig], at_once: int, past: list[Run]) -> str:
+    """The estimate for ``todo`` on this machine: from the ``past`` finished runs like them, else calibrated (at
+    first need) at the threads each run gets while they train side by side; and the runs of others ahead."""
     ahead = [r for r in (train.guarded(lambda: store_.runs(statuses=("queued", "running"))) or [])
              if r.group not in {c.group for c in todo}]
-    return speed.estimate(todo, lambda c: _per_step(c.to_json(), str(home())), at_once, ahead)
+    threads = worker.thread_share(max(1, min(at_once, len(todo))), worker.cores())
+
+    def calibrate(c: RunConfig) -> float:
+        return _per_step(replace(c, threads=c.threads or threads).to_json(), str(home()))
+
+    return speed.estimate(todo, lambda c: speed.per_step(c, past, calibrate), at_once, ahead)
 
 
 def sweep_panel(store_: Store, base: RunConfig) -> None:
@@ -135,7 +145,7 @@ def _panel(store_: Store, base: RunConfig) -> None:
         served = planned - len(todo)
         count = f"{planned} runs in this sweep: {len(todo)} to train" + (
             f", {served} served by runs already in the store (finished or going)" if served else "") + "."
-        st.caption(count + (" " + md_escape(estimate_text(store_, todo, at_once)) if todo else
+        st.caption(count + (" " + md_escape(estimate_text(store_, todo, at_once, runs)) if todo else
                             " Every one of them is in the store already: nothing to start."))
         train.store_error()
     shown = shown_sweep()
@@ -206,6 +216,8 @@ def sweep_results(store_: Store, sw: sweep.Sweep) -> None:
             left, right = st.columns(2)
             left.plotly_chart(charts.sweep_curve(state.answers, "validation"), key="w_val_chart")
             right.plotly_chart(charts.sweep_curve(state.answers, "test"), key="w_test_chart")
+            st.caption(charts.SWEEP_CAPTION)
+        st.caption(" ".join(a.note() for a in state.answers))
         for answer in state.answers:
             st.dataframe(answer.table(), hide_index=True, key=f"w_table_{answer.size}")
         if first is not None and first.going and not going:
