@@ -168,6 +168,22 @@ def whole(lo: int, hi: int) -> Codec:
     return encode, parse
 
 
+def one_of(options: Iterable[Any]) -> Codec:
+    """The codec of a control with fixed choices (a select box, a radio, a toggle, a preset): in a link, a value
+    that is none of them is left out with a message, where the control would quietly show its first choice (or,
+    for a key the page looks up, fail)."""
+    choices = tuple(options)
+
+    def parse(text: str) -> Any:
+        value = decode(text)
+        for choice in choices:  # the choice itself: True is not the choice 1, nor 1 the choice 1.0's type
+            if value == choice and isinstance(value, bool) == isinstance(choice, bool):
+                return choice
+        raise ValueError("not one of that control's choices")
+
+    return encode, parse
+
+
 def _read_link(links: Mapping[str, tuple[str, Codec | None]]) -> list[str]:
     """Set the linked keys from the query string; returns the keys set. Bad values become messages."""
     state, applied = st.session_state, []
@@ -180,7 +196,8 @@ def _read_link(links: Mapping[str, tuple[str, Codec | None]]) -> list[str]:
                 raise ValueError("too long")
             value = decode(text) if codec is None else codec[1](text)
         except (ValueError, OverflowError, RecursionError) as e:
-            note(f"The link's value for {_named(query, _labels_now().get(key))} was not used ({e}).")
+            note(f"The link's value for {_named(query, _labels_now().get(key))} was not used: "
+                 f"“{_shown(text)}” did not fit that control ({e}).")
             continue
         state[key] = value
         applied.append(key)
