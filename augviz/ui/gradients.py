@@ -91,8 +91,29 @@ def follow_run(store: Store, run_id: int | None) -> None:
         state[key] = value
 
 
+def check_linked_run(store: Store | None) -> None:
+    """On the run that opened a link: say so when its ``run`` names no lab run (the newest lab run is shown
+    instead)."""
+    text = st.query_params.get("run")
+    if store is None or text is None or not links.opened():
+        return
+    run = store.get(int(text)) if text.isdigit() and len(text) <= 18 else None
+    if not text.isdigit():
+        why = f"“{links.shown(text)}” is not a run number"
+    elif run is None:
+        why = f"run {text} is not in the store"
+    elif run.unreadable:
+        why = f"run {text} cannot be read here ({run.unreadable})"
+    elif not report.is_lab(run):
+        why = f"run {text} is a Train run: open it on the Train page"
+    else:
+        return
+    links.note(f"The link's value for run was not used: {why}.")
+
+
 def init_state(store: Store | None) -> None:
     """The first view: the vanishing preset, or the run the link names when it names no network."""
+    check_linked_run(store)
     if "g_depth" in st.session_state:
         return
     _apply_preset("vanishing")
