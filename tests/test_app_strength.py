@@ -68,3 +68,11 @@ def test_an_export_at_a_strength_imported_again_is_not_scaled_twice():
     assert exported(at)["steps"][0]["params"]["degrees"] == [-30.0, 30.0]  # as imported, not ±60°
     done = " ".join(s.value for s in at.success).replace("\\", "")
     assert "Strength is back to 1 (it was 2)" in done, done
+
+
+def test_strength_zero_says_so_instead_of_no_step_being_on():
+    at = fresh({"s": "0"})
+    info = " ".join(i.value for i in at.info)
+    assert "Strength is 0: no augmentation. Raise the strength to see the pipeline." in info
+    assert "No step is on" not in info
+    assert any(f"· {len(SEED_PIPELINE.steps)} steps on ·" in c.value for c in at.caption)  # the steps as set

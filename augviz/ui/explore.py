@@ -437,7 +437,10 @@ def _skipped(frame: StripFrame) -> str:
 def step_by_step(image: torch.Tensor, preview: Preview, width: int | str) -> None:
     """Draw 1 after each step; a mixing step shows the partner as it stood then, the weight and the label."""
     if not preview.strip:
-        st.info("No step is on: add one in the sidebar.")
+        if float(st.session_state.get(STRENGTH_KEY, 1.0)) == 0:  # strength 0 switches every step off
+            st.info("Strength is 0: no augmentation. Raise the strength to see the pipeline.")
+        else:
+            st.info("No step is on: add one in the sidebar.")
         return
     frames, captions = [image], ["original"]
     for k, frame in enumerate(preview.strip, 1):
