@@ -11,13 +11,12 @@ from pathlib import Path
 
 from augviz import transforms as _register_all  # noqa: F401  (fills the registry)
 from augviz.captions import CAPTIONS
-from augviz.export import LIBRARIES, line
+from augviz.export import LIBRARIES, NOT_YET, line
 from augviz.pipeline import Step
 from augviz.spec import Param
 from augviz.transform import CATEGORIES, REGISTRY
 
 PAGE = Path(__file__).resolve().parent.parent / "docs" / "transforms.md"
-NOT_YET = "not expressible yet"
 
 
 def _param(p: Param) -> str:
@@ -46,7 +45,7 @@ def transforms_table() -> str:
 def _mark(name: str, target: str) -> str:
     out = line(Step.default(name), target)
     if out.code is None:
-        return "not yet" if out.note.startswith(NOT_YET) else "—"
+        return "not yet" if out.note == NOT_YET else "—"
     return "≈" if out.note else "✓"
 
 

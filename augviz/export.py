@@ -38,9 +38,14 @@ def line(step: Step, target: str) -> Line:
     return writer(step.params, round(step.p, 4))
 
 
+# The note of a step no line is written for yet (in the exported code, after "# <step>: left out, "): for the user.
+NOT_YET = "this export has no equivalent line for it yet; the rest runs without it"
+
+
 def not_yet(name: str, target: str) -> Line:
-    """The line of an entry ``target``'s table does not cover (yet): left out, with a note that says so."""
-    return Line(None, f"not expressible yet: augviz/exports/{target}.py has no line for {name}")
+    """The line of an entry ``target``'s table does not cover (yet): left out, with a note that says so (to the
+    user who runs the code; the missing line belongs in augviz/exports/<target>.py)."""
+    return Line(None, NOT_YET)
 
 
 def to_code(pipeline: Pipeline, target: str, size: tuple[int, int] = (32, 32), num_classes: int = 10) -> str:

@@ -109,7 +109,10 @@ def from_dict(doc: Any) -> Pipeline:
             raise ConfigError(str(key), f"unknown field (allowed: {', '.join(sorted(_TOP_KEYS))})")
     if doc.get("format", FORMAT) != FORMAT:
         raise ConfigError("format", f"expected {FORMAT!r}, got {doc.get('format')!r}")
-    version = doc.get("version")
+    for key in ("version", "steps"):  # "got null" would read as if the document said null
+        if key not in doc:
+            raise ConfigError(key, f"missing field {key!r}")
+    version = doc["version"]
     if isinstance(version, bool) or not isinstance(version, int):
         raise ConfigError("version", f"expected a whole number, got {_kind(version)}")
     if version > VERSION:

@@ -40,7 +40,7 @@ if preview is not None:
     grid, steps = st.columns([3, 1] if present else [4, 1])
     with grid:
         explore.draws_grid(image, preview, present, exact)
-        st.caption(f"seed {pipeline.seed} · {sum(s.enabled for s in pipeline.steps)} steps on · {n} draws")
+        st.caption(f"seed {pipeline.seed} · {sum(s.enabled for s in as_set.steps)} steps on · {n} draws")
     with steps:
         st.markdown("**Draw 1, step by step**")
         explore.step_by_step(image, preview, "stretch")

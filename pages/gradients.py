@@ -4,10 +4,7 @@ import streamlit as st
 
 from augviz.ui import gradients, state, train
 
-state.page("gradients", link={**{k[2:]: k for k in (
-    "g_kind", "g_depth", "g_width", "g_activation", "g_init", "g_init_std", "g_batchnorm", "g_residual", "g_opt",
-    "g_lr", "g_clip_on", "g_clip", "g_dataset", "g_epochs", "g_size", "g_preset")},
-    "seed": ("g_seed", state.whole(0, train.MAX_SEED))}, labels=gradients.LINK_LABELS)
+state.page("gradients", link=gradients.LINK, labels=gradients.LINK_LABELS)
 
 st.title("Vanishing and exploding gradients")
 store = train.store()

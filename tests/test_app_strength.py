@@ -56,3 +56,23 @@ def test_the_train_page_trains_the_pipeline_at_the_explore_strength():
     at = fresh({"s": "0.5"}, page="train")
     cfg = json.loads(next(c.value for c in at.get("code") if c.language == "json"))
     assert cfg["pipeline"]["steps"][0]["params"]["degrees"] == [-7.5, 7.5]
+
+
+def test_an_export_at_a_strength_imported_again_is_not_scaled_twice():
+    at = fresh({"s": "2"})
+    doc = exported(at)
+    assert doc["steps"][0]["params"]["degrees"] == [-30.0, 30.0]
+    at.text_area(key="import_text").input(json.dumps(doc))
+    at.button(key="import_load").click().run()
+    assert at.sidebar.slider(key="strength").value == 1.0
+    assert exported(at)["steps"][0]["params"]["degrees"] == [-30.0, 30.0]  # as imported, not ±60°
+    done = " ".join(s.value for s in at.success).replace("\\", "")
+    assert "Strength is back to 1 (it was 2)" in done, done
+
+
+def test_strength_zero_says_so_instead_of_no_step_being_on():
+    at = fresh({"s": "0"})
+    info = " ".join(i.value for i in at.info)
+    assert "Strength is 0: no augmentation. Raise the strength to see the pipeline." in info
+    assert "No step is on" not in info
+    assert any(f"· {len(SEED_PIPELINE.steps)} steps on ·" in c.value for c in at.caption)  # the steps as set

@@ -30,6 +30,8 @@ def doc(**step) -> str:
     ("[1, 2]", "", "a JSON object, got a list"),
     (json.dumps({"version": 1, "steps": [], "colour": 1}), "colour", "unknown field"),
     (json.dumps({"version": 9, "steps": []}), "version", "newer than this augviz reads"),
+    (json.dumps({"steps": 5}), "version", "missing field 'version'"),
+    (json.dumps({"version": 1}), "steps", "missing field 'steps'"),
     (json.dumps({"version": "1", "steps": []}), "version", "expected a whole number"),
     (json.dumps({"format": "other", "version": 1, "steps": []}), "format", "expected 'augviz.pipeline'"),
     (json.dumps({"version": 1, "steps": {}}), "steps", "expected a list of steps"),

@@ -77,3 +77,16 @@ def test_a_diverged_run_is_advised_what_fixes_it_not_clipping(home):
     for fix in ("learning rate", "He initialisation", "batch norm", "residual connections"):
         assert fix in box
     assert "Clipping the gradient norm only keeps the loss finite" in train_ui.DIVERGED_ADVICE
+
+
+def test_a_link_to_a_run_the_lab_cannot_show_says_why(home):
+    lab = lab_run(home, "vanishing")
+    train_run = Store(home / "runs.sqlite").create(RunConfig(train_size=250, steps=10), status="stopped")
+    for value, why in [("99999", "run 99999 is not in the store"), ("abc", "“abc” is not a run number"),
+                       (str(train_run), f"run {train_run} is a Train run: open it on the Train page")]:
+        at = fresh({"run": value}, page="gradients")
+        text = " ".join(w.value.replace("\\", "") for w in at.warning)
+        assert f"The link's value for run was not used: {why}." in text, text
+        assert at.selectbox(key="g_run").value == lab  # the newest lab run is shown instead
+    at = fresh({"run": str(lab)}, page="gradients")
+    assert not any("run was not used" in w.value for w in at.warning)

@@ -50,5 +50,30 @@ def test_a_seed_in_an_explore_link_changes_the_draws():
 def test_a_value_a_control_refused_is_named_by_its_address_key_label_and_value(page, query, value, named):
     at = fresh({query: value}, page)
     text = warnings(at)
-    assert f"The link's value for {named} was not used: “{value}” did not fit that control." in text, text
+    assert f"The link's value for {named} was not used: “{value}” did not fit that control" in text, text
     assert "n_draws" not in text and "t_size" not in text and "g_depth" not in text  # no internal key
+
+
+GRADIENTS_CONTROLS = {"kind": "g_kind", "width": "g_width", "activation": "g_activation", "init": "g_init",
+                      "init_std": "g_init_std", "batchnorm": "g_batchnorm", "residual": "g_residual", "opt": "g_opt",
+                      "lr": "g_lr", "clip_on": "g_clip_on", "clip": "g_clip", "dataset": "g_dataset",
+                      "epochs": "g_epochs", "size": "g_size", "preset": "g_preset"}
+
+
+@pytest.mark.parametrize("query", list(GRADIENTS_CONTROLS))
+@pytest.mark.parametrize("value", ["fix1", "999", "null"])
+def test_a_gradients_link_value_no_control_offers_is_left_out_alone_and_the_page_works(query, value):
+    at = fresh({query: value, "depth": "12"}, "gradients")  # fresh() asserts no exception
+    assert f"“{value}” did not fit that control" in warnings(at)
+    assert at.session_state["g_depth"] == 12  # the link's good values are used
+    key = GRADIENTS_CONTROLS[query]
+    assert key not in at.session_state or at.session_state[key] not in (value, 999)
+
+
+def test_the_reviewers_gradients_link_with_a_bad_preset_keeps_its_network():
+    at = fresh({"preset": "fix1", "init": "he", "kind": "cnn", "depth": "10"}, "gradients")
+    text = warnings(at)
+    assert "The link's value for preset was not used: “fix1” did not fit that control" in text
+    assert "The link's value for init (initialisation) was not used: “he” did not fit that control" in text
+    assert at.session_state["g_kind"] == "cnn" and at.session_state["g_depth"] == 10
+    assert at.metric[0].value  # the analysis at initialisation is drawn

@@ -312,15 +312,28 @@ def image_source() -> torch.Tensor:
 # ---- import and export -------------------------------------------------------------------------------------
 
 def _import(data: bytes | str, source: str) -> None:
+    """Load the document as the pipeline as set, at strength 1: an export at another strength is already scaled,
+    and scaling it again would double it (``import_done`` says so; ``import_error`` says why nothing loaded)."""
     state = st.session_state
+    state["import_done"] = None
     try:
-        load_pipeline(serialize.loads(data))
-        state["import_error"] = None
+        pipeline = serialize.loads(data)
     except ConfigError as e:
         where = f" at {e.path}" if e.path else ""
         state["import_error"] = f"{source} was not imported{where}: {e.message}"
+        return
     except (ValueError, OverflowError, RecursionError, TypeError):  # whatever the parser lets through
         state["import_error"] = f"{source} was not imported: it holds values augviz cannot read."
+        return
+    load_pipeline(pipeline)
+    state["import_error"] = None
+    was = float(state.get(STRENGTH_KEY, 1.0))
+    done = f"{source} was imported: {len(pipeline.steps)} steps."
+    if was != 1.0:
+        state[STRENGTH_KEY] = 1.0
+        done += (f" Strength is back to 1 (it was {was:g}): the imported pipeline is shown as it is written, "
+                 "not scaled again.")
+    state["import_done"] = done
 
 
 def _import_pasted() -> None:
@@ -342,6 +355,8 @@ def import_panel() -> None:
     paste.button("Load pasted JSON", key="import_load", on_click=_import_pasted)
     if st.session_state.get("import_error"):
         st.error(md_escape(st.session_state["import_error"]))
+    elif st.session_state.get("import_done"):
+        st.success(md_escape(st.session_state["import_done"]))
 
 
 def export_panel(pipeline: Pipeline, draws: torch.Tensor) -> None:
@@ -422,7 +437,10 @@ def _skipped(frame: StripFrame) -> str:
 def step_by_step(image: torch.Tensor, preview: Preview, width: int | str) -> None:
     """Draw 1 after each step; a mixing step shows the partner as it stood then, the weight and the label."""
     if not preview.strip:
-        st.info("No step is on: add one in the sidebar.")
+        if float(st.session_state.get(STRENGTH_KEY, 1.0)) == 0:  # strength 0 switches every step off
+            st.info("Strength is 0: no augmentation. Raise the strength to see the pipeline.")
+        else:
+            st.info("No step is on: add one in the sidebar.")
         return
     frames, captions = [image], ["original"]
     for k, frame in enumerate(preview.strip, 1):

@@ -27,6 +27,17 @@ LINK_LABELS = {  # the Gradients page's linked controls' labels, for messages ab
     "g_residual": "residual connections", "g_opt": "optimizer", "g_lr": "learning rate",
     "g_clip_on": "clip the total gradient norm", "g_clip": "clip at", "g_dataset": "dataset", "g_epochs": "epochs",
     "g_size": "training images", "g_preset": "preset", "g_seed": "seed"}
+DATASETS = tuple(n for n, s in data.DATASETS.items() if not s.user_folder)  # the ones the lab trains on
+LINK: links.Link = {  # query name → the session key it sets, each checked against its control's choices
+    "kind": ("g_kind", links.one_of(deepnet.KINDS)), "depth": ("g_depth", links.whole(2, 50)),
+    "width": ("g_width", links.one_of(WIDTHS)), "activation": ("g_activation", links.one_of(deepnet.ACTIVATIONS)),
+    "init": ("g_init", links.one_of(deepnet.INITS)), "init_std": ("g_init_std", links.one_of(STDS)),
+    "batchnorm": ("g_batchnorm", links.one_of((False, True))),
+    "residual": ("g_residual", links.one_of((False, True))), "opt": ("g_opt", links.one_of(("sgd", "adam"))),
+    "lr": ("g_lr", links.one_of(LRS)), "clip_on": ("g_clip_on", links.one_of((False, True))),
+    "clip": ("g_clip", links.one_of(CLIPS)), "dataset": ("g_dataset", links.one_of(DATASETS)),
+    "epochs": ("g_epochs", links.whole(1, 20)), "size": ("g_size", links.one_of(SIZES)),
+    "preset": ("g_preset", links.one_of(PRESETS)), "seed": ("g_seed", links.whole(0, train_ui.MAX_SEED))}
 
 
 def _apply_preset(name: str) -> None:
@@ -50,12 +61,11 @@ def controls_of(cfg: RunConfig) -> dict[str, object] | None:
     """The control values that rebuild a lab run (its network, training, dataset and seed, and the preset it was
     started from), or None when one of them is not a setting the controls offer (a run from the command line)."""
     net = NetSpec(**cfg.net) if cfg.net else None
-    datasets = [n for n, s in data.DATASETS.items() if not s.user_folder]
     if (net is None or net.kind not in deepnet.KINDS or not 2 <= net.depth <= 50 or net.width not in WIDTHS
             or net.activation not in deepnet.ACTIVATIONS or net.init not in deepnet.INITS
             or net.init_std not in STDS or cfg.optimizer not in ("sgd", "adam") or cfg.lr not in LRS
             or (cfg.clip_norm is not None and cfg.clip_norm not in CLIPS) or cfg.epochs is None
-            or not 1 <= cfg.epochs <= 20 or cfg.train_size not in SIZES or cfg.dataset not in datasets):
+            or not 1 <= cfg.epochs <= 20 or cfg.train_size not in SIZES or cfg.dataset not in DATASETS):
         return None
     values: dict[str, object] = {f"g_{f}": getattr(net, f) for f in NET_FIELDS}
     values.update(g_opt=cfg.optimizer, g_lr=cfg.lr, g_clip_on=cfg.clip_norm is not None,
@@ -81,8 +91,29 @@ def follow_run(store: Store, run_id: int | None) -> None:
         state[key] = value
 
 
+def check_linked_run(store: Store | None) -> None:
+    """On the run that opened a link: say so when its ``run`` names no lab run (the newest lab run is shown
+    instead)."""
+    text = st.query_params.get("run")
+    if store is None or text is None or not links.opened():
+        return
+    run = store.get(int(text)) if text.isdigit() and len(text) <= 18 else None
+    if not text.isdigit():
+        why = f"“{links.shown(text)}” is not a run number"
+    elif run is None:
+        why = f"run {text} is not in the store"
+    elif run.unreadable:
+        why = f"run {text} cannot be read here ({run.unreadable})"
+    elif not report.is_lab(run):
+        why = f"run {text} is a Train run: open it on the Train page"
+    else:
+        return
+    links.note(f"The link's value for run was not used: {why}.")
+
+
 def init_state(store: Store | None) -> None:
     """The first view: the vanishing preset, or the run the link names when it names no network."""
+    check_linked_run(store)
     if "g_depth" in st.session_state:
         return
     _apply_preset("vanishing")
@@ -129,7 +160,7 @@ def builder() -> tuple[NetSpec, str, float, float | None, str]:
     clip = sb.select_slider("clip at", CLIPS, key="g_clip", disabled=not clip_on, **kw)
     sb.slider("epochs", 1, 20, key="g_epochs", **kw)
     sb.select_slider("training images", SIZES, key="g_size", **kw)
-    dataset = sb.selectbox("dataset", [n for n, s in data.DATASETS.items() if not s.user_folder], key="g_dataset",
+    dataset = sb.selectbox("dataset", DATASETS, key="g_dataset",
                            format_func=data.LABELS.get)
     sb.number_input("seed", 0, train_ui.MAX_SEED, 0, key="g_seed")
     net = NetSpec(kind, depth, width, act, init, float(std), bn, res)

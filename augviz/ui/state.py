@@ -33,6 +33,7 @@ MAX_VALUE_LENGTH = 2000  # characters of one linked value; a longer one is refus
 _PAGE = "_state.page"  # session key: the page this run shows
 _LINK_READ = "_state.link_read"  # session key: the link has been read (once per session)
 _APPLIED = "_state.applied"  # session key: keys set from the link in this run
+_OPENED = "_state.opened"  # session key: this run read the link (the session's first run)
 _KEPT = "_state.kept"  # session key: the kept keys' values at the end of the last complete run
 _DRAWN = "_state.drawn"  # session key: the kept keys whose widgets that run drew
 _DRAWN_ON = "_state.drawn_on"  # session key: the page that run showed
@@ -67,7 +68,8 @@ def page(name: str, link: Link | None = None, keep: Iterable[str] = (),
     state = st.session_state
     state[_PAGE] = name
     _restore()
-    if not state.get(_LINK_READ):
+    state[_OPENED] = not state.get(_LINK_READ)
+    if state[_OPENED]:
         state[_LINK_READ] = True
         state[_APPLIED] = _read_link(links)
     else:
@@ -168,6 +170,22 @@ def whole(lo: int, hi: int) -> Codec:
     return encode, parse
 
 
+def one_of(options: Iterable[Any]) -> Codec:
+    """The codec of a control with fixed choices (a select box, a radio, a toggle, a preset): in a link, a value
+    that is none of them is left out with a message, where the control would quietly show its first choice (or,
+    for a key the page looks up, fail)."""
+    choices = tuple(options)
+
+    def parse(text: str) -> Any:
+        value = decode(text)
+        for choice in choices:  # the choice itself: True is not the choice 1, nor 1 the choice 1.0's type
+            if value == choice and isinstance(value, bool) == isinstance(choice, bool):
+                return choice
+        raise ValueError("not one of that control's choices")
+
+    return encode, parse
+
+
 def _read_link(links: Mapping[str, tuple[str, Codec | None]]) -> list[str]:
     """Set the linked keys from the query string; returns the keys set. Bad values become messages."""
     state, applied = st.session_state, []
@@ -180,7 +198,8 @@ def _read_link(links: Mapping[str, tuple[str, Codec | None]]) -> list[str]:
                 raise ValueError("too long")
             value = decode(text) if codec is None else codec[1](text)
         except (ValueError, OverflowError, RecursionError) as e:
-            note(f"The link's value for {_named(query, _labels_now().get(key))} was not used ({e}).")
+            note(f"The link's value for {_named(query, _labels_now().get(key))} was not used: "
+                 f"“{shown(text)}” did not fit that control ({e}).")
             continue
         state[key] = value
         applied.append(key)
@@ -190,6 +209,11 @@ def _read_link(links: Mapping[str, tuple[str, Codec | None]]) -> list[str]:
 def from_link() -> list[str]:
     """The session keys this run set from the link (empty but on a session's first run)."""
     return list(st.session_state.get(_APPLIED) or [])
+
+
+def opened() -> bool:
+    """Whether this run opened the link (a session's first run): the run to check what else the link names."""
+    return bool(st.session_state.get(_OPENED))
 
 
 def _labels_now() -> dict[str, str]:
@@ -284,7 +308,7 @@ def refuse_link() -> bool:
     for query, (key, _) in links.items():
         if key in applied:
             note(f"The link's value for {_named(query, labels.get(key))} was not used: "
-                 f"“{_shown(st.query_params.get(query, ''))}” did not fit that control.")
+                 f"“{shown(st.query_params.get(query, ''))}” did not fit that control.")
     return True
 
 
@@ -295,7 +319,7 @@ def _named(query: str, label: str | None) -> str:
     return f"{query} ({label})"
 
 
-def _shown(text: str, most: int = 40) -> str:
+def shown(text: str, most: int = 40) -> str:
     """A link's value in a message: as it is, shortened when long."""
     return text if len(text) <= most else f"{text[:most]}…"
 
