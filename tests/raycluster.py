@@ -57,7 +57,6 @@ def processes_of(folder: Path) -> set[int]:
 @dataclass
 class Cluster:
     address: str  # the head's GCS address, host:port
-    client: str  # the head's Ray Client address, ray://host:port
     root: Path
     head: Path
     node: Path
@@ -87,7 +86,7 @@ class Cluster:
 def start_cluster() -> Cluster:
     """Start the head, then the second node; both run until ``Cluster.stop``."""
     root = Path(tempfile.mkdtemp(prefix="ray", dir="/tmp"))  # short: Ray's socket paths must fit in 107 bytes
-    cluster = Cluster("", f"ray://127.0.0.1:{free_port()}", root, root / "h", root / "n")
+    cluster = Cluster("", root, root / "h", root / "n")
     # Token authentication off, said explicitly: Ray 2.60 turns it on for a head when ~/.ray/auth_token exists (a
     # one-machine ray.init() writes one), and a second node started without the token then cannot join.
     env = {**os.environ, **ENV}
@@ -106,8 +105,8 @@ def start_cluster() -> Cluster:
 
     try:
         port = free_port()
-        run("--head", f"--port={port}", f"--temp-dir={cluster.head}", "--include-dashboard=false",
-            f"--ray-client-server-port={cluster.client.rsplit(':', 1)[1]}")
+        # No Ray Client server: the launcher does not use it (ray:// is refused), and it needs ray[client].
+        run("--head", f"--port={port}", f"--temp-dir={cluster.head}", "--include-dashboard=false")
         cluster.address = f"127.0.0.1:{port}"
         run(f"--address={cluster.address}", f"--temp-dir={cluster.node}")
     except BaseException:
