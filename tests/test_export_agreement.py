@@ -316,9 +316,10 @@ def class_batch(n: int, size: int = 8) -> tuple[torch.Tensor, torch.Tensor, torc
     return x, torch.nn.functional.one_hot(y, 10).float(), levels
 
 
-# CutMix's label is the pasted box's share of the picture, rounded to whole pixels: 0.05 at most at 32×32.
+# CutMix's label is the pasted box's share of the picture, while the box itself is cut at whole pixels: up to a
+# pixel on each of its sides, (32 + 32 + 1) / 1024 ≈ 0.064 of a 32×32 picture (0.055 was seen once in 600).
 @pytest.mark.parametrize(("mixing", "p", "size", "within"), [("mixup", 0.5, 8, 1e-4), ("mixup", 1.0, 8, 1e-4),
-                                                             ("cutmix", 0.5, 32, 0.05)])
+                                                             ("cutmix", 0.5, 32, 0.065)])
 def test_keras_mixing_on_images_and_labels_mixes_them_alike_at_the_share_p(mixing, p, size, within):
     code = to_code(Pipeline((Step(mixing, {"alpha": 1.0}, p),)), "keras", size=(size, size))
     assert "call it on {'images': x, 'labels': y}" in code
