@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import pwd
 import shutil
 import tempfile
 import time
@@ -30,7 +29,7 @@ from augviz.metrics import StepMetrics
 from augviz.runconfig import RunConfig
 from augviz.store import Store, open_store
 from bench.common import machine
-from tests.postgres import DATABASE, Server
+from tests.postgres import Server, serving
 
 CFG = RunConfig(train_size=250, epochs=1)
 
@@ -38,19 +37,9 @@ CFG = RunConfig(train_size=250, epochs=1)
 @contextmanager
 def postgres() -> Iterator[Server]:
     folder = Path(tempfile.mkdtemp(prefix="augviz-bench-pg-"))
-    user = "postgres" if os.geteuid() == 0 else None
-    if user:
-        entry = pwd.getpwnam(user)
-        os.chown(folder, entry.pw_uid, entry.pw_gid)
-    server = Server(folder, user, durable=True)  # flushed to disk, as SQLite's file is
     try:
-        server.init()
-        server.pg_ctl("start")
-        try:
-            server.sql_on("postgres", f"CREATE DATABASE {DATABASE}")
+        with serving(folder, durable=True) as server:  # flushed to disk, as SQLite's file is
             yield server
-        finally:
-            server.pg_ctl("stop")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

@@ -16,6 +16,7 @@ import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -76,25 +77,33 @@ class Server:
         return schema
 
 
+@contextmanager
+def serving(folder: Path, durable: bool = False) -> Iterator[Server]:
+    """A PostgreSQL server with the database ``DATABASE``, its files in ``folder``, stopped on leaving (run as the
+    ``postgres`` user when this is root: initdb refuses root)."""
+    user = "postgres" if os.geteuid() == 0 else None
+    if user:
+        entry = pwd.getpwnam(user)
+        os.chown(folder, entry.pw_uid, entry.pw_gid)
+    server = Server(folder, user, durable)
+    server.init()
+    server.pg_ctl("start")
+    try:
+        server.sql_on("postgres", f"CREATE DATABASE {DATABASE}")
+        yield server
+    finally:
+        server.pg_ctl("stop")
+
+
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[Server]:
     """The session's PostgreSQL server (skipped where PostgreSQL 15 is not installed)."""
     if not (BIN / "initdb").exists():
         pytest.skip(f"PostgreSQL is not installed at {BIN} (Debian: apt install postgresql-15)")
-    user = "postgres" if os.geteuid() == 0 else None
     folder = Path(tempfile.mkdtemp(prefix="augviz-pg-"))
-    if user:
-        entry = pwd.getpwnam(user)
-        os.chown(folder, entry.pw_uid, entry.pw_gid)
-    server = Server(folder, user)
     try:
-        server.init()
-        server.pg_ctl("start")
-        try:
-            server.sql_on("postgres", f"CREATE DATABASE {DATABASE}")
+        with serving(folder) as server:
             yield server
-        finally:
-            server.pg_ctl("stop")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import errno
 import json
-import os
-import pwd
 import shutil
 import socket
 import sqlite3
@@ -160,16 +158,8 @@ def small_pg_server(tmp_path):
         folder.rmdir()
         pytest.skip(f"a small filesystem cannot be mounted here ({made.stderr.decode().strip()})")
     try:
-        entry = pwd.getpwnam("postgres")
-        os.chown(folder, entry.pw_uid, entry.pw_gid)
-        server = postgres.Server(folder, "postgres")
-        server.init()
-        server.pg_ctl("start")
-        try:
-            server.sql_on("postgres", f"CREATE DATABASE {postgres.DATABASE}")
+        with postgres.serving(folder) as server:
             yield server
-        finally:
-            server.pg_ctl("stop")
     finally:
         subprocess.run(["umount", "-l", str(folder)], check=True)
         folder.rmdir()
