@@ -159,14 +159,21 @@ def _release(fd: int) -> None:
 
 def launcher_pid(store: Store) -> int | None:
     """The pid of the launcher that serves ``store`` now, or None when none does."""
-    fd = _launcher_lock(store)
-    if fd is not None:
-        os.close(fd)
-        return None
-    try:
-        return int(Path(f"{store.path}.launcher").read_text())
-    except (OSError, ValueError):
-        return None
+    # A killed launcher's main thread can be a zombie while its other threads (Ray's, torch's) still exit holding
+    # the lock: a dead pid under a held lock is a launcher still going away, so wait for the lock a moment.
+    deadline = time.monotonic() + 10
+    while True:
+        fd = _launcher_lock(store)
+        if fd is not None:
+            os.close(fd)
+            return None
+        try:
+            pid = int(Path(f"{store.path}.launcher").read_text())
+        except (OSError, ValueError):
+            return None
+        if pid_alive(pid) or time.monotonic() > deadline:
+            return pid
+        time.sleep(0.05)
 
 
 def ensure_launcher(store: Store) -> None:

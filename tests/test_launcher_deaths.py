@@ -95,6 +95,25 @@ def test_a_run_in_the_hands_of_a_killed_launcher_is_ended_with_that_cause(store)
     assert run.error == f"the launcher process (pid {gone}) that ran it was killed or crashed"
 
 
+def test_a_launcher_still_going_away_is_waited_for_not_taken_for_alive(store):
+    # A killed launcher's main thread is a zombie (dead to pid_alive) while its other threads still exit holding
+    # the lock: the recovery waits for the lock, not taking the launcher for alive and leaving its runs running.
+    gone = a_dead_pid()
+    run_id = store.create(TINY, status="running", pid=gone)
+    lock = store.path.parent / f"{store.path.name}.launcher"
+    lock.write_text(str(gone))
+    holder = subprocess.Popen([sys.executable, "-c", "import fcntl, sys, time; f = open(sys.argv[1]); "
+                               "fcntl.flock(f, fcntl.LOCK_EX); print(flush=True); time.sleep(1.5)", str(lock)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        holder.stdout.readline()  # it holds the lock
+        assert worker.recover(store) == [run_id]
+        assert store.get(run_id).error == f"the launcher process (pid {gone}) that ran it was killed or crashed"
+    finally:
+        holder.kill()
+        holder.wait()
+
+
 def test_a_run_cut_off_by_a_machine_restart_says_so(store, monkeypatch):
     run_id = store.create(TINY, status="running", pid=a_dead_pid())
     monkeypatch.setattr(worker, "_booted_at", lambda: time.time() + 1)  # the kernel's boot time, after its start

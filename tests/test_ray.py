@@ -102,9 +102,8 @@ def test_a_killed_launcher_ends_its_runs_with_that_cause_and_the_queue_goes_on(s
     launcher = worker.launcher_pid(store)
     os.kill(launcher, signal.SIGKILL)
     wait_for(lambda: not pid_alive(launcher), what="the launcher to be gone")
-    worker.recover(store)  # the next page view or command
-    for run_id in (first, second):  # ended by this call, or by the launcher it started (under load, a moment later)
-        run = wait_for(lambda r=run_id: store.get(r).is_over and store.get(r), 60, "the dead launcher's runs to end")
+    assert sorted(worker.recover(store)) == [first, second]  # the next page view or command
+    for run in store.runs(ids=[first, second]):
         assert run.status == "failed" and run.error == f"the launcher process (pid {launcher}) that ran it was " \
                                                         "killed or crashed"
     run = ended(store, waiting)
