@@ -41,11 +41,14 @@ def _processes() -> dict[int, tuple[int, bytes]]:
     return out
 
 
-def processes_of(folder: Path) -> set[int]:
+def processes_of(folder: Path, address: str = "") -> set[int]:
     """The processes of the Ray node(s) whose temporary folder is under ``folder``, with all their children
-    (Ray's workers rename themselves, ``ray::IDLE``, and lose the folder from their command line)."""
+    (Ray's workers rename themselves, ``ray::IDLE``, and lose the folder from their command line), and the head's
+    Ray Client server (started on its own, named by the GCS port of ``address``, not by the folder)."""
     table = _processes()
-    mine = {pid for pid, (_, args) in table.items() if str(folder).encode() in args and pid != os.getpid()}
+    port = f":{address.rpartition(':')[2]}\0".encode() if address else None
+    mine = {pid for pid, (_, args) in table.items() if pid != os.getpid() and (
+        str(folder).encode() in args or (port is not None and b"ray.util.client.server" in args and port in args))}
     grew = True
     while grew:
         more = {pid for pid, (parent, _) in table.items() if parent in mine} - mine
@@ -74,11 +77,11 @@ class Cluster:
 
     def stop(self) -> None:
         for sig in (signal.SIGTERM, signal.SIGKILL):
-            for pid in processes_of(self.root):
+            for pid in processes_of(self.root, self.address):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, sig)
             deadline = time.monotonic() + 10
-            while processes_of(self.root) and time.monotonic() < deadline:
+            while processes_of(self.root, self.address) and time.monotonic() < deadline:
                 time.sleep(0.2)
         shutil.rmtree(self.root, ignore_errors=True)
 
@@ -105,7 +108,6 @@ def start_cluster() -> Cluster:
 
     try:
         port = free_port()
-        # No Ray Client server: the launcher does not use it (ray:// is refused), and it needs ray[client].
         run("--head", f"--port={port}", f"--temp-dir={cluster.head}", "--include-dashboard=false")
         cluster.address = f"127.0.0.1:{port}"
         run(f"--address={cluster.address}", f"--temp-dir={cluster.node}")
