@@ -90,7 +90,8 @@ def run_label(run: Run) -> str:
 # The measurement in docs/lessons.md: the default experiment, 6 runs of 1,000 steps one after the other, took 144 s
 # of wall time on a nearly idle 2-core machine: about 24 s a run, 0.024 s a step.
 MEASURED_S_PER_STEP = 144 / 6 / 1000
-SPEED_FIELDS = ("dataset", "image_size", "channels", "model", "batch_size", "device")  # what sets a step's time
+# What sets a step's time.
+SPEED_FIELDS = ("dataset", "image_size", "channels", "model", "batch_size", "device", "precision")
 
 
 def steps_of(cfg: RunConfig) -> int:

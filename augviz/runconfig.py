@@ -41,6 +41,8 @@ class RunConfig:
     pipeline: dict[str, Any] | None = None
     seed: int = 0
     device: str = "auto"
+    # "auto": bfloat16 mixed precision where the device computes it natively (train.native_bf16), else float32
+    precision: str = "auto"
     name: str = ""
     group: str = ""  # runs launched together (an experiment) share a group
     download: bool = False
@@ -66,8 +68,10 @@ _RANGES: dict[str, tuple[float, float]] = {
 }
 _WHOLE_OR_NONE = ("epochs", "threads")  # whole numbers that may also be null
 SCHEDULES = ("one_cycle", "constant")
+PRECISIONS = ("auto", "float32", "bfloat16")
 _CHOICES: dict[str, Collection[str]] = {"dataset": data.DATASETS, "model": models.MODELS, "schedule": SCHEDULES,
-                                        "optimizer": ("sgd", "adam"), "device": ("auto", "cpu", "cuda")}
+                                        "optimizer": ("sgd", "adam"), "device": ("auto", "cpu", "cuda"),
+                                        "precision": PRECISIONS}
 
 
 def from_dict(doc: Any) -> RunConfig:

@@ -23,8 +23,10 @@ from augviz import data, models, serialize
 from augviz.report import duration, seconds_per_step
 from augviz.runconfig import RunConfig
 from augviz.store import Run
+from augviz.train import optimizer, uses_bf16
 
 WARMUP, TIMED = 3, 8
+CPU = torch.device("cpu")  # where the calibration measures
 FILE = "speed.json"
 
 
@@ -39,25 +41,30 @@ def _shape(cfg: RunConfig) -> tuple[int, int, int]:
 
 def key(cfg: RunConfig) -> str:
     channels, size, classes = _shape(cfg)
-    return f"{cfg.model}/{channels}x{size}x{size}/{classes}/b{cfg.batch_size}/t{cfg.threads or 0}/{cfg.device}"
+    bf16 = uses_bf16(cfg, CPU)
+    return (f"{cfg.model}/{channels}x{size}x{size}/{classes}/b{cfg.batch_size}/t{cfg.threads or 0}/{cfg.device}"
+            + ("/bf16" if bf16 else ""))
 
 
 def measure_step(cfg: RunConfig) -> float:
     """Seconds per optimizer step of ``cfg``'s model on this machine (median of a few, after a warm-up)."""
     channels, size, classes = _shape(cfg)
+    bf16 = uses_bf16(cfg, CPU)
     before = torch.get_num_threads()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     try:
         g = torch.Generator().manual_seed(0)
         model = models.build(cfg.model, channels, size, classes, cfg.net).to(memory_format=torch.channels_last)
-        opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+        opt = optimizer(cfg, model)
         x = torch.rand(cfg.batch_size, channels, size, size, generator=g).contiguous(memory_format=torch.channels_last)
         y = torch.randint(0, classes, (cfg.batch_size,), generator=g)
         times = []
         for i in range(WARMUP + TIMED):
             start = time.perf_counter()
-            loss = F.cross_entropy(model(x), y)
+            with torch.autocast(CPU.type, torch.bfloat16, enabled=bf16):
+                logits = model(x)
+            loss = F.cross_entropy(logits.float(), y)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

@@ -61,6 +61,20 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def native_bf16(device: torch.device) -> bool:
+    """Whether ``device`` computes bfloat16 convolutions and matrix products natively: a CUDA GPU that supports
+    it, or a CPU with AMX or AVX-512 BF16 (elsewhere bfloat16 is emulated, slower than float32)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return device.type == "cpu" and (torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported())
+
+
+def uses_bf16(cfg: RunConfig, device: torch.device) -> bool:
+    """Whether a run of ``cfg`` on ``device`` computes in bfloat16 mixed precision: the forward pass's
+    convolutions and matrix products in bfloat16, the weights, gradients, losses and optimizer in float32."""
+    return cfg.precision == "bfloat16" or (cfg.precision == "auto" and native_bf16(device))
+
+
 def layer_owner(groups: list[list[torch.nn.Parameter]], device: torch.device) -> torch.Tensor:
     """For each parameter in order, the index of its layer (computed once per run)."""
     return torch.repeat_interleave(torch.arange(len(groups), device=device),
@@ -89,15 +103,16 @@ def gradient_histograms(groups: list[list[torch.nn.Parameter]]) -> list[list[int
 
 
 @torch.no_grad()
-def evaluate(model: torch.nn.Module, split: data.Split, device: torch.device, batch: int = 1000
-             ) -> tuple[float, float]:
-    """Mean loss and accuracy on a split, without augmentation."""
+def evaluate(model: torch.nn.Module, split: data.Split, device: torch.device, batch: int = 1000,
+             bf16: bool = False) -> tuple[float, float]:
+    """Mean loss and accuracy on a split, without augmentation (``bf16``: in the precision the run trained in)."""
     model.eval()
     total_loss, correct = 0.0, 0
     for i in range(0, len(split), batch):
         x = split.x[i:i + batch].to(device).float().div_(255).contiguous(memory_format=torch.channels_last)
         y = split.y[i:i + batch].to(device)
-        logits = model(x)
+        with torch.autocast(device.type, torch.bfloat16, enabled=bf16):
+            logits = model(x).float()
         total_loss += float(F.cross_entropy(logits, y, reduction="sum"))
         correct += int((logits.argmax(1) == y).sum())
     model.train()
@@ -179,6 +194,15 @@ def step_budget(cfg: RunConfig, n: int, max_steps: int | None = None) -> int:
     return total if max_steps is None else min(max_steps, total)
 
 
+def optimizer(cfg: RunConfig, model: torch.nn.Module) -> torch.optim.Optimizer:
+    """The configuration's optimizer over the model's parameters. Each update runs as one fused kernel over all
+    parameters: the default on a CPU is a loop of small operations per parameter, several times slower."""
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=0.9, nesterov=True,
+                               weight_decay=cfg.weight_decay, fused=True)
+    return torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
+
+
 def train(cfg: RunConfig, sink: Sink, should_stop: Callable[[], bool] = lambda: False,
           dataset: data.Dataset | None = None, max_steps: int | None = None,
           progress: Progress | None = None, hooks: Sequence[Hook] = ()) -> Summary:
@@ -206,11 +230,8 @@ def _train(cfg: RunConfig, sink: Sink, should_stop: Callable[[], bool], dataset:
     model = models.build(cfg.model, channels, size, len(ds.classes), cfg.net).to(device, memory_format=layout)
     named = models.layers(model)
     groups = [params for _, params in named]
-    if cfg.optimizer == "sgd":
-        opt: torch.optim.Optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=0.9, nesterov=True,
-                                                     weight_decay=cfg.weight_decay)
-    else:
-        opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = optimizer(cfg, model)
+    bf16 = uses_bf16(cfg, device)
     pipeline = cfg.augmentation()
     mixing = pipeline is not None and any(s.enabled and s.transform.category == MIXING for s in pipeline.steps)
     aug_gen = torch.Generator().manual_seed(cfg.seed + 1)
@@ -242,8 +263,9 @@ def _train(cfg: RunConfig, sink: Sink, should_stop: Callable[[], bool], dataset:
                 targets = result.labels if mixing else y
             else:
                 x = x.float().div_(255)
-            logits = model(x.contiguous(memory_format=layout) if x.dim() == 4 else x)
-            loss = F.cross_entropy(logits, targets)
+            with torch.autocast(device.type, torch.bfloat16, enabled=bf16):
+                logits = model(x.contiguous(memory_format=layout) if x.dim() == 4 else x)
+            loss = F.cross_entropy(logits.float(), targets)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             # The gradient as backpropagation made it, before any clipping: the charts show what the network does

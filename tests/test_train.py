@@ -287,3 +287,60 @@ def test_the_seed_cnn_pools_before_its_relu_with_the_same_outputs_and_gradients_
     assert torch.equal(ours, theirs)
     for mine, keras in zip(our_grads, [p.grad for p in net.parameters()], strict=True):
         assert torch.equal(mine, keras)
+
+
+# ---- precision -----------------------------------------------------------------------------------------------
+
+
+def test_bfloat16_computes_the_forward_pass_in_bfloat16_and_keeps_weights_gradients_and_loss_in_float32(small):
+    seen: list[torch.dtype] = []
+
+    class Watch:
+        def before_update(self, state):
+            seen.extend({p.grad.dtype for params in state.layers for p in params})
+            seen.extend({p.dtype for params in state.layers for p in params})
+
+        def after_update(self, state):
+            pass
+
+    model = models.build("seed_cnn", 3, 32, 10)
+    handle = model.conv2.register_forward_hook(lambda m, i, out: seen.append(out.dtype))
+    try:
+        with torch.autocast("cpu", torch.bfloat16):
+            model(torch.rand(2, 3, 32, 32))
+    finally:
+        handle.remove()
+    assert seen == [torch.bfloat16]  # what autocast does to a convolution: the run below asks for the same
+    seen.clear()
+    rec = Recorder()
+    s = train(RunConfig(batch_size=32, epochs=1, precision="bfloat16"), rec, dataset=small, max_steps=3,
+              hooks=[Watch()])
+    assert s.status == "finished" and set(seen) == {torch.float32}
+    assert all(math.isfinite(m.loss) for m in rec.steps) and s.test_acc is not None
+
+
+def test_bfloat16_starts_where_float32_starts(small):
+    # The first step's loss, from the same initialisation and batch, agrees to bfloat16's precision (8 bits).
+    first = {}
+    for precision in ("float32", "bfloat16"):
+        rec = Recorder()
+        train(RunConfig(batch_size=32, epochs=1, precision=precision), rec, dataset=small, max_steps=1)
+        first[precision] = rec.steps[0].loss
+    assert first["bfloat16"] == pytest.approx(first["float32"], rel=0.02)
+    assert first["bfloat16"] != first["float32"]  # it did compute in bfloat16
+
+
+def test_auto_precision_is_bfloat16_only_where_the_device_computes_it_natively(monkeypatch):
+    from augviz import train as loop
+    cpu = torch.device("cpu")
+    for native in (True, False):
+        monkeypatch.setattr(loop, "native_bf16", lambda device, native=native: native)
+        assert loop.uses_bf16(RunConfig(), cpu) is native
+        assert loop.uses_bf16(RunConfig(precision="float32"), cpu) is False
+        assert loop.uses_bf16(RunConfig(precision="bfloat16"), cpu) is True
+
+
+def test_a_precision_outside_the_choices_is_refused_by_name():
+    with pytest.raises(ConfigError) as e:
+        from_dict({"precision": "float16"})
+    assert e.value.path == "precision" and "expected one of auto, float32, bfloat16" in e.value.message

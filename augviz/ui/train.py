@@ -10,11 +10,12 @@ import streamlit as st
 import torch
 
 from augviz import charts, data, experiment, images, models, report, serialize, settings, strength, sweep, worker
+from augviz import train as train_loop
 from augviz.errors import ConfigError, DataError, StoreError
 from augviz.follow import Follower
 from augviz.preview import SEED_PIPELINE
 from augviz.report import RunHistory
-from augviz.runconfig import RunConfig, from_dict
+from augviz.runconfig import PRECISIONS, RunConfig, from_dict
 from augviz.store import Run, Store, open_store
 from augviz.ui.common import md_escape
 from augviz.ui.visitor import visitor
@@ -33,7 +34,8 @@ LINK_LABELS = {  # the Train page's linked controls' labels, for messages about 
     "t_size": "training images", "t_val": "validation fraction", "t_model": "model", "t_opt": "optimizer",
     "t_lr": "learning rate", "t_batch": "batch size", "t_steps": "training steps",
     "t_by_epochs": "count epochs instead", "t_epochs": "epochs", "t_wd": "weight decay",
-    "t_aug": "augment with the Explore page's pipeline", "t_device": "device", "t_seed": "seed", "group": "experiment"}
+    "t_aug": "augment with the Explore page's pipeline", "t_device": "device", "t_precision": "precision",
+    "t_seed": "seed", "group": "experiment"}
 BROWSE_PER = 8  # images per class in the dataset browser; Start's data check shares its cached load
 DOWNLOADABLE = tuple(n for n, s in data.DATASETS.items() if s.remotes)  # fetched from their official addresses
 
@@ -66,6 +68,15 @@ def explore_pipeline_as_set() -> dict:
 def explore_pipeline() -> dict:
     """The Explore page's pipeline at the strength chosen there: what the page shows, and what runs train."""
     return strength.scale(explore_pipeline_as_set(), float(st.session_state.get("strength", 1.0))).doc
+
+
+def precision_help() -> str:
+    """The precision control's help: what each choice does, and what "auto" is on this server."""
+    here = "bfloat16" if train_loop.uses_bf16(RunConfig(), train_loop.pick_device("auto")) else "float32"
+    return ("bfloat16: mixed precision, the forward pass's convolutions and matrix products in bfloat16 (weights, "
+            "gradients and the optimizer stay float32): about twice as fast where the processor computes it "
+            "natively, slower where it does not. float32: everything in float32. auto: bfloat16 where native; on "
+            f"this server, {here}.")
 
 
 def config_form() -> RunConfig | None:
@@ -101,6 +112,7 @@ def config_form() -> RunConfig | None:
         doc["pipeline"] = explore_pipeline()
     doc["seed"] = sb.number_input("seed", 0, MAX_SEED, 0, key="t_seed")
     doc["device"] = sb.selectbox("device", ("auto", "cpu", "cuda"), key="t_device")
+    doc["precision"] = sb.selectbox("precision", PRECISIONS, key="t_precision", help=precision_help())
     try:
         return from_dict(doc)
     except ConfigError as e:
