@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
+import resource
 import statistics
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import torch
+
+from augviz import worker
+from augviz.store import Store
 
 
 def machine() -> dict[str, str | int]:
@@ -64,3 +70,32 @@ def table(title: str, rows: list[dict], baseline: str) -> str:
 def write_json(path: str | None, payload: dict) -> None:
     if path:
         Path(path).write_text(json.dumps({"machine": machine(), **payload}, indent=2))
+
+
+def children_cpu_s() -> float:
+    """CPU seconds (user + system) of every finished child process, workers included."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+@contextlib.contextmanager
+def fresh_store() -> Iterator[Store]:
+    """A run store in a temporary run home (the workers' logs and data folder, as the app's would be)."""
+    with tempfile.TemporaryDirectory() as home:
+        os.environ["AUGVIZ_HOME"] = home
+        yield Store(Path(home) / "runs.sqlite")
+
+
+def train_all(store: Store, launch: Callable[[], object]) -> tuple[float, float]:
+    """Call ``launch`` (it queues runs into ``store``), wait for every run of the store to end, and reap the
+    workers: the wall seconds from the launch to the last run's end, and the CPU seconds the workers used."""
+    cpu0, start = children_cpu_s(), time.perf_counter()
+    launch()
+    while not all(r.is_over for r in store.runs()):
+        time.sleep(0.5)
+        worker.reap_children()
+    wall = time.perf_counter() - start
+    for proc in worker._children:
+        proc.wait()
+    worker.reap_children()
+    return wall, children_cpu_s() - cpu0

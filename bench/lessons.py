@@ -17,28 +17,16 @@ Usage: python -m bench.lessons [--seeds N] [--sizes N ...] [--threads N] [--json
 from __future__ import annotations
 
 import argparse
-import os
-import resource
 import statistics
-import tempfile
-import time
-from pathlib import Path
 
 from augviz import experiment, serialize, worker
 from augviz.preview import SEED_PIPELINE
 from augviz.runconfig import RunConfig
-from augviz.store import Store
 from bench import gradients
-from bench.common import machine, write_json
+from bench.common import fresh_store, machine, train_all, write_json
 
 DEFAULT_SEEDS = 3  # the experiment panel's default
 TARGET_S = 90.0
-
-
-def children_cpu_s() -> float:
-    """CPU seconds (user + system) of every finished child process, workers included."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 def default_experiment(seeds: int, sizes: list[int] | None, threads: int | None = None) -> dict:
@@ -46,25 +34,14 @@ def default_experiment(seeds: int, sizes: list[int] | None, threads: int | None 
     each run's CPU threads, for running arms side by side with ``$AUGVIZ_MAX_RUNS``)."""
     base = RunConfig(threads=threads)
     configs = experiment.plan(base, serialize.to_dict(SEED_PIPELINE), seeds, sizes)
-    with tempfile.TemporaryDirectory() as home:
-        os.environ["AUGVIZ_HOME"] = home  # the workers' logs and data folder, as the app's would be
-        store = Store(Path(home) / "runs.sqlite")
-        cpu0, start = children_cpu_s(), time.perf_counter()
-        for cfg in configs:
-            worker.launch(store, cfg)
-        while not all(r.is_over for r in store.runs()):
-            time.sleep(0.5)
-            worker.reap_children()
-        wall = time.perf_counter() - start
-        for proc in worker._children:
-            proc.wait()
-        worker.reap_children()
+    with fresh_store() as store:
+        wall, cpu = train_all(store, lambda: [worker.launch(store, cfg) for cfg in configs])
         runs = store.runs()
     failed = [f"{r.label}: {r.status} {r.error or ''}" for r in runs if r.status != "finished"]
     comparisons = experiment.compare(runs)
     return {"runs": len(configs), "steps": base.steps, "model": base.model, "threads": threads,
             "at_once": worker.max_concurrent(), "wall_s": wall,
-            "worker_cpu_s": children_cpu_s() - cpu0, "failed": failed,
+            "worker_cpu_s": cpu, "failed": failed,
             "sizes": [{"train_size": c.train_size, "chance": c.chance, "seeds": c.seeds,
                        "without": statistics.fmean(c.plain) if c.plain else None,
                        "with": statistics.fmean(c.augmented) if c.augmented else None,

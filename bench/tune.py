@@ -13,41 +13,25 @@ answer. ``AUGVIZ_MAX_RUNS=2`` trains two runs side by side, one thread each.)
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
-import time
 from dataclasses import replace
-from pathlib import Path
 
 from augviz import serialize, sweep, worker
 from augviz.__main__ import _table
 from augviz.preview import SEED_PIPELINE
 from augviz.runconfig import RunConfig
-from augviz.store import Store
-from bench.common import machine, write_json
-from bench.lessons import children_cpu_s
+from bench.common import fresh_store, machine, train_all, write_json
 
 TARGET_S = 180.0
 
 
 def run_sweep(sw: sweep.Sweep) -> dict:
     """Train ``sw`` in a fresh store, wait for every run, and return its timing and answer."""
-    with tempfile.TemporaryDirectory() as home:
-        os.environ["AUGVIZ_HOME"] = home  # the workers' logs and data folder, as the app's would be
-        store = Store(Path(home) / "runs.sqlite")
-        cpu0, start = children_cpu_s(), time.perf_counter()
+    with fresh_store() as store:
         todo = sweep.to_launch(sw, [])
-        worker.launch_all(store, todo, "bench", sweep.launch_key(todo))
-        while not all(r.is_over for r in store.runs()):
-            time.sleep(0.5)
-            worker.reap_children()
-        wall = time.perf_counter() - start
-        for proc in worker._children:
-            proc.wait()
-        worker.reap_children()
+        wall, cpu = train_all(store, lambda: worker.launch_all(store, todo, "bench", sweep.launch_key(todo)))
         state = sweep.progress(store, sw)
         failed = [r.status for r in store.runs() if r.status != "finished"]
-        return {"runs": len(todo), "wall_s": wall, "workers_cpu_s": children_cpu_s() - cpu0, "not_finished": failed,
+        return {"runs": len(todo), "wall_s": wall, "workers_cpu_s": cpu, "not_finished": failed,
                 "answers": [{"size": a.size, "table": a.table(), "sentence": a.sentence(), "pick": a.pick()}
                             for a in state.answers]}
 
