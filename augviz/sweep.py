@@ -28,11 +28,11 @@ from typing import Any
 
 from augviz import serialize, strength
 from augviz.errors import ConfigError
-from augviz.experiment import CONFIDENCE, NEAR_CHANCE, signed, t_quantile
 from augviz.pipeline import Pipeline, Step
 from augviz.report import percent
 from augviz.runconfig import RunConfig
 from augviz.runconfig import from_dict as config_from_dict
+from augviz.stats import CONFIDENCE, NEAR_CHANCE, signed, t_quantile
 from augviz.store import Run, Store
 from augviz.transform import REGISTRY
 
