@@ -12,8 +12,11 @@ import math
 import statistics
 import uuid
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any
 
+from augviz import sweep
+from augviz.errors import ConfigError
 from augviz.runconfig import RunConfig
 from augviz.stats import CONFIDENCE, NEAR_CHANCE, signed, t_quantile
 from augviz.store import Run
@@ -29,16 +32,83 @@ def newest_going(runs: list[Run]) -> str | None:
 
 
 def plan(base: RunConfig, pipeline: dict[str, Any], seeds: int, sizes: list[int] | None = None) -> list[RunConfig]:
-    """The runs of one experiment: for each size and seed, one run without and one with ``pipeline``."""
+    """Every run of one experiment, in one new group, whatever the store holds (a benchmark's: it times them all):
+    for each size and seed, one run without and one with ``pipeline``."""
     group = f"{GROUP_PREFIX}{uuid.uuid4().hex[:8]}"
     out = []
     for size in sizes or [base.train_size]:
         for seed in range(base.seed, base.seed + seeds):
             for aug in (None, pipeline):
-                arm = "augmented" if aug else "no augmentation"
                 out.append(replace(base, train_size=size, seed=seed, pipeline=aug, group=group,
-                                   name=f"{arm}, {size} images, seed {seed}"))
+                                   name=_name(aug is not None, size, seed)))
     return out
+
+
+def _name(augmented: bool, size: int, seed: int) -> str:
+    return f"{'augmented' if augmented else 'no augmentation'}, {size} images, seed {seed}"
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One experiment as planned: ``base`` (the Train page's configuration; its own pipeline, name and group are
+    not used) without augmentation and with ``pipeline`` (a document, at the strength chosen), for ``seeds``
+    seeds from the base's, at each of ``sizes`` (none: the base's size).
+
+    Its runs are found in the store by configuration, as a sweep's are (``sweep.match``): a stored run of the
+    same configuration serves it, whichever experiment or sweep queued it, so an experiment trains only what no
+    stored run serves, and a link carries the plan rather than a group. It is a strength sweep of ``pipeline``
+    at the single strength 1 (``as_sweep``): its baselines and augmented runs are the ones a sweep of the same
+    pipeline trains at the same strength."""
+
+    base: RunConfig
+    pipeline: dict[str, Any]
+    seeds: int = 3
+    sizes: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "base", replace(self.base, pipeline=None, name="", group="", threads=None))
+        object.__setattr__(self, "sizes", self.as_sweep.sizes)  # validated, sorted, once each
+
+    @cached_property
+    def as_sweep(self) -> sweep.Sweep:
+        """The same runs as a sweep (ConfigError, naming the field, for a plan that cannot be trained)."""
+        return sweep.Sweep(self.base, self.pipeline, sweep.Axis(), (1.0,), tuple(self.sizes), self.seeds)
+
+    def arms(self) -> list[sweep.Arm]:
+        """Every planned run: per size and seed, the baseline and the augmented run."""
+        return sweep.plan(self.as_sweep)
+
+    @property
+    def planned(self) -> int:
+        """How many distinct configurations the experiment trains."""
+        return len({a.key for a in self.arms()})
+
+    def to_launch(self, runs: list[Run]) -> list[RunConfig]:
+        """The configurations no stored run (finished, or still going) serves, in one new experiment group."""
+        return sweep.unserved(self.arms(), runs, GROUP_PREFIX,
+                              lambda arm: _name(arm.kind != "baseline", arm.size, arm.seed))
+
+    def served(self, runs: list[Run]) -> list[Run]:
+        """The stored runs that serve the plan, one per configuration, in id order (``compare`` pairs them)."""
+        return sorted(sweep.match(self.arms(), runs).values(), key=lambda r: r.id)
+
+    def to_dict(self) -> dict[str, Any]:
+        doc = self.as_sweep.to_dict()
+        return {k: doc[k] for k in _KEYS}
+
+
+_KEYS = ("base", "pipeline", "seeds", "sizes")
+
+
+def from_dict(doc: Any) -> Experiment:
+    """An experiment document (``Experiment.to_dict``, a link's), validated; ConfigError names the field."""
+    if not isinstance(doc, dict):
+        raise ConfigError("", "an experiment is a JSON object")
+    for key in doc:
+        if key not in _KEYS:
+            raise ConfigError(str(key)[:40], f"unknown field (allowed: {', '.join(_KEYS)})")
+    sw = sweep.from_dict({**doc, "values": [1.0]})
+    return Experiment(sw.base, sw.pipeline, sw.seeds, sw.sizes)
 
 
 @dataclass

@@ -317,18 +317,33 @@ def match(arms: list[Arm], runs: list[Run]) -> dict[str, Run]:
 
 
 def to_launch(sweep: Sweep, runs: list[Run]) -> list[RunConfig]:
-    """The configurations that still need a run (no finished or going run serves them), once each, named, in one
-    new group, with no thread count: each worker takes its share of the cores among the runs training."""
-    arms = plan(sweep)
+    """The sweep's configurations that still need a run (``unserved``), in one new sweep group."""
+    return unserved(plan(sweep), runs, GROUP_PREFIX, lambda arm: arm_name(sweep, arm))
+
+
+def unserved(arms: list[Arm], runs: list[Run], prefix: str, name: Callable[[Arm], str]) -> list[RunConfig]:
+    """The planned configurations that no finished or going run serves (``match``), once each, named by ``name``,
+    in one new group (``prefix`` and a random id), with no thread count: each worker takes its share of the
+    cores among the runs training."""
     served = match(arms, runs)
-    group = f"{GROUP_PREFIX}{uuid.uuid4().hex[:8]}"
+    group = f"{prefix}{uuid.uuid4().hex[:8]}"
     out, seen = [], set()
     for arm in arms:
         if arm.key in served or arm.key in seen:
             continue
         seen.add(arm.key)
-        out.append(replace(arm.config, threads=None, group=group, name=arm_name(sweep, arm)))
+        out.append(replace(arm.config, threads=None, group=group, name=name(arm)))
     return out
+
+
+def count_text(what: str, planned: int, todo: int) -> str:
+    """How many runs a launch of ``planned`` configurations trains and how many stored runs serve ("15 runs in
+    this sweep: 9 to train, 6 served by runs already in the store (finished or going)."), for a panel's
+    caption."""
+    served = planned - todo
+    text = f"{planned} runs in this {what}: {todo} to train" + (
+        f", {served} served by runs already in the store (finished or going)" if served else "") + "."
+    return text + (" Every one of them is in the store already: nothing to train." if not todo else "")
 
 
 # ---- the answer --------------------------------------------------------------------------------------------
