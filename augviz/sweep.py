@@ -518,12 +518,34 @@ class Answer:
         return text
 
     def pick(self) -> float | None:
-        """The chosen value of the axis (0 for strength when no augmentation wins), None before there is one or
-        when it is too early to tell."""
+        """The chosen value of the axis, best on validation (0 for strength when no augmentation wins), None before
+        there is one or when it is too early to tell; whether it is worth applying is ``offer``'s to say."""
         best = self.best
         if best is None or self.near_chance:
             return None
         return best.value
+
+    def offer(self) -> float | None:
+        """The value worth applying, or None: the pick only when it is clearly better than no augmentation on
+        validation (its paired interval against it lies above zero), or no augmentation (strength 0) when it is
+        itself clearly the best (every other value's paired interval against it lies below zero). A value that
+        cannot be told apart from doing nothing is not worth applying: applying it would mislead."""
+        pick, best, plain = self.pick(), self.best, self.baseline
+        if pick is None or best is None:
+            return None
+        if best is plain:
+            others = [r for r in self.candidates if r is not best]
+            return pick if others and all(_above(best.val, r.val) for r in others) else None
+        return pick if _above(best.val, plain.val) else None
+
+    def no_offer(self) -> str | None:
+        """Why no value is offered to apply although there is a pick (None when one is offered, or there is no
+        pick: the sentence says why)."""
+        if self.pick() is None or self.offer() is not None:
+            return None
+        what = "strength" if self.axis_name == "strength" else "value"
+        return (f"No {what} is clearly better than no augmentation yet: nothing to apply; more seeds narrow the "
+                "intervals.")
 
     def table(self) -> list[dict[str, str]]:
         """One row per arm: runs done, validation and test accuracy (mean and 95 % interval over seeds), and the
@@ -539,6 +561,12 @@ class Answer:
                             f"{signed(100 * diff)}" + (f" [{signed(100 * diff_ci[0])}, {signed(100 * diff_ci[1])}]"
                                                        if diff_ci else ""))})
         return out
+
+
+def _above(a: dict[int, float], b: dict[int, float]) -> bool:
+    """Whether ``a`` is clearly above ``b``: the paired 95 % interval of ``a − b`` over seeds lies above zero."""
+    _, ci, _ = paired(a, b)
+    return ci is not None and ci[0] > 0
 
 
 def _with(mean: float | None, ci: tuple[float, float] | None) -> str:

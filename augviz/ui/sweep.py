@@ -179,12 +179,15 @@ def sweep_results(store_: Store, sw: sweep.Sweep) -> None:
         st.caption(line + ".")
         for answer in state.answers:
             st.markdown(md_escape(answer.sentence()))
-            pick = answer.pick()
-            if sw.axis.is_strength and pick is not None:
-                st.button(f"Use strength {pick:g}" + (f" ({answer.size:,} images)" if len(state.answers) > 1 else ""),
-                          key=f"w_use_{answer.size}", on_click=_use_strength, args=(pick,),
+            offer, why_not = answer.offer(), answer.no_offer()
+            if sw.axis.is_strength and offer is not None:
+                st.button(f"Use strength {offer:g}" + (f" ({answer.size:,} images)" if len(state.answers) > 1
+                                                        else ""),
+                          key=f"w_use_{answer.size}", on_click=_use_strength, args=(offer,),
                           help="Set the Explore page's strength to this value: its preview, exports and the "
                                "runs started here then use it.")
+            elif sw.axis.is_strength and why_not:
+                st.caption(md_escape(why_not))
         used = st.session_state.pop("w_used", None)
         if used is not None:
             st.success(f"The Explore page's strength is now {used:g}.")
