@@ -362,7 +362,9 @@ def status_line(store_: Store, run: Run, done: int) -> str:
         ahead = store_.queue_ahead(run.id)
         running = [(r, store_.step_count(r.id)) for r in store_.runs(statuses=("running",))]
         past = store_.runs(statuses=("finished",), limit=PAST_FOR_ESTIMATES)
-        return f"queued: {report.queue_wait(ahead, running, past, worker.max_concurrent())}"
+        slots = worker.max_concurrent()
+        per_step = step_time(past, worker.thread_share(slots, worker.cores()))
+        return f"queued: {speed.queue_wait(ahead, running, lambda c: per_step(c)[0], slots)}"
     if run.status == "running":
         return run.note if run.note else f"training: {at}" if total else "starting: loading the data"
     if run.status == "finished" and run.test_acc is not None:
@@ -529,11 +531,17 @@ def estimate_text(store_: Store, todo: list[RunConfig], at_once: int, past: list
     ahead = [r for r in (guarded(lambda: store_.runs(statuses=("queued", "running"))) or [])
              if r.group not in {c.group for c in todo}]
     threads = worker.thread_share(max(1, min(at_once, len(todo))), worker.cores())
+    return speed.estimate(todo, step_time(past, threads), at_once, ahead)
 
+
+def step_time(past: list[Run], threads: int) -> Callable[[RunConfig], tuple[float, int]]:
+    """Seconds a training step of a configuration takes here, and how many finished runs that rests on
+    (``speed.per_step``): the ``past`` finished runs like it, else this machine's calibration at ``threads``
+    (a run's share of the cores), measured at first need and kept in the run home."""
     def calibrate(c: RunConfig) -> float:
         return _per_step(replace(c, threads=c.threads or threads).to_json(), str(data.home()))
 
-    return speed.estimate(todo, lambda c: speed.per_step(c, past, calibrate), at_once, ahead)
+    return lambda c: speed.per_step(c, past, calibrate)
 
 
 EXPERIMENT_LINK = "x_link"  # session key of the shown experiment's plan (packed), in the link as ``experiment``
