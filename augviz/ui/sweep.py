@@ -132,14 +132,7 @@ def _panel(store_: Store, base: RunConfig) -> None:
 def shown_sweep() -> sweep.Sweep | None:
     """The sweep in the link (``?sweep=``) or started in this session, None when none is (a damaged link: a
     message)."""
-    packed = st.session_state.get(LINK_KEY)
-    if not packed:
-        return None
-    try:
-        return sweep.from_dict(share.unpack(packed, "sweep"))
-    except ConfigError as e:
-        st.warning(md_escape(f"The sweep in the link cannot be shown: {e}"))
-        return None
+    return train.linked_plan(LINK_KEY, "sweep", sweep.from_dict)
 
 
 def _start_sweep(store_: Store, sw: sweep.Sweep) -> None:

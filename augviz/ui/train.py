@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any, TypeVar
 
 import streamlit as st
 import torch
@@ -603,17 +604,26 @@ def _form_from_link() -> None:
         st.session_state["x_sizes"] = list(linked.sizes)
 
 
-def linked_experiment() -> experiment.Experiment | None:
-    """The experiment in the link (``?experiment=``) or started in this session; None when there is none (a
-    damaged link: a message)."""
-    packed = st.session_state.get(EXPERIMENT_LINK)
+T = TypeVar("T")  # a plan read from a link: an experiment or a sweep
+
+
+def linked_plan(key: str, what: str, parse: Callable[[Any], T]) -> T | None:
+    """The plan packed under session ``key`` (an experiment's or a sweep's: from the link, or started in this
+    session), read by ``parse``; None when there is none, or (with a message naming ``what``) when the link is
+    damaged."""
+    packed = st.session_state.get(key)
     if not packed:
         return None
     try:
-        return experiment.from_dict(share.unpack(packed, "experiment"))
+        return parse(share.unpack(packed, what))
     except ConfigError as e:
-        st.warning(md_escape(f"The experiment in the link cannot be shown: {e}"))
+        st.warning(md_escape(f"The {what} in the link cannot be shown: {e}"))
         return None
+
+
+def linked_experiment() -> experiment.Experiment | None:
+    """The experiment in the link (``?experiment=``) or started in this session (see ``linked_plan``)."""
+    return linked_plan(EXPERIMENT_LINK, "experiment", experiment.from_dict)
 
 
 def shown_experiment(store_: Store) -> experiment.Experiment | str | None:
