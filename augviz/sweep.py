@@ -24,6 +24,7 @@ import statistics
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Any
 
 from augviz import serialize, strength
@@ -34,6 +35,7 @@ from augviz.runconfig import RunConfig
 from augviz.runconfig import from_dict as config_from_dict
 from augviz.stats import CONFIDENCE, NEAR_CHANCE, signed, t_quantile
 from augviz.store import Run, Store
+from augviz.store.records import parse_config
 from augviz.transform import REGISTRY
 
 STRENGTHS = (0.0, 0.5, 1.0, 1.5, 2.0)
@@ -51,6 +53,15 @@ def fingerprint(cfg: RunConfig) -> str:
     """What decides a run's result, as text: its configuration less ``IGNORED``."""
     doc = {k: v for k, v in cfg.to_dict().items() if k not in IGNORED}
     return json.dumps(doc, sort_keys=True, separators=(",", ":"))
+
+
+@lru_cache(maxsize=16384)
+def _stored_fingerprint(config_json: str) -> str:
+    """A stored run's ``fingerprint``, by the text of its configuration (cached: a page matches the same stored
+    runs on every draw, and ten thousand of them cost a second or two to fingerprint afresh)."""
+    parsed = parse_config(config_json)
+    assert not isinstance(parsed, str), "an unreadable run has no fingerprint"
+    return fingerprint(parsed)
 
 
 def launch_key(cfgs: list[RunConfig]) -> str:
@@ -306,7 +317,7 @@ def match(arms: list[Arm], runs: list[Run]) -> dict[str, Run]:
     for run in runs:
         if run.status not in REUSABLE or run.unreadable:
             continue
-        key = fingerprint(run.config)
+        key = _stored_fingerprint(run.config_json)
         if key not in wanted:
             continue
         have = best.get(key)
