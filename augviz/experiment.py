@@ -12,29 +12,14 @@ import math
 import statistics
 import uuid
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any
 
+from augviz import sweep
+from augviz.errors import ConfigError
 from augviz.runconfig import RunConfig
+from augviz.stats import CONFIDENCE, NEAR_CHANCE, signed, t_quantile
 from augviz.store import Run
-
-CONFIDENCE = 0.95
-NEAR_CHANCE = 0.10  # both arms less than this far above chance (10 points): the runs have not learned enough
-# Two-sided 97.5 % quantiles of Student's t for 1 to 30 degrees of freedom (any statistics table).
-_T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
-         2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048,
-         2.045, 2.042)
-
-
-def t_quantile(df: int) -> float:
-    """The 97.5 % quantile of Student's t with ``df`` degrees of freedom (beyond the table, the Cornish–Fisher
-    expansion around the normal's 1.96, within 0.001 there)."""
-    if df < 1:
-        raise ValueError("a t-interval needs at least one degree of freedom (two seeds)")
-    if df <= len(_T975):
-        return _T975[df - 1]
-    z = 1.959964
-    return z + (z ** 3 + z) / (4 * df) + (5 * z ** 5 + 16 * z ** 3 + 3 * z) / (96 * df ** 2)
-
 
 GROUP_PREFIX = "exp-"  # every experiment's group starts so (``plan``); other groups are not experiments
 
@@ -47,16 +32,83 @@ def newest_going(runs: list[Run]) -> str | None:
 
 
 def plan(base: RunConfig, pipeline: dict[str, Any], seeds: int, sizes: list[int] | None = None) -> list[RunConfig]:
-    """The runs of one experiment: for each size and seed, one run without and one with ``pipeline``."""
+    """Every run of one experiment, in one new group, whatever the store holds (a benchmark's: it times them all):
+    for each size and seed, one run without and one with ``pipeline``."""
     group = f"{GROUP_PREFIX}{uuid.uuid4().hex[:8]}"
     out = []
     for size in sizes or [base.train_size]:
         for seed in range(base.seed, base.seed + seeds):
             for aug in (None, pipeline):
-                arm = "augmented" if aug else "no augmentation"
                 out.append(replace(base, train_size=size, seed=seed, pipeline=aug, group=group,
-                                   name=f"{arm}, {size} images, seed {seed}"))
+                                   name=_name(aug is not None, size, seed)))
     return out
+
+
+def _name(augmented: bool, size: int, seed: int) -> str:
+    return f"{'augmented' if augmented else 'no augmentation'}, {size} images, seed {seed}"
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One experiment as planned: ``base`` (the Train page's configuration; its own pipeline, name and group are
+    not used) without augmentation and with ``pipeline`` (a document, at the strength chosen), for ``seeds``
+    seeds from the base's, at each of ``sizes`` (none: the base's size).
+
+    Its runs are found in the store by configuration, as a sweep's are (``sweep.match``): a stored run of the
+    same configuration serves it, whichever experiment or sweep queued it, so an experiment trains only what no
+    stored run serves, and a link carries the plan rather than a group. It is a strength sweep of ``pipeline``
+    at the single strength 1 (``as_sweep``): its baselines and augmented runs are the ones a sweep of the same
+    pipeline trains at the same strength."""
+
+    base: RunConfig
+    pipeline: dict[str, Any]
+    seeds: int = 3
+    sizes: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "base", replace(self.base, pipeline=None, name="", group="", threads=None))
+        object.__setattr__(self, "sizes", self.as_sweep.sizes)  # validated, sorted, once each
+
+    @cached_property
+    def as_sweep(self) -> sweep.Sweep:
+        """The same runs as a sweep (ConfigError, naming the field, for a plan that cannot be trained)."""
+        return sweep.Sweep(self.base, self.pipeline, sweep.Axis(), (1.0,), tuple(self.sizes), self.seeds)
+
+    def arms(self) -> list[sweep.Arm]:
+        """Every planned run: per size and seed, the baseline and the augmented run."""
+        return sweep.plan(self.as_sweep)
+
+    @property
+    def planned(self) -> int:
+        """How many distinct configurations the experiment trains."""
+        return len({a.key for a in self.arms()})
+
+    def to_launch(self, runs: list[Run]) -> list[RunConfig]:
+        """The configurations no stored run (finished, or still going) serves, in one new experiment group."""
+        return sweep.unserved(self.arms(), runs, GROUP_PREFIX,
+                              lambda arm: _name(arm.kind != "baseline", arm.size, arm.seed))
+
+    def served(self, runs: list[Run]) -> list[Run]:
+        """The stored runs that serve the plan, one per configuration, in id order (``compare`` pairs them)."""
+        return sorted(sweep.match(self.arms(), runs).values(), key=lambda r: r.id)
+
+    def to_dict(self) -> dict[str, Any]:
+        doc = self.as_sweep.to_dict()
+        return {k: doc[k] for k in _KEYS}
+
+
+_KEYS = ("base", "pipeline", "seeds", "sizes")
+
+
+def from_dict(doc: Any) -> Experiment:
+    """An experiment document (``Experiment.to_dict``, a link's), validated; ConfigError names the field."""
+    if not isinstance(doc, dict):
+        raise ConfigError("", "an experiment is a JSON object")
+    for key in doc:
+        if key not in _KEYS:
+            raise ConfigError(str(key)[:40], f"unknown field (allowed: {', '.join(_KEYS)})")
+    sw = sweep.from_dict({**doc, "values": [1.0]})
+    return Experiment(sw.base, sw.pipeline, sw.seeds, sw.sizes)
 
 
 @dataclass
@@ -131,12 +183,6 @@ class Comparison:
         if verdict == "unclear":
             return f"{head}: no clear difference with {seeds}: run more seeds. {accs[0].upper()}{accs[1:]}, {stats}."
         return f"{head}: augmentation {verdict}: {accs}, {stats}."
-
-
-def signed(value: float) -> str:
-    """A signed number with one decimal, the minus sign as the app writes it everywhere (U+2212): "−6.4",
-    "+2.0"."""
-    return f"{value:+.1f}".replace("-", "\u2212")
 
 
 def compare(runs: list[Run]) -> list[Comparison]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 import statistics
 from dataclasses import dataclass, field
 from typing import Any
@@ -87,68 +86,17 @@ def run_label(run: Run) -> str:
     return run.label if getattr(run, "unreadable", None) else label(run.config)
 
 
-# The measurement in docs/lessons.md: the default experiment, 6 runs of 1,000 steps one after the other, took 144 s
-# of wall time on a nearly idle 2-core machine: about 24 s a run, 0.024 s a step.
-MEASURED_S_PER_STEP = 144 / 6 / 1000
 # What sets a step's time.
 SPEED_FIELDS = ("dataset", "image_size", "channels", "model", "batch_size", "device", "precision")
 
 
-def steps_of(cfg: RunConfig) -> int:
-    """Optimizer steps the run will take: its budget, or its epochs over its training images."""
-    if cfg.epochs is None:
-        return cfg.steps
-    train = max(1, round(cfg.train_size * (1 - cfg.val_fraction)))
-    return cfg.epochs * math.ceil(train / cfg.batch_size)
-
-
-def seconds_per_step(cfg: RunConfig, past: list[Run]) -> tuple[float, int]:
-    """A step's seconds for ``cfg``: the median of past finished runs with the same speed-setting fields
-    (``SPEED_FIELDS``), and how many there were; with none, the figure measured in docs/lessons.md on a 2-core
-    machine (and 0)."""
+def seconds_per_step(cfg: RunConfig, past: list[Run]) -> tuple[float, int] | None:
+    """A step's seconds for ``cfg`` by the past finished runs with the same speed-setting fields
+    (``SPEED_FIELDS``): their median, and how many there were; None when there is none."""
     like = [r.wall_s / r.total_steps for r in past
             if r.status == "finished" and r.wall_s and r.total_steps and not getattr(r, "unreadable", None)
             and all(getattr(r.config, f) == getattr(cfg, f) for f in SPEED_FIELDS)]
-    return (statistics.median(like), len(like)) if like else (MEASURED_S_PER_STEP, 0)
-
-
-def estimate(configs: list[RunConfig], past: list[Run]) -> str:
-    """How long ``configs`` will take, one run after the other, in words that say it is an estimate and where
-    its seconds per step come from (``seconds_per_step``)."""
-    if not configs:
-        return ""
-    steps = sum(steps_of(c) for c in configs)
-    per, measured = seconds_per_step(configs[0], past)
-    each = sorted({steps_of(c) for c in configs})
-    length = f"{each[0]:,}" if len(each) == 1 else f"{each[0]:,} to {each[-1]:,}"
-    runs = f"{len(configs)} run{'s' * (len(configs) > 1)} of {length} steps"
-    if measured:
-        source = (f"{per * 1000:.0f} ms a step, the median of {measured} finished run{'s' * (measured > 1)} of "
-                  "this model, dataset and batch size here")
-    else:
-        source = ("no finished run of this configuration to measure yet, so a rough figure: the 144 s measured for "
-                  "the default 6-run experiment on a 2-core machine, about 24 s a run of 1,000 steps")
-    return f"Estimate: about {duration(steps * per)} for {runs} ({source})."
-
-
-def queue_wait(ahead: list[Run], running: list[tuple[Run, int]], past: list[Run], slots: int) -> str:
-    """Where a queued run stands, in words: "3 runs ahead of yours, about 1 min". ``ahead`` are the queued runs
-    that start before it, ``running`` the runs training now with their steps done, ``slots`` how many train at
-    once; the time is their remaining steps at ``seconds_per_step``, shared over the slots (an estimate)."""
-    def left(run: Run, done: int) -> float:
-        if run.unreadable:
-            return 0.0
-        return max(0, (run.total_steps or steps_of(run.config)) - done) * seconds_per_step(run.config, past)[0]
-
-    seconds = (sum(left(r, 0) for r in ahead) + sum(left(r, done) for r, done in running)) / max(1, slots)
-    n = len(ahead)
-    where = "next to start" if n == 0 else f"{n} run{'s' * (n != 1)} ahead of yours"
-    if seconds <= 0:
-        return where
-    if seconds < 60:
-        return f"{where}, under 1 min"
-    minutes = round(seconds / 60)
-    return f"{where}, about {minutes} min" if minutes < 60 else f"{where}, about {duration(60 * minutes)}"
+    return (statistics.median(like), len(like)) if like else None
 
 
 def differing_fields(runs: list[Run]) -> list[str]:

@@ -125,8 +125,7 @@ def per_step(cfg: RunConfig, past: list[Run], calibrate: Callable[[RunConfig], f
     """Seconds a training step of ``cfg`` takes here, and how many finished runs it rests on: the median of the
     finished runs of the same speed-setting fields (``report.seconds_per_step``), which saw everything a run does;
     only when there is none, ``calibrate`` (a lower bound), and 0."""
-    seconds, runs = seconds_per_step(cfg, past)
-    return (seconds, runs) if runs else (calibrate(cfg), 0)
+    return seconds_per_step(cfg, past) or (calibrate(cfg), 0)
 
 
 def estimate(todo: list[RunConfig], per_step: Callable[[RunConfig], tuple[float, int]], at_once: int,
@@ -156,3 +155,25 @@ def estimate(todo: list[RunConfig], per_step: Callable[[RunConfig], tuple[float,
         text += (f" {len(readable)} other run{'s are' if len(readable) > 1 else ' is'} queued or running ahead of "
                  f"it: up to {duration(wait)} more before its last run ends.")
     return text
+
+
+def queue_wait(ahead: list[Run], running: list[tuple[Run, int]], per_step: Callable[[RunConfig], float],
+               slots: int) -> str:
+    """Where a queued run stands, in words: "3 runs ahead of yours, about 1 min". ``ahead`` are the queued runs
+    that start before it, ``running`` the runs training now with their steps done, ``slots`` how many train at
+    once; the time is their remaining steps at ``per_step`` seconds a step (see ``per_step``), shared over the
+    slots (an estimate)."""
+    def left(run: Run, done: int) -> float:
+        if run.unreadable:
+            return 0.0
+        return max(0, (run.total_steps or planned_steps(run.config)) - done) * per_step(run.config)
+
+    seconds = (sum(left(r, 0) for r in ahead) + sum(left(r, done) for r, done in running)) / max(1, slots)
+    n = len(ahead)
+    where = "next to start" if n == 0 else f"{n} run{'s' * (n != 1)} ahead of yours"
+    if seconds <= 0:
+        return where
+    if seconds < 60:
+        return f"{where}, under 1 min"
+    minutes = round(seconds / 60)
+    return f"{where}, about {minutes} min" if minutes < 60 else f"{where}, about {duration(60 * minutes)}"

@@ -24,16 +24,18 @@ import statistics
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Any
 
 from augviz import serialize, strength
 from augviz.errors import ConfigError
-from augviz.experiment import CONFIDENCE, NEAR_CHANCE, signed, t_quantile
 from augviz.pipeline import Pipeline, Step
 from augviz.report import percent
 from augviz.runconfig import RunConfig
 from augviz.runconfig import from_dict as config_from_dict
+from augviz.stats import CONFIDENCE, NEAR_CHANCE, signed, t_quantile
 from augviz.store import Run, Store
+from augviz.store.records import parse_config
 from augviz.transform import REGISTRY
 
 STRENGTHS = (0.0, 0.5, 1.0, 1.5, 2.0)
@@ -51,6 +53,15 @@ def fingerprint(cfg: RunConfig) -> str:
     """What decides a run's result, as text: its configuration less ``IGNORED``."""
     doc = {k: v for k, v in cfg.to_dict().items() if k not in IGNORED}
     return json.dumps(doc, sort_keys=True, separators=(",", ":"))
+
+
+@lru_cache(maxsize=16384)
+def _stored_fingerprint(config_json: str) -> str:
+    """A stored run's ``fingerprint``, by the text of its configuration (cached: a page matches the same stored
+    runs on every draw, and ten thousand of them cost a second or two to fingerprint afresh)."""
+    parsed = parse_config(config_json)
+    assert not isinstance(parsed, str), "an unreadable run has no fingerprint"
+    return fingerprint(parsed)
 
 
 def launch_key(cfgs: list[RunConfig]) -> str:
@@ -306,7 +317,7 @@ def match(arms: list[Arm], runs: list[Run]) -> dict[str, Run]:
     for run in runs:
         if run.status not in REUSABLE or run.unreadable:
             continue
-        key = fingerprint(run.config)
+        key = _stored_fingerprint(run.config_json)
         if key not in wanted:
             continue
         have = best.get(key)
@@ -317,18 +328,33 @@ def match(arms: list[Arm], runs: list[Run]) -> dict[str, Run]:
 
 
 def to_launch(sweep: Sweep, runs: list[Run]) -> list[RunConfig]:
-    """The configurations that still need a run (no finished or going run serves them), once each, named, in one
-    new group, with no thread count: each worker takes its share of the cores among the runs training."""
-    arms = plan(sweep)
+    """The sweep's configurations that still need a run (``unserved``), in one new sweep group."""
+    return unserved(plan(sweep), runs, GROUP_PREFIX, lambda arm: arm_name(sweep, arm))
+
+
+def unserved(arms: list[Arm], runs: list[Run], prefix: str, name: Callable[[Arm], str]) -> list[RunConfig]:
+    """The planned configurations that no finished or going run serves (``match``), once each, named by ``name``,
+    in one new group (``prefix`` and a random id), with no thread count: each worker takes its share of the
+    cores among the runs training."""
     served = match(arms, runs)
-    group = f"{GROUP_PREFIX}{uuid.uuid4().hex[:8]}"
+    group = f"{prefix}{uuid.uuid4().hex[:8]}"
     out, seen = [], set()
     for arm in arms:
         if arm.key in served or arm.key in seen:
             continue
         seen.add(arm.key)
-        out.append(replace(arm.config, threads=None, group=group, name=arm_name(sweep, arm)))
+        out.append(replace(arm.config, threads=None, group=group, name=name(arm)))
     return out
+
+
+def count_text(what: str, planned: int, todo: int) -> str:
+    """How many runs a launch of ``planned`` configurations trains and how many stored runs serve ("15 runs in
+    this sweep: 9 to train, 6 served by runs already in the store (finished or going)."), for a panel's
+    caption."""
+    served = planned - todo
+    text = f"{planned} runs in this {what}: {todo} to train" + (
+        f", {served} served by runs already in the store (finished or going)" if served else "") + "."
+    return text + (" Every one of them is in the store already: nothing to train." if not todo else "")
 
 
 # ---- the answer --------------------------------------------------------------------------------------------
@@ -503,12 +529,34 @@ class Answer:
         return text
 
     def pick(self) -> float | None:
-        """The chosen value of the axis (0 for strength when no augmentation wins), None before there is one or
-        when it is too early to tell."""
+        """The chosen value of the axis, best on validation (0 for strength when no augmentation wins), None before
+        there is one or when it is too early to tell; whether it is worth applying is ``offer``'s to say."""
         best = self.best
         if best is None or self.near_chance:
             return None
         return best.value
+
+    def offer(self) -> float | None:
+        """The value worth applying, or None: the pick only when it is clearly better than no augmentation on
+        validation (its paired interval against it lies above zero), or no augmentation (strength 0) when it is
+        itself clearly the best (every other value's paired interval against it lies below zero). A value that
+        cannot be told apart from doing nothing is not worth applying: applying it would mislead."""
+        pick, best, plain = self.pick(), self.best, self.baseline
+        if pick is None or best is None:
+            return None
+        if best is plain:
+            others = [r for r in self.candidates if r is not best]
+            return pick if others and all(_above(best.val, r.val) for r in others) else None
+        return pick if _above(best.val, plain.val) else None
+
+    def no_offer(self) -> str | None:
+        """Why no value is offered to apply although there is a pick (None when one is offered, or there is no
+        pick: the sentence says why)."""
+        if self.pick() is None or self.offer() is not None:
+            return None
+        what = "strength" if self.axis_name == "strength" else "value"
+        return (f"No {what} is clearly better than no augmentation yet: nothing to apply; more seeds narrow the "
+                "intervals.")
 
     def table(self) -> list[dict[str, str]]:
         """One row per arm: runs done, validation and test accuracy (mean and 95 % interval over seeds), and the
@@ -524,6 +572,12 @@ class Answer:
                             f"{signed(100 * diff)}" + (f" [{signed(100 * diff_ci[0])}, {signed(100 * diff_ci[1])}]"
                                                        if diff_ci else ""))})
         return out
+
+
+def _above(a: dict[int, float], b: dict[int, float]) -> bool:
+    """Whether ``a`` is clearly above ``b``: the paired 95 % interval of ``a − b`` over seeds lies above zero."""
+    _, ci, _ = paired(a, b)
+    return ci is not None and ci[0] > 0
 
 
 def _with(mean: float | None, ci: tuple[float, float] | None) -> str:

@@ -124,7 +124,9 @@ def test_the_experiment_runs_both_arms_and_states_the_difference(home):
     assert at.selectbox(key="t_run").value == runs[0].id  # the experiment's first run is shown at once
     assert at.button(key="x_go").disabled  # no second start of the same runs while they go
     wait_until(at, store, lambda rs: all(r.is_over for r in rs), timeout=180)
-    assert not at.button(key="x_go").disabled
+    assert at.button(key="x_go").disabled  # nor once they have finished: the store serves them, nothing to train
+    assert "Every one of them is in the store already: nothing to train" in " ".join(
+        c.value.replace("\\", "") for c in at.caption)
     text = " ".join(m.value for m in at.markdown).replace("\\", "")  # Markdown escapes removed
     # One seed gives no interval: never a verdict (10 steps are too few anyway: near chance).
     assert "250 training images: " in text

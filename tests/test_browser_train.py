@@ -91,7 +91,7 @@ def test_a_short_experiment_in_the_browser_ends_with_its_sentence(tmp_path):
         seeds = page.locator(".stSlider").filter(has_text="seeds (pairs of runs)").get_by_role("slider")
         seeds.press("Home")
         seeds.press("ArrowRight")
-        page.get_by_role("button", name="Run the experiment (4 runs)").click()
+        page.get_by_role("button", name="Run the experiment (4 runs to train)").click()
         page.get_by_text("4 finished", exact=True).first.wait_for(timeout=300_000)  # every run of the experiment
         page.wait_for_timeout(1500)  # the poll after the last run redraws the sentence over both seeds
         text = page.get_by_text("250 training images:").first.inner_text()

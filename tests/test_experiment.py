@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from augviz import experiment
+from augviz import experiment, serialize, share, strength, sweep
+from augviz.errors import ConfigError
 from augviz.experiment import Comparison, compare, t_quantile
+from augviz.preview import SEED_PIPELINE
 from augviz.runconfig import RunConfig
-from augviz.store import Run
+from augviz.store import Run, Store
 
 
 def pairs(plain: list[float], augmented: list[float], chance: float = 0.1, size: int = 500) -> Comparison:
@@ -105,3 +107,52 @@ def test_compare_pairs_finished_runs_by_seed_and_takes_chance_from_the_classes()
     (c,) = compare(_runs(accs, classes=4))
     assert c.train_size == 500 and c.differences == pytest.approx([0.05, 0.04])
     assert c.chance == pytest.approx(0.25)
+
+
+# ---- the experiment's runs, found in the store by configuration ------------------------------------------------
+
+BASE = RunConfig(train_size=500, steps=10)
+PIPELINE = serialize.to_dict(SEED_PIPELINE)
+
+
+def test_an_experiment_started_after_a_sweep_of_the_same_configuration_trains_nothing_again(tmp_path):
+    store = Store(tmp_path / "runs.sqlite")
+    for cfg in sweep.to_launch(sweep.Sweep(BASE, PIPELINE), []):  # the default sweep: 5 strengths, 3 seeds, queued
+        store.create(cfg)
+    at_one = experiment.Experiment(BASE, PIPELINE, seeds=3)  # the Explore page's strength: 1
+    assert at_one.to_launch(store.runs()) == []
+    served = at_one.served(store.runs())
+    assert len(served) == 6 and all(r.group.startswith("sweep-") for r in served)
+    assert {(r.config.seed, r.config.pipeline is None) for r in served} == {(s, a) for s in range(3) for a in (1, 0)}
+
+    at_half = experiment.Experiment(BASE, strength.scale(PIPELINE, 0.5).doc, seeds=4)  # strength 0.5, one seed more
+    todo = at_half.to_launch(store.runs())
+    assert [(c.seed, c.pipeline is None) for c in todo] == [(3, True), (3, False)]  # only seed 3 is new
+    assert len({c.group for c in todo}) == 1 and todo[0].group.startswith(experiment.GROUP_PREFIX)
+    assert todo[0].name == "no augmentation, 500 images, seed 3" and todo[1].name == "augmented, 500 images, seed 3"
+
+
+def test_a_sweep_started_after_an_experiment_reuses_its_runs_and_a_stopped_or_failed_run_serves_nothing(tmp_path):
+    store = Store(tmp_path / "runs.sqlite")
+    exp = experiment.Experiment(BASE, PIPELINE, seeds=3)
+    ids = [store.create(c) for c in exp.to_launch([])]
+    for run_id in ids:
+        store.finish(run_id, "stopped" if run_id == ids[1] else "finished", test_acc=0.5)  # seed 0's augmented
+    store.finish(store.create(exp.to_launch([])[0]), "failed", "boom")  # a later failed run of seed 0's baseline
+    assert [r.id for r in exp.served(store.runs())] == [ids[0], *ids[2:]]  # the finished baseline still serves
+    assert [(c.seed, c.pipeline is not None) for c in exp.to_launch(store.runs())] == [(0, True)]  # the stopped one
+    assert len(sweep.to_launch(sweep.Sweep(BASE, PIPELINE), store.runs())) == 15 - 5
+
+
+def test_an_experiment_is_a_link_that_round_trips_and_a_bad_one_names_its_field():
+    exp = experiment.Experiment(BASE, PIPELINE, seeds=2, sizes=(1000, 500, 1000))
+    assert exp.sizes == (500, 1000) and exp.planned == 8
+    doc = share.unpack(share.pack(exp.to_dict()))
+    assert experiment.from_dict(doc) == exp
+    assert experiment.from_dict({**doc, "base": {**doc["base"], "name": "mine", "group": "exp-1"}}) == exp
+    with pytest.raises(ConfigError, match="seeds"):
+        experiment.from_dict({**doc, "seeds": 0})
+    with pytest.raises(ConfigError, match="values"):
+        experiment.from_dict({**doc, "values": [2.0]})  # an experiment has no axis to sweep
+    with pytest.raises(ConfigError, match="JSON object"):
+        experiment.from_dict([1])

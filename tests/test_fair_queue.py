@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from augviz import report
+from augviz import speed
 from augviz.runconfig import RunConfig
 from augviz.store import Store
 from augviz.ui.train import status_line
@@ -51,12 +51,26 @@ def test_the_wait_is_counted_in_runs_ahead_and_minutes_from_past_runs(tmp_path, 
 
 
 def test_the_wait_counts_what_running_runs_have_left_and_the_slots(tmp_path):
-    assert report.queue_wait([], [], [], slots=1) == "next to start"
+    def never(_: RunConfig) -> float:
+        raise AssertionError("a finished run of the same kind goes before the calibration")
+
+    assert speed.queue_wait([], [], lambda c: speed.per_step(c, [], never)[0], slots=1) == "next to start"
     store = Store(tmp_path / "runs.sqlite")
     _finished(store, wall_s=24.0, steps=1000)
     past = store.runs()
+
+    def per_step(c: RunConfig) -> float:
+        return speed.per_step(c, past, never)[0]
+
     run = store.get(store.create(RunConfig(train_size=250, steps=1000), status="running"))
     queued = [store.get(i) for i in store.create_many([RunConfig(train_size=250, steps=1000)] * 10)]
-    assert report.queue_wait([], [(run, 500)], past, slots=1) == "next to start, under 1 min"  # 12 s left
-    assert report.queue_wait(queued, [(run, 500)], past, slots=1) == "10 runs ahead of yours, about 4 min"
-    assert report.queue_wait(queued, [(run, 500)], past, slots=2) == "10 runs ahead of yours, about 2 min"
+    assert speed.queue_wait([], [(run, 500)], per_step, slots=1) == "next to start, under 1 min"  # 12 s left
+    assert speed.queue_wait(queued, [(run, 500)], per_step, slots=1) == "10 runs ahead of yours, about 4 min"
+    assert speed.queue_wait(queued, [(run, 500)], per_step, slots=2) == "10 runs ahead of yours, about 2 min"
+
+
+def test_with_no_finished_run_the_wait_goes_by_this_machines_calibration(tmp_path):
+    store = Store(tmp_path / "runs.sqlite")
+    ahead = store.get(store.create(RunConfig(train_size=250, steps=100)))
+    assert speed.queue_wait([ahead], [], lambda c: speed.per_step(c, [], lambda _: 0.9)[0], slots=1) == \
+        "1 run ahead of yours, about 2 min"  # 100 steps at 0.9 s

@@ -134,6 +134,39 @@ def test_no_augmentation_within_the_noise_is_named_so_and_the_answer_claims_no_g
     assert "within the noise of it: no clear gain over no augmentation yet;" in text
 
 
+NOTHING = ("No strength is clearly better than no augmentation yet: nothing to apply; more seeds narrow the "
+           "intervals.")
+
+
+def test_a_pick_is_offered_to_apply_only_when_it_is_clearly_better_than_no_augmentation():
+    s = default()
+    clear = {0.0: [.60, .62, .61], 0.5: [.70, .71, .69], 1.0: [.80, .82, .81], 1.5: [.75, .76, .74],
+             2.0: [.65, .66, .64]}
+    (a,) = sweep.answer(s, fixture_results(s, clear, clear))
+    assert a.offer() == 1.0 and a.no_offer() is None
+
+    noisy = {0.0: [.20, .30, .25], 0.5: [.30, .20, .26], 1.0: [.40, .32, .22], 1.5: [.25, .25, .24],
+             2.0: [.22, .24, .23]}  # 1.0 is best on validation, but its interval against none holds zero
+    (a,) = sweep.answer(s, fixture_results(s, noisy, noisy))
+    assert a.pick() == 1.0  # still named best (and ringed on the chart) ...
+    assert a.offer() is None and a.no_offer() == NOTHING  # ... but not worth applying
+
+    one_seed = replace(s, seeds=1)
+    (a,) = sweep.answer(one_seed, fixture_results(one_seed, clear, clear))
+    assert a.pick() == 1.0 and a.offer() is None and a.no_offer() == NOTHING  # one seed: no interval at all
+
+
+def test_no_augmentation_is_offered_as_strength_0_only_when_it_is_clearly_the_best():
+    s = default()
+    plain_best = {0.0: [.80, .82, .81], 0.5: [.70, .71, .69], 1.0: [.60, .62, .61], 1.5: [.55, .56, .54],
+                  2.0: [.50, .51, .49]}
+    (a,) = sweep.answer(s, fixture_results(s, plain_best, plain_best))
+    assert a.pick() == 0.0 and a.offer() == 0.0
+    close = {**plain_best, 0.5: [.83, .79, .80]}  # 0.5 within the noise of none
+    (a,) = sweep.answer(s, fixture_results(s, close, close))
+    assert a.pick() == 0.0 and a.offer() is None and a.no_offer() == NOTHING
+
+
 def test_with_seeds_still_running_the_answer_counts_them_rather_than_asking_for_more():
     s = replace(default(), seeds=2)
     val = {0.0: [.20, .30], 0.5: [.30, .20], 1.0: [.40, .32], 1.5: [.25, .25], 2.0: [.22, .24]}

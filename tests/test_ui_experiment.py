@@ -3,16 +3,20 @@ second start while the experiment's runs are still going, with a way to stop the
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from augviz import speed
 from augviz.runconfig import RunConfig
 from augviz.store import Store
+from tests.apptest import fresh
 
 APP = str(Path(__file__).parents[1] / "app.py")
+SMALL = {"size": "250", "batch": "16", "steps": "10"}  # the link's Train settings: tiny runs
 
 
 def train_page() -> AppTest:
@@ -27,28 +31,37 @@ def captions(at: AppTest) -> str:
     return " ".join(c.value.replace("\\", "") for c in at.caption)
 
 
+def markdown(at: AppTest) -> str:
+    return " ".join(m.value.replace("\\", "") for m in at.markdown)
+
+
 def finished(store: Store, cfg: RunConfig, steps: int, wall_s: float) -> None:
     run_id = store.create(cfg, status="running", pid=os.getpid())
     store.started(run_id, ["fc"], steps, ("a", "b"))
     store.finish(run_id, "finished", test_acc=0.5, wall_s=wall_s)
 
 
-def test_with_no_run_to_measure_the_estimate_is_the_readmes_rough_figure(home):
-    at = train_page()
+def test_with_no_run_to_measure_the_estimate_is_calibrated_on_this_machine_and_kept(home):
+    at = fresh(SMALL, page="train")
     text = captions(at)
-    assert "Estimate: about 2 min 24 s for 6 runs of 1,000 steps" in text  # 6 × 24 s
-    assert "rough figure" in text and "144 s" in text
+    assert "6 runs in this experiment: 6 to train." in text
+    assert "Estimate: about" in text and "calibrated here at each run's share of the cores" in text
+    assert "rough figure" not in text
+    kept = json.loads((home / speed.FILE).read_text())  # the sweep panel's calibration, kept for both panels
+    assert [k for k in kept if k.startswith("seed_cnn/") and "/b16/" in k]
+    assert at.button(key="x_go").label == "Run the experiment (6 runs to train)"
 
 
 def test_the_estimate_comes_from_finished_runs_of_the_same_configuration(home):
     store = Store(home / "runs.sqlite")
     for wall_s in (8.0, 10.0, 30.0):  # 80, 100 and 300 ms a step: the median is 100 ms
-        finished(store, RunConfig(), 100, wall_s)
+        finished(store, RunConfig(seed=7), 100, wall_s)
     finished(store, RunConfig(model="resnet"), 100, 1000.0)  # another model: not this configuration's speed
     at = train_page()
     at.slider(key="x_seeds").set_value(2).run()
     text = captions(at)
-    assert "Estimate: about 6 min 40 s for 4 runs of 1,000 steps (100 ms a step, the median of 3 finished runs" in text
+    assert "Estimate: about 6 min 40 s for 4 runs on this machine (100 ms a training step, the median of 3 " \
+           "finished runs" in text
 
 
 def test_a_going_experiment_is_shown_and_can_be_stopped_while_another_configuration_may_start(home):
@@ -65,7 +78,7 @@ def test_a_going_experiment_is_shown_and_can_be_stopped_while_another_configurat
     assert store.get(queued).status == "stopped" and store.get(running).stop_requested
 
 
-def test_the_button_is_disabled_only_while_the_same_configuration_is_queued_or_running(home):
+def test_the_button_follows_the_configuration_and_trains_only_what_no_stored_run_serves(home):
     store = Store(home / "runs.sqlite")
     store.create(RunConfig(train_size=250, steps=10), pid=os.getpid())  # first in the queue, waiting in this
     # process: the launcher starts nothing behind it, so the experiment's runs stay queued
@@ -74,11 +87,17 @@ def test_the_button_is_disabled_only_while_the_same_configuration_is_queued_or_r
     at.button(key="x_go").click().run()
     assert len(store.runs()) == 7
     assert at.button(key="x_go").disabled
-    assert "already queued or running (6 unfinished runs)" in captions(at)
+    assert ("6 runs in this experiment: 0 to train, 6 served by runs already in the store (finished or going). "
+            "Every one of them is in the store already: nothing to train. Its results are below.") in captions(at)
+    assert "6 queued" in captions(at)  # its results: the runs that serve it
     at.slider(key="x_seeds").set_value(2).run()
-    assert not at.button(key="x_go").disabled  # another configuration may start beside it
-    at.slider(key="x_seeds").set_value(3).run()
-    assert at.button(key="x_go").disabled
+    assert at.button(key="x_go").disabled  # seeds 0 and 1 are in the store already
+    at.slider(key="x_seeds").set_value(4).run()
+    assert at.button(key="x_go").label == "Run the experiment (2 runs to train)"
+    assert "8 runs in this experiment: 2 to train, 6 served by runs already in the store" in captions(at)
+    at.button(key="x_go").click().run()
+    assert [(r.config.seed, r.config.pipeline is None) for r in store.runs()[7:]] == [(3, True), (3, False)]
+    assert "8 queued" in captions(at)  # the experiment shown is the one just started, over the four seeds
     assert train_page().button(key="x_go").disabled  # a second browser with the same configuration
 
 
@@ -92,13 +111,48 @@ def test_a_double_click_on_run_the_experiment_queues_it_once(home):
     second.button(key="x_go").click().run()
     assert len(store.runs()) == 7
     assert len({r.group for r in store.runs()[1:]}) == 1
-    assert second.query_params["exp"] == first.query_params["exp"]  # both show the one experiment
+    assert second.query_params["experiment"] == first.query_params["experiment"]  # both show the one experiment
+
+
+def test_an_experiment_after_a_sweep_of_the_same_configuration_is_served_by_its_runs_and_is_a_link(home):
+    store = Store(home / "runs.sqlite")
+    store.create(RunConfig(train_size=250, steps=10), pid=os.getpid())  # nothing starts behind it
+    at = fresh(SMALL, page="train")
+    at.session_state["w_open"] = True
+    at.run()
+    at.button(key="w_go").click().run()  # the default sweep: 5 strengths × 3 seeds, at the Explore strength 1
+    assert len(store.runs()) == 16
+    assert at.button(key="x_go").disabled
+    assert "6 runs in this experiment: 0 to train, 6 served by runs already in the store" in captions(at)
+    for run in store.runs()[1:]:  # the sweep's runs finish, as workers would write them: augmentation helps
+        store.claim(run.id, os.getpid(), 10)
+        store.started(run.id, ["fc"], 10, tuple("abcdefghij"))
+        acc = 0.5 + 0.01 * run.config.seed + (0.2 if run.config.pipeline is not None else 0.0)
+        store.finish(run.id, "finished", test_acc=acc, wall_s=1.0)
+    at.run()
+    assert "6 finished" in captions(at)
+    verdict = "250 training images: augmentation helped"
+    assert verdict in markdown(at)
+    link = at.query_params["experiment"]
+    link = link[0] if isinstance(link, list) else link
+    other = fresh({"experiment": link}, page="train")  # another browser, on the link alone: the experiment itself
+    assert verdict in markdown(other)
+
+
+def test_a_link_to_an_experiment_sets_its_seeds_and_a_damaged_one_is_a_message(home):
+    from augviz import experiment, serialize, share
+    from augviz.preview import SEED_PIPELINE
+    plan = experiment.Experiment(RunConfig(train_size=250, steps=10), serialize.to_dict(SEED_PIPELINE), seeds=2)
+    at = fresh({**SMALL, "experiment": share.pack(plan.to_dict())}, page="train")
+    assert at.slider(key="x_seeds").value == 2
+    assert "No run of this experiment is in the store yet" in " ".join(i.value for i in at.info)
+    damaged = fresh({"experiment": "not-a-plan"}, page="train")
+    assert any("The experiment in the link cannot be shown" in w.value for w in damaged.warning)
 
 
 def test_a_link_to_a_finished_experiment_shows_its_verdict_in_a_new_session(home):
     from augviz import serialize
     from augviz.preview import SEED_PIPELINE
-    from tests.apptest import fresh
     store = Store(home / "runs.sqlite")
     for seed, (plain, aug) in enumerate(((0.7, 0.9), (0.72, 0.91))):  # two classes: chance is 50 %
         for acc, pipeline in ((plain, None), (aug, serialize.to_dict(SEED_PIPELINE))):
@@ -159,7 +213,7 @@ def shown_run(at: AppTest) -> str:
 
 def test_after_starting_an_experiment_the_panel_shows_the_run_that_trains_and_sums_up_the_queue(home):
     store = Store(home / "runs.sqlite")
-    training = store.create(RunConfig(train_size=250, steps=10, name="an earlier run"), status="running",
+    training = store.create(RunConfig(train_size=250, steps=10, seed=9, name="an earlier run"), status="running",
                             pid=os.getpid())  # the only slot (AUGVIZ_MAX_RUNS=1) is taken: the experiment waits
     at = train_page()
     at.sidebar.slider(key="t_size").set_value(250)

@@ -54,7 +54,9 @@ def test_one_click_queues_the_sweep_once_and_the_sweep_becomes_a_link(home):
     assert len(store.runs()) == 16
 
 
-def test_a_finished_sweep_gives_its_answer_and_its_strength_goes_to_explore(home):
+def finished_sweep(home, val: dict[float, list[float]]):
+    """The page after one click on Run the sweep, with the sweep's runs finished at these validation accuracies
+    (per strength, per seed), as workers would write them."""
     store = Store(home / "runs.sqlite")
     at = open_panel(fresh(QUERY, page="train"))
     at.button(key="w_go").click()
@@ -63,19 +65,34 @@ def test_a_finished_sweep_gives_its_answer_and_its_strength_goes_to_explore(home
     at.run()
     packed = at.query_params["sweep"]
     sw = sweep.from_dict(share.unpack(packed[0] if isinstance(packed, list) else packed))
-    for arm in sweep.plan(sw):  # finished runs of the sweep's configurations, as workers would write them
+    for arm in sweep.plan(sw):
         run_id = store.create(arm.config, status="running", pid=os.getpid())
         store.started(run_id, ["fc"], 10, tuple("abcdefghij"))
-        acc = {0.0: .5, 0.5: .6, 1.0: .7, 1.5: .65, 2.0: .55}[arm.value if arm.value is not None else 0.0]
-        store.add_epoch(run_id, EpochMetrics(1, 1.0, acc, 1.0, acc + 0.01 * arm.seed, 100.0))
+        acc = val[arm.value if arm.value is not None else 0.0][arm.seed]
+        store.add_epoch(run_id, EpochMetrics(1, 1.0, acc, 1.0, acc, 100.0))
         store.finish(run_id, "finished", test_acc=acc - 0.02, wall_s=1.0)
-    at.run()
+    return at.run()
+
+
+def test_a_finished_sweep_gives_its_answer_and_its_strength_goes_to_explore(home):
+    at = finished_sweep(home, {v: [acc + 0.01 * seed for seed in range(3)]
+                               for v, acc in {0.0: .5, 0.5: .6, 1.0: .7, 1.5: .65, 2.0: .55}.items()})
     text = " ".join(m.value.replace("\\", "") for m in at.markdown)
     assert "250 images: strength 1.0 is best on validation" in text
     assert "the pick rests on 25 validation images a run" in captions(at)  # 250 × 0.1
     at.button(key="w_use_250").click().run()
     assert at.session_state["strength"] == 1.0
     assert any("strength is now 1" in s.value for s in at.success)
+
+
+def test_a_best_strength_within_the_noise_of_no_augmentation_is_not_offered_to_apply(home):
+    at = finished_sweep(home, {0.0: [.50, .60, .55], 0.5: [.45, .50, .48], 1.0: [.62, .52, .66],
+                               1.5: [.40, .42, .41], 2.0: [.30, .31, .32]})
+    text = " ".join(m.value.replace("\\", "") for m in at.markdown)
+    assert "250 images: strength 1.0 is best on validation" in text and "no clear gain over no augmentation" in text
+    assert not [b for b in at.button if b.key == "w_use_250"]
+    assert ("No strength is clearly better than no augmentation yet: nothing to apply; more seeds narrow the "
+            "intervals.") in captions(at)
 
 
 def test_the_values_offered_for_a_setting_stay_within_what_it_can_hold():

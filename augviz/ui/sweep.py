@@ -4,23 +4,20 @@ one-click start, and the answer filling in live (``augviz.sweep`` does the work)
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
 import streamlit as st
 
-from augviz import charts, serialize, share, speed, sweep, worker
-from augviz.data import home
+from augviz import charts, serialize, share, sweep, worker
 from augviz.errors import ConfigError
 from augviz.pipeline import Pipeline
-from augviz.runconfig import RunConfig, loads
-from augviz.store import Run, Store
+from augviz.runconfig import RunConfig
+from augviz.store import Store
 from augviz.transform import REGISTRY
 from augviz.ui import train
 from augviz.ui.common import md_escape
 
 LINK_KEY = "w_link"  # session key of the shown sweep (packed), in the link as ``sweep``
 KEEP = ("w_open", "w_axis", r"w_values\..*", "w_sizes", "w_seeds", "w_refs")
-SIZES = (250, 500, 1000, 2000, 5000, 10000, 20000)
 STRENGTH = "strength"
 
 
@@ -87,7 +84,7 @@ def sweep_form(base: RunConfig) -> sweep.Sweep | None:
     left, right = st.columns(2)
     text = left.text_input("values", key=values_key, help="Comma-separated. For strength, 0 is no augmentation.")
     seeds = right.slider("seeds", 1, 5, 3, key="w_seeds", help="Two or more give intervals; more narrow them.")
-    sizes = left.multiselect("training-set sizes (optional)", SIZES, key="w_sizes",
+    sizes = left.multiselect("training-set sizes (optional)", train.SIZES, key="w_sizes",
                              help="One curve per size: does the best strength grow with the data?")
     refs = right.multiselect("reference arms (optional)", sweep.REFERENCES, key="w_refs",
                              format_func=lambda n: REGISTRY[n].label,
@@ -98,24 +95,6 @@ def sweep_form(base: RunConfig) -> sweep.Sweep | None:
     except ConfigError as e:
         st.error(md_escape(str(e)))
         return None
-
-
-@st.cache_data(show_spinner="Measuring this machine's training speed (once)…", max_entries=256)
-def _per_step(cfg_json: str, home_dir: str) -> float:
-    return speed.step_seconds(loads(cfg_json), Path(home_dir))[0]
-
-
-def estimate_text(store_: Store, todo: list[RunConfig], at_once: int, past: list[Run]) -> str:
-    """The estimate for ``todo`` on this machine: from the ``past`` finished runs like them, else calibrated (at
-    first need) at the threads each run gets while they train side by side; and the runs of others ahead."""
-    ahead = [r for r in (train.guarded(lambda: store_.runs(statuses=("queued", "running"))) or [])
-             if r.group not in {c.group for c in todo}]
-    threads = worker.thread_share(max(1, min(at_once, len(todo))), worker.cores())
-
-    def calibrate(c: RunConfig) -> float:
-        return _per_step(replace(c, threads=c.threads or threads).to_json(), str(home()))
-
-    return speed.estimate(todo, lambda c: speed.per_step(c, past, calibrate), at_once, ahead)
 
 
 def sweep_panel(store_: Store, base: RunConfig) -> None:
@@ -142,11 +121,8 @@ def _panel(store_: Store, base: RunConfig) -> None:
         planned = len({a.key for a in sweep.plan(sw)})
         st.button(f"Run the sweep ({len(todo)} runs to train)", key="w_go", disabled=not todo,
                   on_click=_start_sweep, args=(store_, sw))
-        served = planned - len(todo)
-        count = f"{planned} runs in this sweep: {len(todo)} to train" + (
-            f", {served} served by runs already in the store (finished or going)" if served else "") + "."
-        st.caption(count + (" " + md_escape(estimate_text(store_, todo, at_once, runs)) if todo else
-                            " Every one of them is in the store already: nothing to start."))
+        count = sweep.count_text("sweep", planned, len(todo))
+        st.caption(md_escape(count + (" " + train.estimate_text(store_, todo, at_once, runs) if todo else "")))
         train.store_error()
     shown = shown_sweep()
     if shown is not None:
@@ -156,14 +132,7 @@ def _panel(store_: Store, base: RunConfig) -> None:
 def shown_sweep() -> sweep.Sweep | None:
     """The sweep in the link (``?sweep=``) or started in this session, None when none is (a damaged link: a
     message)."""
-    packed = st.session_state.get(LINK_KEY)
-    if not packed:
-        return None
-    try:
-        return sweep.from_dict(share.unpack(packed, "sweep"))
-    except ConfigError as e:
-        st.warning(md_escape(f"The sweep in the link cannot be shown: {e}"))
-        return None
+    return train.linked_plan(LINK_KEY, "sweep", sweep.from_dict)
 
 
 def _start_sweep(store_: Store, sw: sweep.Sweep) -> None:
@@ -203,12 +172,15 @@ def sweep_results(store_: Store, sw: sweep.Sweep) -> None:
         st.caption(line + ".")
         for answer in state.answers:
             st.markdown(md_escape(answer.sentence()))
-            pick = answer.pick()
-            if sw.axis.is_strength and pick is not None:
-                st.button(f"Use strength {pick:g}" + (f" ({answer.size:,} images)" if len(state.answers) > 1 else ""),
-                          key=f"w_use_{answer.size}", on_click=_use_strength, args=(pick,),
+            offer, why_not = answer.offer(), answer.no_offer()
+            if sw.axis.is_strength and offer is not None:
+                st.button(f"Use strength {offer:g}" + (f" ({answer.size:,} images)" if len(state.answers) > 1
+                                                        else ""),
+                          key=f"w_use_{answer.size}", on_click=_use_strength, args=(offer,),
                           help="Set the Explore page's strength to this value: its preview, exports and the "
                                "runs started here then use it.")
+            elif sw.axis.is_strength and why_not:
+                st.caption(md_escape(why_not))
         used = st.session_state.pop("w_used", None)
         if used is not None:
             st.success(f"The Explore page's strength is now {used:g}.")

@@ -5,18 +5,34 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any, TypeVar
 
 import streamlit as st
 import torch
 
-from augviz import charts, data, experiment, images, models, report, serialize, settings, strength, sweep, worker
+from augviz import (
+    charts,
+    data,
+    experiment,
+    images,
+    models,
+    report,
+    serialize,
+    settings,
+    share,
+    speed,
+    strength,
+    sweep,
+    worker,
+)
 from augviz import train as train_loop
 from augviz.errors import ConfigError, DataError, StoreError
 from augviz.follow import Follower
 from augviz.preview import SEED_PIPELINE
 from augviz.report import RunHistory
-from augviz.runconfig import PRECISIONS, RunConfig, from_dict
+from augviz.runconfig import PRECISIONS, RunConfig, from_dict, loads
 from augviz.store import Run, Store, open_store
+from augviz.ui import state
 from augviz.ui.common import md_escape
 from augviz.ui.visitor import visitor
 
@@ -35,7 +51,7 @@ LINK_LABELS = {  # the Train page's linked controls' labels, for messages about 
     "t_lr": "learning rate", "t_batch": "batch size", "t_steps": "training steps",
     "t_by_epochs": "count epochs instead", "t_epochs": "epochs", "t_wd": "weight decay",
     "t_aug": "augment with the Explore page's pipeline", "t_device": "device", "t_precision": "precision",
-    "t_seed": "seed", "group": "experiment"}
+    "t_seed": "seed", "group": "experiment", "x_link": "experiment"}
 BROWSE_PER = 8  # images per class in the dataset browser; Start's data check shares its cached load
 DOWNLOADABLE = tuple(n for n, s in data.DATASETS.items() if s.remotes)  # fetched from their official addresses
 
@@ -347,7 +363,9 @@ def status_line(store_: Store, run: Run, done: int) -> str:
         ahead = store_.queue_ahead(run.id)
         running = [(r, store_.step_count(r.id)) for r in store_.runs(statuses=("running",))]
         past = store_.runs(statuses=("finished",), limit=PAST_FOR_ESTIMATES)
-        return f"queued: {report.queue_wait(ahead, running, past, worker.max_concurrent())}"
+        slots = worker.max_concurrent()
+        per_step = step_time(past, worker.thread_share(slots, worker.cores()))
+        return f"queued: {speed.queue_wait(ahead, running, lambda c: per_step(c)[0], slots)}"
     if run.status == "running":
         return run.note if run.note else f"training: {at}" if total else "starting: loading the data"
     if run.status == "finished" and run.test_acc is not None:
@@ -502,47 +520,120 @@ def no_runs_text(runs: list[Run]) -> str:
     return "No runs yet: set up a run in the sidebar and press Start run."
 
 
+@st.cache_data(show_spinner="Measuring this machine's training speed (once)…", max_entries=256)
+def _per_step(cfg_json: str, home_dir: str) -> float:
+    return speed.step_seconds(loads(cfg_json), Path(home_dir))[0]
+
+
+def estimate_text(store_: Store, todo: list[RunConfig], at_once: int, past: list[Run]) -> str:
+    """The estimate for ``todo`` on this machine, as the experiment and sweep panels give it: from the ``past``
+    finished runs like them, else calibrated (at first need, kept in the run home) at the threads each run gets
+    while they train side by side; and the runs of others queued or running ahead of them."""
+    ahead = [r for r in (guarded(lambda: store_.runs(statuses=("queued", "running"))) or [])
+             if r.group not in {c.group for c in todo}]
+    threads = worker.thread_share(max(1, min(at_once, len(todo))), worker.cores())
+    return speed.estimate(todo, step_time(past, threads), at_once, ahead)
+
+
+def step_time(past: list[Run], threads: int) -> Callable[[RunConfig], tuple[float, int]]:
+    """Seconds a training step of a configuration takes here, and how many finished runs that rests on
+    (``speed.per_step``): the ``past`` finished runs like it, else this machine's calibration at ``threads``
+    (a run's share of the cores), measured at first need and kept in the run home."""
+    def calibrate(c: RunConfig) -> float:
+        return _per_step(replace(c, threads=c.threads or threads).to_json(), str(data.home()))
+
+    return lambda c: speed.per_step(c, past, calibrate)
+
+
+EXPERIMENT_LINK = "x_link"  # session key of the shown experiment's plan (packed), in the link as ``experiment``
+SIZES = (250, 500, 1000, 2000, 5000, 10000, 20000)
+MAX_SEEDS = 5  # the seeds slider's end
+
+
 def experiment_panel(store_: Store, base: RunConfig) -> None:
     """The seed article's question in one click: does augmentation help? The answer, with its interval."""
     st.subheader("Does augmentation help here?")
     length = f"{base.epochs} epochs" if base.epochs is not None else f"{base.steps} optimizer steps"
     st.caption(f"The configuration on the left, trained without augmentation and with the Explore page's "
                f"pipeline, each run for {length}. Each pair shares its seed: training images, initialisation and "
-               "batch order. The verdict comes from a 95% paired t-interval of the difference in test accuracy: "
-               "“helped” or “hurt” only when the interval excludes zero.")
-    seeds = st.slider("seeds (pairs of runs)", 1, 5, 3, key="x_seeds",
+               "batch order. Any stored run of the same configuration (from an earlier experiment or sweep) is "
+               "used instead of training it again. The verdict comes from a 95% paired t-interval of the "
+               "difference in test accuracy: “helped” or “hurt” only when the interval excludes zero.")
+    _form_from_link()
+    seeds = st.slider("seeds (pairs of runs)", 1, MAX_SEEDS, 3, key="x_seeds",
                       help="Each seed trains one pair; two or more are needed for an interval, more narrow it.")
-    sizes_chosen = st.multiselect("also sweep training-set sizes (optional)",
-                                  (250, 500, 1000, 2000, 5000, 10000, 20000), key="x_sizes")
-    sizes = sorted(sizes_chosen) or None
-    configs = experiment.plan(base, explore_pipeline(), seeds, sizes)
-    same = same_launch_going(store_, configs)
-    st.button(f"Run the experiment ({len(configs)} runs)", key="x_go", disabled=bool(same),
-              on_click=_start_experiment, args=(store_, base, seeds, sizes))
-    if same:
-        st.caption(f"This experiment, as set, is already queued or running ({len(same)} unfinished runs): change "
-                   "the pipeline, the configuration, the seeds or the sizes to start another beside it.")
-    else:
-        finished = guarded(lambda: store_.runs(statuses=("finished",), limit=LIST_RUNS))  # enough for a median
-        st.caption(md_escape(report.estimate(configs, finished or [])))
+    sizes = st.multiselect("also sweep training-set sizes (optional)", SIZES, key="x_sizes")
+    try:
+        as_set = experiment.Experiment(base, explore_pipeline(), seeds, tuple(sizes))
+    except ConfigError as e:
+        st.error(md_escape(str(e)))
+        as_set = None
+    if as_set is not None:
+        runs = guarded(store_.runs) or []
+        todo = as_set.to_launch(runs)
+        st.button(f"Run the experiment ({report.count(len(todo), 'run')} to train)", key="x_go",
+                  disabled=not todo, on_click=_start_experiment, args=(store_, as_set))
+        count = sweep.count_text("experiment", as_set.planned, len(todo))
+        if todo:
+            at_once = guarded(worker.max_concurrent) or 1
+            st.caption(md_escape(f"{count} {estimate_text(store_, todo, at_once, runs)}"))
+        else:  # nothing to train: the experiment as set is the one to show, with its results
+            st.caption(md_escape(f"{count} Its results are below."))
+            st.session_state[EXPERIMENT_LINK] = share.pack(as_set.to_dict())
+            st.session_state.pop("group", None)
     store_error()
-    group = shown_experiment(store_)
-    if group:
+    shown = shown_experiment(store_)
+    if isinstance(shown, experiment.Experiment):
+        plan = shown
+        going = [r for r in guarded(lambda: plan.served(store_.runs())) or [] if not r.is_over]
+        experiment_results(store_, lambda: plan.served(store_.runs()), bool(going), plan.planned)
+    elif shown:
+        group = shown
         going = [r for r in guarded(store_.runs, group) or [] if not r.is_over]
-        experiment_results(store_, group, bool(going))
+        experiment_results(store_, lambda: store_.runs(group), bool(going))
 
 
-def same_launch_going(store_: Store, configs: list[RunConfig]) -> list[int]:
-    """The runs still queued or running that a launch of the same planned configurations queued: the only case
-    in which starting it again is refused (another configuration may start beside them)."""
-    return guarded(store_.launch_going, sweep.launch_key(configs)) or []
+def _form_from_link() -> None:
+    """On opening a link to an experiment, its seeds and sizes go to the panel's controls (the link's other values
+    set the configuration and the pipeline), so that the experiment as set is the linked one."""
+    if EXPERIMENT_LINK not in state.from_link():
+        return
+    linked = linked_experiment()
+    if linked is not None and linked.seeds <= MAX_SEEDS and set(linked.sizes) <= set(SIZES):
+        st.session_state["x_seeds"] = linked.seeds
+        st.session_state["x_sizes"] = list(linked.sizes)
 
 
-def shown_experiment(store_: Store) -> str | None:
-    """The experiment the panel shows: the one in the link (``?exp=``, session key ``group``), else the newest one
-    whose runs are still queued or running, whichever browser started it (a reload or a second tab shows it, and
-    its button stays disabled while it goes); it is then written to the link, so its verdict stays after a
-    reload."""
+T = TypeVar("T")  # a plan read from a link: an experiment or a sweep
+
+
+def linked_plan(key: str, what: str, parse: Callable[[Any], T]) -> T | None:
+    """The plan packed under session ``key`` (an experiment's or a sweep's: from the link, or started in this
+    session), read by ``parse``; None when there is none, or (with a message naming ``what``) when the link is
+    damaged."""
+    packed = st.session_state.get(key)
+    if not packed:
+        return None
+    try:
+        return parse(share.unpack(packed, what))
+    except ConfigError as e:
+        st.warning(md_escape(f"The {what} in the link cannot be shown: {e}"))
+        return None
+
+
+def linked_experiment() -> experiment.Experiment | None:
+    """The experiment in the link (``?experiment=``) or started in this session (see ``linked_plan``)."""
+    return linked_plan(EXPERIMENT_LINK, "experiment", experiment.from_dict)
+
+
+def shown_experiment(store_: Store) -> experiment.Experiment | str | None:
+    """The experiment the panel shows: the plan in the link (``?experiment=``, or started in this session), else
+    the group in an older link (``?exp=``, session key ``group``: that group's runs), else the newest group whose
+    runs are still queued or running, whichever browser started it (a reload or a second tab shows it); that
+    group is then written to the link, so its verdict stays after a reload."""
+    linked = linked_experiment()
+    if linked is not None:
+        return linked
     group = st.session_state.get("group")
     if not group:
         group = experiment.newest_going(guarded(lambda: store_.runs(statuses=("queued", "running"))) or [])
@@ -551,16 +642,16 @@ def shown_experiment(store_: Store) -> str | None:
     return group or None
 
 
-def _start_experiment(store_: Store, base: RunConfig, seeds: int, sizes: list[int] | None) -> None:
-    """Queue the experiment's runs (a callback: the panel below already sees them, and disables the button)."""
+def _start_experiment(store_: Store, plan: experiment.Experiment) -> None:
+    """Queue the runs no stored run serves, once (the launch key), and show the experiment (a callback: the panel
+    below already sees its runs)."""
     if guarded(worker.max_concurrent) is None:  # a bad $AUGVIZ_MAX_RUNS is a message, not a crash
         return
-    # No thread count: each worker takes its share of the cores among the runs training at the time.
-    configs = experiment.plan(base, explore_pipeline(), seeds, sizes)
-    ids = launch(store_, configs, key=sweep.launch_key(configs))
-    first = guarded(store_.get, ids[0]) if ids else None
-    if first is not None:
-        st.session_state["group"] = first.group  # a second click gets the first click's runs, and group
+    todo = plan.to_launch(guarded(store_.runs) or [])
+    if todo and not launch(store_, todo, key=sweep.launch_key(todo)):
+        return  # refused (a queue cap): the message says why, and the panel shows what it showed
+    st.session_state[EXPERIMENT_LINK] = share.pack(plan.to_dict())
+    st.session_state.pop("group", None)
 
 
 def _stop_runs(store_: Store, run_ids: list[int]) -> None:
@@ -568,21 +659,29 @@ def _stop_runs(store_: Store, run_ids: list[int]) -> None:
         guarded(store_.request_stop, run_id)
 
 
-def experiment_results(store_: Store, group: str, going: bool) -> None:
-    """The experiment's progress and verdict, redrawn every second while its runs go (``going``); when the last
-    one ends, the whole page once more, so that its button is enabled again."""
+def experiment_results(store_: Store, read: Callable[[], list[Run]], going: bool,
+                       planned: int | None = None) -> None:
+    """The experiment's progress and verdict from its runs (``read``: the runs serving its plan, of which there are
+    ``planned``; or an older link's group), redrawn every second while its runs go (``going``); when the last
+    one ends, the whole page once more, so that its button follows the store."""
     @st.fragment(run_every=POLL_S if going else None)
     def results() -> None:
-        runs = guarded(store_.runs, group)  # one read: every status line below agrees with the others
+        runs = guarded(read)  # one read: every status line below agrees with the others
         if runs is None:
             store_error()
             return
+        missing = (planned or 0) - len(runs) if planned is not None else 0
         if not runs:
-            st.info("No runs of this experiment are in the store (deleted, or a link from another machine).")
+            st.info("No run of this experiment is in the store yet: press Run the experiment to train it."
+                    if planned is not None else
+                    "No runs of this experiment are in the store (deleted, or a link from another machine).")
             return
         unfinished = [r for r in runs if not r.is_over]
         counts = {s: sum(r.status == s for r in runs) for s in {r.status for r in runs}}
         st.caption(" · ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+        if missing:
+            st.caption(f"{report.count(missing, 'run')} of {planned} not in the store (never started, failed or "
+                       "stopped): press Run the experiment to train them.")
         if unfinished:
             queued = sum(r.status == "queued" for r in unfinished)
             st.caption(f"Waiting for this experiment's {report.count(len(unfinished), 'unfinished run')} "
@@ -593,9 +692,9 @@ def experiment_results(store_: Store, group: str, going: bool) -> None:
         for c in comparisons:
             st.markdown(md_escape(c.sentence()))
         if any(r.status != "queued" for r in runs):
-            st.plotly_chart(charts.arms([history(store_, r) for r in runs]), key=f"arms-{group}")
+            st.plotly_chart(charts.arms([history(store_, r) for r in runs]), key="x_arms")
         if len([c for c in comparisons if c.mean is not None]) > 1:
-            st.plotly_chart(charts.benefit(comparisons), key=f"benefit-{group}")
+            st.plotly_chart(charts.benefit(comparisons), key="x_benefit")
         failed = [r for r in runs if r.status in ("failed", "diverged", "interrupted")]
         if failed:
             st.warning(f"{report.count(len(failed), 'run')} did not finish: left out of the comparison.")
