@@ -47,27 +47,93 @@ ARM_COLOURS = {False: "#777777", True: "#0072B2"}  # the experiment's arms: with
 SIZE_MARKERS = ("circle", "square", "diamond", "triangle-up", "x", "star", "cross")  # one per training-set size
 
 
-def style(fig: go.Figure) -> go.Figure:
+class Spec:
+    """A figure as plain data, built up by the helpers below and made a Plotly figure once (``figure``): Plotly
+    checks a figure handed over whole in a few milliseconds, while each ``update_*`` or ``add_*`` call on a built
+    one costs about as much again, and a watched run's charts are built anew every few seconds (bench/watch.py).
+    Its methods do what the figure's methods of the same names do."""
+
+    def __init__(self, *traces: dict) -> None:
+        self.data: list[dict] = list(traces)
+        self.layout: dict = {}
+
+    def add_scatter(self, **trace) -> None:
+        self.data.append({"type": "scatter", **trace})
+
+    def add_bar(self, **trace) -> None:
+        self.data.append({"type": "bar", **trace})
+
+    def update_layout(self, props: dict | None = None, **more) -> None:
+        """Merge into the layout: nested dicts merge, any other value replaces."""
+        _merge(self.layout, {**(props or {}), **more})
+
+    def update_xaxes(self, **props) -> None:
+        self._update_axes("xaxis", props)
+
+    def update_yaxes(self, **props) -> None:
+        self._update_axes("yaxis", props)
+
+    def _update_axes(self, kind: str, props: dict) -> None:
+        """``props`` on every axis of ``kind``: the first, and any other the layout holds (``yaxis2``)."""
+        for name in [kind] + [k for k in self.layout if k.startswith(kind) and k[len(kind):].isdigit()]:
+            _merge(self.layout.setdefault(name, {}), props)
+
+    def add_hline(self, y: float, line: dict, text: str | None = None, position: str = "bottom right") -> None:
+        """A line across the plot at ``y``, with ``text`` at its end (``position``: "bottom right" or "top left")."""
+        self._shape({"type": "line", "x0": 0, "x1": 1, "xref": "x domain", "y0": y, "y1": y, "yref": "y",
+                     "line": line})
+        if text is not None:
+            right = position.endswith("right")
+            self._note({"showarrow": False, "text": text, "x": 1 if right else 0, "xanchor": "right" if right
+                        else "left", "xref": "x domain", "y": y, "yanchor": "top" if position.startswith("bottom")
+                        else "bottom", "yref": "y"})
+
+    def add_vline(self, x: float, line: dict, annotation: dict, position: str) -> None:
+        """A line up the plot at ``x``, with ``annotation`` at its top (``position``: "top right" or "top left")."""
+        self._shape({"type": "line", "x0": x, "x1": x, "xref": "x", "y0": 0, "y1": 1, "yref": "y domain",
+                     "line": line})
+        self._note({**annotation, "showarrow": False, "x": x, "xanchor": "left" if position == "top right"
+                    else "right", "xref": "x", "y": 1, "yanchor": "top", "yref": "y domain"})
+
+    def _shape(self, shape: dict) -> None:
+        self.layout.setdefault("shapes", []).append(shape)
+
+    def _note(self, annotation: dict) -> None:
+        self.layout.setdefault("annotations", []).append(annotation)
+
+    def figure(self) -> go.Figure:
+        return go.Figure({"data": self.data, "layout": self.layout})
+
+
+def _merge(into: dict, props: dict) -> None:
+    for key, value in props.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge(into[key], value)
+        else:
+            into[key] = value
+
+
+def style(fig: Spec) -> None:
     """The one text style of every chart: 14 px and dark, numbers without SI suffixes."""
     text = {"size": FONT, "color": INK}
-    fig.update_layout(font=text, title_font={"size": FONT + 2, "color": INK}, legend_font=text,
-                      hoverlabel_font_size=FONT)
+    fig.update_layout(font=text, title={"font": {"size": FONT + 2, "color": INK}}, legend={"font": text},
+                      hoverlabel={"font": {"size": FONT}})
     for update in (fig.update_xaxes, fig.update_yaxes):
-        update(tickfont=text, title_font=text, exponentformat="power", color=INK)
-    return fig
+        update(tickfont=text, title={"font": text}, exponentformat="power", color=INK)
 
 
-def _layout(fig: go.Figure, title: str, y: str, log: bool = False, x: str = "step") -> go.Figure:
+def _layout(fig: Spec, title: str, y: str, log: bool = False, x: str = "step") -> None:
     # The title at the top, the legend at the bottom, below the x axis's title, where the space it takes grows with
     # the rows it wraps into (Plotly widens the bottom margin for it): placed above the plot, a legend wrapping
     # onto more rows in a narrow column grew up over the title ("Loss" and "Accuracy" at 800 px).
     fig.update_layout(title={"text": title, "y": 0.98, "yanchor": "top", "x": 0.01, "xanchor": "left"}, height=380,
-                      margin={"l": 60, "r": 10, "t": 50, "b": 50}, xaxis_title=x, yaxis_title=y,
+                      margin={"l": 60, "r": 10, "t": 50, "b": 50}, xaxis={"title": {"text": x}},
+                      yaxis={"title": {"text": y}},
                       legend={"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom",
                               "xref": "container", "x": 0, "xanchor": "left"})
     if log:
         log_axis(fig, RATIO_DECADES)
-    return style(fig)
+    style(fig)
 
 
 def power(k: int) -> str:
@@ -75,14 +141,12 @@ def power(k: int) -> str:
     return f"10{superscript(k)}"
 
 
-def log_axis(fig: go.Figure, decades: tuple[int, int], axis: str = "yaxis", every: int = 3) -> None:
+def log_axis(fig: Spec, decades: tuple[int, int], axis: str = "yaxis", every: int = 3) -> None:
     """A log axis over the fixed range 10^lo … 10^hi, labelled at every ``every``-th power of ten only."""
     lo, hi = decades
     ks = [k for k in range(lo, hi + 1) if k % every == 0]
     fig.update_layout({axis: {"type": "log", "range": [lo, hi], "tickvals": [10.0 ** k for k in ks],
                               "ticktext": [power(k) for k in ks], "minor": {"ticks": "", "showgrid": False}}})
-
-
 def _mode(points: int) -> str:
     # A line through one point is invisible: short series get markers too.
     return "lines+markers" if points < 30 else "lines"
@@ -95,7 +159,7 @@ def _on_scale(values: list[float], decades: tuple[int, int]) -> list[float | Non
     return [v if math.isfinite(v) and lo <= v <= hi else None for v in values]
 
 
-def _edge_marks(fig: go.Figure, xs: list, values: list[float], decades: tuple[int, int], **trace) -> None:
+def _edge_marks(fig: Spec, xs: list, values: list[float], decades: tuple[int, int], **trace) -> None:
     """Mark values a log axis cannot draw, at the edge of the fixed range: exact zeros and values below it at
     the bottom, values above it or not finite at the top."""
     lo, hi = 10.0 ** decades[0], 10.0 ** decades[1]
@@ -116,12 +180,13 @@ def _edge_marks(fig: go.Figure, xs: list, values: list[float], decades: tuple[in
                             marker={"symbol": EDGE[kind], "size": 11, "color": INK}, cliponaxis=False, **trace)
 
 
+
 def layer_colours(n: int) -> list[str]:
     """One colour per layer along ``LAYER_SCALE``, input first."""
     return sample_colorscale(LAYER_SCALE, [k / max(1, n - 1) for k in range(n)])
 
 
-def _layer_colour_bar(fig: go.Figure, n: int, x: float) -> None:
+def _layer_colour_bar(fig: Spec, n: int, x: float) -> None:
     """A colour bar for the layer lines (instead of a legend entry per layer): an invisible point that carries
     the scale."""
     fig.add_scatter(x=[x], y=[None], mode="markers", showlegend=False, hoverinfo="skip",
@@ -131,18 +196,18 @@ def _layer_colour_bar(fig: go.Figure, n: int, x: float) -> None:
                                          "tickfont": {"size": FONT, "color": INK}, "thickness": 14}})
 
 
-def mark_divergence(fig: go.Figure, x: float, step: int) -> None:
+def mark_divergence(fig: Spec, x: float, step: int) -> None:
     """The step where the loss stopped being finite: a red dashed line, labelled on the side of the line with
     more room (on a set x range, the right side when the line is in its left half: the label would be cut off
     at the plot's left edge)."""
-    span = fig.layout.xaxis.range
+    span = fig.layout.get("xaxis", {}).get("range")
     side = "top right" if span is not None and x <= (span[0] + span[1]) / 2 else "top left"
     fig.add_vline(x=x, line={"color": DIVERGED, "dash": "dash", "width": 2},
                   annotation={"text": f"diverged at step {step}", "font": {"size": FONT, "color": DIVERGED}},
-                  annotation_position=side)
+                  position=side)
 
 
-def _mark_runs_divergence(fig: go.Figure, histories: list[RunHistory], in_epochs: bool = False) -> None:
+def _mark_runs_divergence(fig: Spec, histories: list[RunHistory], in_epochs: bool = False) -> None:
     """Mark each diverged run's step (on an epoch axis: the epoch it diverged in)."""
     for h in histories:
         n = h.run.diverged_step
@@ -170,7 +235,7 @@ def run_colours(runs: list[Run]) -> dict[int, str]:
     return {r.id: run_colour(r.id) for r in runs}
 
 
-def _span(fig: go.Figure, xs: list[float], whole: bool = False) -> None:
+def _span(fig: Spec, xs: list[float], whole: bool = False) -> None:
     """The x axis over the data, set rather than left to Plotly's autorange (which pads for markers and the
     divergence label, and squeezed the curves to the right): from the first to the last x, half a unit either
     side of a single whole-number x (an epoch), 2 % either side otherwise."""
@@ -181,7 +246,7 @@ def _span(fig: go.Figure, xs: list[float], whole: bool = False) -> None:
     fig.update_xaxes(range=[lo - pad, hi + pad])
 
 
-def _steady_range(fig: go.Figure, values: list[float]) -> None:
+def _steady_range(fig: Spec, values: list[float]) -> None:
     """A constant (or one-point) series on a linear axis gets ±10 % of its value as its range, so the ticks read
     "8×10⁷" rather than nine significant figures around a range of nothing."""
     finite = [v for v in values if math.isfinite(v)]
@@ -202,31 +267,30 @@ def run_name(run: Run) -> str:
     return "<br>".join(textwrap.wrap(text, LEGEND_LINE, break_long_words=False, break_on_hyphens=False))
 
 
-def _run_key(fig: go.Figure, run: Run, colour: str) -> None:
+def _run_key(fig: Spec, run: Run, colour: str) -> None:
     """The run's legend entry, in its colour: one per run, whichever of its curves exist (clicking it hides or
     shows them all)."""
     fig.add_scatter(x=[None], y=[None], mode="lines", name=run_name(run), legendgroup=str(run.id),
                     line={"color": colour, "width": 4}, hoverinfo="skip")
 
 
-def _room_for_legend(fig: go.Figure, runs: int) -> go.Figure:
+def _room_for_legend(fig: Spec, runs: int) -> None:
     """Taller with more runs: each run's legend entry takes a few lines below the plot, which keeps its height."""
     fig.update_layout(height=max(380, 300 + 80 * runs))
-    return fig
 
 
-def _style_key(fig: go.Figure) -> None:
+def _style_key(fig: Spec) -> None:
     """Two grey legend entries that say which line style is which (colour says which run)."""
     for name, dash in (("training (dotted)", TRAIN_DASH), ("validation (solid)", "solid")):
         fig.add_scatter(x=[None], y=[None], mode="lines", name=name, line={"color": "#777777", "dash": dash},
                         hoverinfo="skip")
 
 
-def _chance(fig: go.Figure, runs: list[Run]) -> None:
+def _chance(fig: Spec, runs: list[Run]) -> None:
     """A labelled line at the accuracy of guessing (one over the number of classes)."""
     classes = max((len(r.classes) for r in runs), default=0) or 10
-    fig.add_hline(y=1 / classes, line={"color": "grey", "dash": "dash"},
-                  annotation_text=f"chance ({100 / classes:.0f}%)", annotation_position="bottom right")
+    fig.add_hline(y=1 / classes, line={"color": "grey", "dash": "dash"}, text=f"chance ({100 / classes:.0f}%)",
+                  position="bottom right")
 
 
 def divergence_note(h: RunHistory) -> str | None:
@@ -245,7 +309,7 @@ def divergence_note(h: RunHistory) -> str | None:
 def loss(histories: list[RunHistory]) -> go.Figure:
     """Training (and validation) loss against step, one colour per run (``run_colours``); a log axis when the
     loss spans more than three decades (a run that blows up), and each diverged run's step marked."""
-    fig, values = go.Figure(), []
+    fig, values = Spec(), []
     colours = run_colours([h.run for h in histories])
     for h in histories:
         r = h.run
@@ -275,12 +339,12 @@ def loss(histories: list[RunHistory]) -> go.Figure:
     _span(fig, [0] + [s.step for h in histories for s in h.steps]
           + [h.run.diverged_step for h in histories if h.run.diverged_step is not None])
     _mark_runs_divergence(fig, histories)
-    return fig
+    return fig.figure()
 
 
 def accuracy(histories: list[RunHistory]) -> go.Figure:
     """Training and validation accuracy per epoch, one colour per run (``run_colours``), with the chance line."""
-    fig = go.Figure()
+    fig = Spec()
     colours = run_colours([h.run for h in histories])
     for h in histories:
         r, xs = h.run, [e.epoch for e in h.epochs]
@@ -300,13 +364,14 @@ def accuracy(histories: list[RunHistory]) -> go.Figure:
           whole=True)
     _mark_runs_divergence(fig, histories, in_epochs=True)
     _layout(fig, "Accuracy", "accuracy", x="epoch")
-    return _room_for_legend(fig, len(histories))
+    _room_for_legend(fig, len(histories))
+    return fig.figure()
 
 
 def grad_norms(h: RunHistory) -> go.Figure:
     """Per-layer gradient L2 norms against step on the fixed log range: vanishing and exploding show as a fan.
     Layers are coloured input (dark) to output (light), with a colour bar."""
-    fig = go.Figure()
+    fig = Spec()
     layers, steps = h.run.layers, [s.step for s in h.steps]
     colours = layer_colours(len(layers))
     mode = _mode(len(steps))
@@ -323,7 +388,7 @@ def grad_norms(h: RunHistory) -> go.Figure:
     _layout(fig, "Gradient norm per layer", "L2 norm")
     log_axis(fig, GRAD_DECADES)
     _mark_runs_divergence(fig, [h])
-    return fig
+    return fig.figure()
 
 
 def heatmap(h: RunHistory) -> go.Figure:
@@ -335,21 +400,21 @@ def heatmap(h: RunHistory) -> go.Figure:
          for k in range(len(h.run.layers))]
     ks = list(range(lo, hi + 1, 3))
     text = [("≤" if k == lo else "≥" if k == hi else "") + power(k) for k in ks]
-    fig = go.Figure(go.Heatmap(z=z, x=[s.step for s in h.steps], y=h.run.layers, colorscale=HEAT_SCALE, zmin=lo,
-                               zmax=hi,
-                               colorbar={"title": {"text": "norm"}, "tickvals": ks, "ticktext": text,
-                                         "tickfont": {"size": FONT, "color": INK}},
-                               hovertemplate="%{y}, step %{x}: 10^%{z:.1f}<extra></extra>"))
+    fig = Spec({"type": "heatmap", "z": z, "x": [s.step for s in h.steps], "y": h.run.layers,
+                "colorscale": HEAT_SCALE, "zmin": lo, "zmax": hi,
+                "colorbar": {"title": {"text": "norm"}, "tickvals": ks, "ticktext": text,
+                             "tickfont": {"size": FONT, "color": INK}},
+                "hovertemplate": "%{y}, step %{x}: 10^%{z:.1f}<extra></extra>"})
     _layout(fig, "Gradient norm, layer × step: white healthy,<br>blue vanishing, red exploding", "layer")
     _mark_runs_divergence(fig, [h])
-    return fig
+    return fig.figure()
 
 
 def benefit(comparisons: list[Comparison]) -> go.Figure:
     """Augmentation's effect on test accuracy against training-set size: the mean paired difference over seeds
     with its 95 % interval as error bars (none where only one seed finished)."""
     rows = [c for c in comparisons if c.mean is not None]
-    fig = go.Figure()
+    fig = Spec()
     lo = [100 * (c.mean - c.interval[0]) if c.interval else 0 for c in rows]
     hi = [100 * (c.interval[1] - c.mean) if c.interval else 0 for c in rows]
     fig.add_scatter(x=[c.train_size for c in rows], y=[100 * c.mean for c in rows], mode="lines+markers",
@@ -357,8 +422,9 @@ def benefit(comparisons: list[Comparison]) -> go.Figure:
                     text=[c.verdict for c in rows], name="with − without (95% interval)")
     fig.add_hline(y=0, line={"color": "grey", "dash": "dot"})
     fig.update_xaxes(type="log")
-    return _layout(fig, "What augmentation changes, by training-set size", "test accuracy difference (points)",
-                   x="training images")
+    _layout(fig, "What augmentation changes, by training-set size", "test accuracy difference (points)",
+            x="training images")
+    return fig.figure()
 
 
 def arms(histories: list[RunHistory]) -> go.Figure:
@@ -371,7 +437,7 @@ def arms(histories: list[RunHistory]) -> go.Figure:
         for e in h.epochs:
             if e.val_acc is not None and e.epoch in ends:
                 curves.setdefault(arm, {}).setdefault(ends[e.epoch], []).append(e.val_acc)
-    fig = go.Figure()
+    fig = Spec()
     sizes = sorted({h.run.config.train_size for h in histories})
     for arm, by_step in sorted(curves.items()):
         xs = sorted(by_step)
@@ -383,7 +449,8 @@ def arms(histories: list[RunHistory]) -> go.Figure:
                         marker={"symbol": SIZE_MARKERS[sizes.index(size) % len(SIZE_MARKERS)], "size": 8})
     _chance(fig, [h.run for h in histories])
     fig.update_yaxes(range=[0, 1])
-    return _layout(fig, "Validation accuracy, mean over seeds", "accuracy", x="step")
+    _layout(fig, "Validation accuracy, mean over seeds", "accuracy", x="step")
+    return fig.figure()
 
 
 def init_gradients(analysis: Analysis, ghost: tuple[str, list[float]] | None = None) -> go.Figure:
@@ -391,7 +458,7 @@ def init_gradients(analysis: Analysis, ghost: tuple[str, list[float]] | None = N
     (label, norms) of the network shown before, drawn faintly for comparison."""
     norms = analysis.norms
     xs = list(range(1, len(norms) + 1))
-    fig = go.Figure()
+    fig = Spec()
     if ghost is not None:
         label, before = ghost
         fig.add_scatter(x=list(range(1, len(before) + 1)), y=_on_scale(before, GRAD_DECADES),
@@ -403,7 +470,7 @@ def init_gradients(analysis: Analysis, ghost: tuple[str, list[float]] | None = N
     _edge_marks(fig, xs, norms, GRAD_DECADES)
     _layout(fig, "Gradient norm per layer", "L2 norm", x="layer (1 = input)")
     log_axis(fig, GRAD_DECADES)
-    return fig
+    return fig.figure()
 
 
 def init_activations(analysis: Analysis) -> go.Figure:
@@ -414,7 +481,7 @@ def init_activations(analysis: Analysis) -> go.Figure:
     rows = [s for s in analysis.layers if s.saturated is not None or s.dead is not None]  # the output has none
     xs = list(range(1, len(rows) + 1))
     sizes = [s.act_rms for s in rows]
-    fig = go.Figure()
+    fig = Spec()
     fig.add_scatter(x=xs, y=_on_scale(sizes, ACT_DECADES), mode="lines+markers", name="size (RMS)",
                     line={"color": INK, "width": 2},
                     marker={"size": 9, "color": layer_colours(len(rows)), "line": {"color": INK, "width": 1}},
@@ -425,12 +492,12 @@ def init_activations(analysis: Analysis) -> go.Figure:
     shares = [s.saturated if s.saturated is not None else s.dead for s in rows]
     kind = "saturated" if rows and rows[0].saturated is not None else "at zero"  # ReLU, GELU: the flat side
     fig.add_bar(x=xs, y=shares, name=f"share {kind}", opacity=0.35, yaxis="y2")
-    fig.update_layout(yaxis2={"overlaying": "y", "side": "right", "range": [0, 1], "title": f"share {kind}",
+    fig.update_layout(yaxis2={"overlaying": "y", "side": "right", "range": [0, 1], "title": {"text": f"share {kind}"},
                               "tickmode": "array", "tickvals": [0, 0.25, 0.5, 0.75, 1], "tickformat": ".0%",
                               "showgrid": False})
     _layout(fig, "Activation size per layer", "RMS of the activations", x="layer (1 = input)")
     log_axis(fig, ACT_DECADES)
-    return fig
+    return fig.figure()
 
 
 def histogram(run: Run, step: int, histograms: list[list[int]], layers: list[int]) -> go.Figure:
@@ -441,7 +508,7 @@ def histogram(run: Run, step: int, histograms: list[list[int]], layers: list[int
     hover = [f"10^{a:g} … 10^{b:g}" for a, b in pairwise(edges)]
     hover[0], hover[-1] = f"0 … 10^{edges[1]:g} (zeros and below)", f"above 10^{edges[-2]:g}"
     colours = layer_colours(len(run.layers))
-    fig = go.Figure()
+    fig = Spec()
     for k in layers:
         fig.add_bar(x=centres, y=histograms[k], name=run.layers[k], opacity=0.6, marker={"color": colours[k]},
                     hovertext=hover, hovertemplate="%{hovertext}: %{y} weights<extra>%{fullData.name}</extra>")
@@ -449,12 +516,12 @@ def histogram(run: Run, step: int, histograms: list[list[int]], layers: list[int
     _layout(fig, f"Gradient values at step {step}", "weights", x="|gradient| (log bins)")
     ks = [k for k in range(math.ceil(edges[0]), math.floor(edges[-1]) + 1) if k % 3 == 0]
     fig.update_xaxes(tickvals=ks, ticktext=[power(k) for k in ks])
-    return fig
+    return fig.figure()
 
 
 def update_ratios(h: RunHistory) -> go.Figure:
     """‖Δw‖ / ‖w‖ per layer against step: around 1e-3 is healthy, far below learns nothing, far above thrashes."""
-    fig = go.Figure()
+    fig = Spec()
     layers, steps = h.run.layers, [d.step for d in h.details]
     colours = layer_colours(len(layers))
     for k, name in enumerate(layers):
@@ -466,7 +533,7 @@ def update_ratios(h: RunHistory) -> go.Figure:
         _layer_colour_bar(fig, len(layers), steps[0])
     _layout(fig, "Update-to-weight ratio per layer", "‖Δw‖ / ‖w‖", log=True)
     _mark_runs_divergence(fig, [h])
-    return fig
+    return fig.figure()
 
 
 def sweep_curve(answers: list[Answer], split: str = "validation") -> go.Figure:
@@ -474,7 +541,7 @@ def sweep_curve(answers: list[Answer], split: str = "validation") -> go.Figure:
     interval as error bars (clipped to 0 to 100 %); one curve per training-set size, its no-augmentation level as
     a dotted line of the same colour, and the value the sweep picks (on validation) ringed. The title is short (a
     half-width column at 800 px holds it); the page's caption says the rest (``SWEEP_CAPTION``)."""
-    fig = go.Figure()
+    fig = Spec()
     for i, a in enumerate(answers):
         colour = RUN_PALETTE[i % len(RUN_PALETTE)]
         rows = [r for r in a.rows if r.value is not None and (r.val if split == "validation" else r.test)]
@@ -491,16 +558,16 @@ def sweep_curve(answers: list[Answer], split: str = "validation") -> go.Figure:
         if plain:
             level = 100 * sum(plain.values()) / len(plain)
             fig.add_hline(y=level, line={"color": colour, "dash": "dot"},
-                          annotation_text=f"none {level:.1f} %", annotation_position="top left")
+                          text=f"none {level:.1f} %", position="top left")
         pick = a.pick()
         if pick is not None and pick in xs:
             fig.add_scatter(x=[pick], y=[ys[xs.index(pick)]], mode="markers", showlegend=i == 0,
                             name="best on validation", hoverinfo="skip",
                             marker={"symbol": "circle-open", "size": 22, "color": colour, "line": {"width": 3}})
     x_title = answers[0].axis_name if answers else "value"
-    fig = _layout(fig, f"{split.capitalize()} accuracy", "accuracy (%)", x=x_title)
+    _layout(fig, f"{split.capitalize()} accuracy", "accuracy (%)", x=x_title)
     fig.update_yaxes(rangemode="nonnegative")
-    return fig
+    return fig.figure()
 
 
 SWEEP_CAPTION = ("Accuracy by value, mean over seeds; bars: 95 % interval (shown within 0 to 100 %); dotted "

@@ -26,7 +26,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -41,26 +40,12 @@ CHART = "[data-testid='stPlotlyChart']"
 
 @contextmanager
 def server(tree: Path, home: Path) -> Iterator[tuple[int, str]]:
-    """``streamlit run app.py`` from ``tree`` on a free loopback port, its runs in ``home``."""
+    """``streamlit run app.py`` from ``tree`` on a loopback port the system picks, its runs in ``home``."""
     sys.path.insert(0, str(ROOT))
-    from tests.browser import free_port, stop_server
+    from tests.browser import start_server, stop_server
 
-    port = free_port()
-    env = {**os.environ, "AUGVIZ_HOME": str(home), "AUGVIZ_MAX_RUNS": "1", "PYTHONPATH": str(tree)}
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(tree / "app.py"), "--server.port",
-                             str(port), "--server.address", "127.0.0.1", "--server.headless", "true"],
-                            cwd=tree, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
+    proc, url = start_server({"AUGVIZ_HOME": str(home), "AUGVIZ_MAX_RUNS": "1", "PYTHONPATH": str(tree)}, tree)
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2):
-                    break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("streamlit did not start") from None
-                time.sleep(0.3)
         yield proc.pid, url
     finally:
         for child in descendants(proc.pid):

@@ -27,13 +27,13 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 LISTENING = re.compile(r"URL: (http://127\.0\.0\.1:\d+)")
 
 
-def start_server(env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
-    """Start ``streamlit run app.py`` on a loopback port the system picks, and wait until it answers;
-    returns (process, URL)."""
+def start_server(env: dict[str, str] | None = None, root: Path = ROOT) -> tuple[subprocess.Popen, str]:
+    """Start ``streamlit run app.py`` of the checkout ``root`` (this one by default) on a loopback port the system
+    picks, and wait until it answers; returns (process, URL)."""
     proc = subprocess.Popen(
-        [sys.executable, "-u", "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", "0",
+        [sys.executable, "-u", "-m", "streamlit", "run", str(root / "app.py"), "--server.port", "0",
          "--server.address", "127.0.0.1", "--server.headless", "true"],
-        cwd=ROOT, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        cwd=root, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     tail: collections.deque[str] = collections.deque(maxlen=200)
     found: list[str] = []
     bound = threading.Event()

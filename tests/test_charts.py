@@ -202,6 +202,16 @@ def all_figures() -> list[go.Figure]:
             charts.accuracy([h]), charts.benefit([])]
 
 
+def test_every_chart_is_handed_to_plotly_whole_not_updated_call_by_call(monkeypatch):
+    """Each update or add call on a built Plotly figure walks and checks it again (about 20 ms a chart), and a
+    watched run's charts are built anew every few seconds: three of them cost 76 ms that way, 23 ms whole."""
+    def refused(*args, **kwargs):
+        raise AssertionError("a chart updated after it was built")
+    for name in ("update_layout", "update_xaxes", "update_yaxes", "add_trace", "add_traces", "add_hline",
+                 "add_vline", "add_shape", "add_annotation"):
+        monkeypatch.setattr(go.Figure, name, refused)
+    assert len(all_figures()) == 9
+
 @pytest.mark.parametrize("fig", all_figures())
 def test_every_chart_has_large_dark_text(fig):
     def dark(colour: str) -> bool:

@@ -51,6 +51,13 @@ def test_the_test_set_is_fixed_whatever_the_training_seed():
     assert not torch.equal(a.train.x, b.train.x)
 
 
+def test_a_load_without_the_test_split_draws_the_same_training_images_and_no_test_images():
+    whole = data.load("synthetic", 500, 0.1, seed=2)
+    train_only = data.load("synthetic", 500, 0.1, seed=2, test=False)
+    assert torch.equal(train_only.train.x, whole.train.x) and torch.equal(train_only.val.y, whole.val.y)
+    assert len(train_only.test) == 0
+
+
 def test_validation_is_a_seeded_disjoint_fraction():
     ds = data.load("synthetic", 1000, 0.2, seed=3)
     assert len(ds.val) == 200 and len(ds.train) == 800

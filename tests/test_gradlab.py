@@ -7,6 +7,8 @@ import itertools
 import json
 import math
 import statistics
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -186,6 +188,17 @@ def test_building_and_analysing_never_touch_the_global_generator(batch):
     torch.manual_seed(123)  # whatever the global generator says, the seed decides
     assert analysis_of(PRESETS["vanishing"].net, batch, seed=3).norms == a.norms
     assert analysis_of(PRESETS["vanishing"].net, batch, seed=4).norms != a.norms
+
+
+def test_building_a_network_leaves_sympy_unimported():
+    """The Gradients page builds one on its first view: torch's symbolic-shape machinery (which ``to_empty`` on
+    meta tensors imports, with sympy) cost that view about 0.4 s of server CPU."""
+    code = ("import sys, torch; from augviz import deepnet; "
+            "[deepnet.DeepNet(deepnet.NetSpec(kind=k, batchnorm=True), 3, 32, 10) for k in deepnet.KINDS]; "
+            "print('sympy' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).parents[1])
+    assert out.stdout.strip() == "False"
 
 
 def test_the_default_init_is_pytorchs_rule():

@@ -31,6 +31,7 @@ class Request:
     folder: str | None = None
     image_size: int | None = None
     channels: int | None = None
+    test: bool = True  # False: a reader that generates its test split (the built-in shapes) may skip it
 
 
 @dataclass
@@ -62,7 +63,7 @@ class DatasetSpec:
 
 def _synthetic(req: Request) -> Raw:
     x, y = synthetic.generate(req.train_size or 5000, req.seed)
-    xt, yt = synthetic.generate(synthetic.TEST_SIZE, synthetic.TEST_SEED)
+    xt, yt = synthetic.generate(synthetic.TEST_SIZE if req.test else 0, synthetic.TEST_SEED)
     return Raw(x, y, xt, yt)
 
 
@@ -161,9 +162,12 @@ def split_validation(train: Split, fraction: float, g: torch.Generator) -> tuple
 def load(name: str, train_size: int | None = None, val_fraction: float = 0.1, seed: int = 0,
          folder: str | None = None, download: bool = False, root: Path | None = None,
          progress: sources.Progress | None = None, image_size: int | None = None,
-         channels: int | None = None) -> Dataset:
+         channels: int | None = None, test: bool = True) -> Dataset:
     """Load a dataset by name, take ``train_size`` training images (seeded), and split off validation.
-    ``image_size`` and ``channels`` apply to image folders (None: the folder's own)."""
+    ``image_size`` and ``channels`` apply to image folders (None: the folder's own). ``test=False`` is for a
+    caller that only looks at the training images (a page's browser, the gradient lab's batch): the built-in
+    shapes then leave their test split empty rather than draw 2,000 images; every split read from files is as
+    always, and so is the training split."""
     spec = DATASETS.get(name)
     if spec is None:
         raise DataError(f"unknown dataset {str(name)[:40]!r} (known: {', '.join(DATASETS)})")
@@ -172,7 +176,7 @@ def load(name: str, train_size: int | None = None, val_fraction: float = 0.1, se
     if download:
         for remote in spec.remotes:
             sources.download(remote, where, progress)
-    raw = spec.read(Request(where, root, train_size, seed, folder, image_size, channels))
+    raw = spec.read(Request(where, root, train_size, seed, folder, image_size, channels, test))
     x, y, xt, yt = raw.x, raw.y, raw.x_test, raw.y_test
     if xt is None or yt is None:  # no test split on disk: hold out a fixed 20 %
         order = torch.randperm(len(y), generator=torch.Generator().manual_seed(0))

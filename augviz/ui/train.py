@@ -139,7 +139,7 @@ def config_form() -> RunConfig | None:
 @st.cache_data(show_spinner="Loading the dataset…", max_entries=4)
 def _browse(name: str, folder: str | None, size: int, seed: int, per: int, image_size: int | None = None,
             channels: int | None = None) -> tuple[torch.Tensor, tuple[str, ...], str | None]:
-    ds = data.load(name, size, 0.0, seed, folder, image_size=image_size, channels=channels)
+    ds = data.load(name, size, 0.0, seed, folder, image_size=image_size, channels=channels, test=False)
     return data.per_class(ds.train, per), ds.classes, ds.note
 
 
