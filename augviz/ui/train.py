@@ -195,7 +195,12 @@ def start_controls(store_: Store, cfg: RunConfig) -> None:
     sb = st.sidebar
     problem = data_problem(cfg)
     sb.button("Start run", type="primary", key="t_start", disabled=problem is not None, width="stretch",
-              on_click=launch, args=(store_, [cfg]))
+              on_click=_start_once, args=(store_, cfg))
+    again = st.session_state.pop(ALREADY_GOING, None)
+    if again is not None:
+        sb.info(f"Run #{again} has this very configuration and has not ended yet: it is shown, and Start did not "
+                f"queue it a second time. To train it again, wait until #{again} ends (or stop it); to train a "
+                "variant beside it, change a setting first (another seed gives another draw of the same set-up).")
     if problem is None:
         return
     sb.error(f"Cannot start: {md_escape(problem)}")
@@ -205,9 +210,24 @@ def start_controls(store_: Store, cfg: RunConfig) -> None:
                   help=f"The run first fetches the dataset from its official address into {data.data_root()}")
 
 
+ALREADY_GOING = "t_already_going"  # session key: the run that a press of Start found still going, to say so
+
+
+def _start_once(store_: Store, cfg: RunConfig) -> None:
+    """Start's callback: queue one run of ``cfg``, keyed by its configuration, so that a double click (or a second
+    press while that run is still queued or running) shows that run rather than queuing an identical one; once it
+    has ended, the same configuration starts again. A second identical run while the first goes would train the
+    same seed on the same data: the same result, for twice the wait."""
+    key = sweep.launch_key([cfg])
+    going = guarded(store_.launch_going, key) or []
+    ids = launch(store_, [cfg], key=key)
+    if ids and ids == going:
+        st.session_state[ALREADY_GOING] = ids[0]
+
+
 def _download_and_start(store_: Store, cfg: RunConfig) -> None:
     st.session_state["t_download"] = True  # the form says what the run does
-    launch(store_, [replace(cfg, download=True)])
+    _start_once(store_, replace(cfg, download=True))
 
 
 # ---- which run a page shows --------------------------------------------------------------------------------
