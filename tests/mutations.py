@@ -171,7 +171,7 @@ def main() -> int:
         tree_copy(tree)
         for m in chosen:
             target = tree / m.path
-            original = target.read_text()
+            original = target.read_text() if target.is_file() else ""  # a file moved away: not applied
             start = time.perf_counter()
             if original.count(m.old) != 1:
                 verdict, caught = "NOT APPLIED", f"the text occurs {original.count(m.old)} times in {m.path}"
