@@ -117,3 +117,14 @@ def test_a_refused_value_without_one_in_its_place_leaves_the_address():
     assert "“17” did not fit that control (not one of that control's choices: null, 16, 28" in warnings(at)
     assert "the page uses the control's default instead" in warnings(at)
     assert "image_size" not in at.query_params  # a reload would not bring it back
+
+
+@pytest.mark.parametrize(("query", "value", "named", "instead"), [
+    ("n", "1000", "n (number of draws)", "16"), ("n", "0", "n (number of draws)", "16"),
+    ("show", "maybe", "show (presentation mode)", "off"), ("exact", "2", "exact values", "off")])
+def test_an_explore_link_value_its_control_refuses_leaves_the_links_good_values_in_use(query, value, named, instead):
+    at = fresh({query: value, "seed": "7"})
+    text = warnings(at)
+    assert f"The link's value for {named} was not used: “{value}” did not fit that control" in text, text
+    assert f"the page uses “{instead}” instead" in text, text
+    assert "for seed" not in text and at.sidebar.number_input(key="seed").value == 7  # not dropped with it

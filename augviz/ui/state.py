@@ -189,6 +189,9 @@ def one_of(options: Iterable[Any]) -> Codec:
     return encode, parse
 
 
+ON_OFF = one_of((False, True))  # a toggle's codec
+
+
 def on_grid(lo: float, hi: float, step: float) -> Codec:
     """The codec of a slider's number: in a link, anything that is not a number from ``lo`` to ``hi`` in steps of
     ``step`` is left out with a message, where the slider would refuse it or quietly hold a value it cannot show

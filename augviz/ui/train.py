@@ -18,7 +18,7 @@ from augviz.report import RunHistory
 from augviz.runconfig import PRECISIONS, RunConfig, from_dict
 from augviz.store import Run, Store, open_store
 from augviz.ui.common import md_escape
-from augviz.ui.state import Link, on_grid, one_of, whole
+from augviz.ui.state import ON_OFF, Link, on_grid, one_of, whole
 from augviz.ui.visitor import visitor
 
 LRS = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0)
@@ -43,7 +43,6 @@ LINK_LABELS = {  # the Train page's linked controls' labels, for messages about 
     "t_by_epochs": "count epochs instead", "t_epochs": "epochs", "t_wd": "weight decay",
     "t_aug": "augment with the Explore page's pipeline", "t_device": "device", "t_precision": "precision",
     "t_seed": "seed", "group": "experiment"}
-ON_OFF = one_of((False, True))
 LINK: Link = {  # the run form's controls in the Train page's link (query name → session key, and its choices)
     "dataset": ("t_dataset", one_of(data.NAMES)), "folder": "t_folder", "download": ("t_download", ON_OFF),
     "image_size": ("t_image_size", one_of(IMAGE_SIZES)), "channels": ("t_channels", one_of(CHANNELS)),
