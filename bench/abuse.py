@@ -12,15 +12,27 @@ Each case runs against a fresh server process, so that its memory figures start 
 8. equalize    a shared link with 16 equalize steps, then 64 draws
 9. fifo        ``python -m augviz train`` on an image folder holding a named pipe named like a picture
 10. dangling   the same with a link to a missing picture
+11. start-twice      a double click on "Start run" (the second click 250 ms after the first, while the page's
+                     script run for the first is going; two clicks a few ms apart Streamlit merges itself)
+12. experiment-twice the same on "Run the experiment"
+13. watchers   30 viewers of a training run's panel at once (a writer appends 50 steps a second, as a default run
+               does): 30 sessions of the real server, each a websocket client that asks for the panel's fragment
+               rerun every time the server's ``auto_rerun`` interval says, as a browser does (without drawing)
+14. stored     10,000 stored runs: the first load of the Runs, Train, Gradients and Explore pages (a fresh server
+               each, the Explore page loaded once before in another session, so that imports are not counted)
 
-Cases 3 to 8 run a real ``streamlit run app.py`` driven by Chromium (Playwright); cases 9 and 10 a real CLI
-run, whose process is then the server. Cases 1 and 2 set widget values
-that a browser can only reach by many clicks, each a request of its own, so they run the page in Streamlit's
-AppTest inside a fresh Python process, which is then the server. For each case the table gives the request's wall
-time, the server's CPU time for it, and the server's peak memory (RSS) growth over its state just before; case 2
+Cases 3 to 8 and 11 to 14 run a real ``streamlit run app.py`` driven by Chromium (Playwright), or for case 13
+by 30 websocket clients; cases 9 and 10 a real CLI run, whose process is then the server. Cases 1 and 2 set
+widget values that a browser can only reach by many clicks, each a request of its own, so they run the page in
+Streamlit's AppTest inside a fresh Python process, which is then the server. For each case the table gives the
+request's wall time, the server's CPU time for it, and the server's peak memory (RSS) growth over its state just
+before; case 2
 also counts the worker processes alive 10 s after the click, whose memory its peak includes, and case 5 gives the
-CPU per second that the open pages keep costing. Goal (issue 11): no request over 5 s of server CPU or 500 MB of
-growth, and no number of clicks that takes the server past 2 GB.
+CPU per second that the open pages keep costing; cases 11 and 12 count the runs and experiments the two clicks
+queued (goal: one), case 13 gives the server's CPU seconds per second for the 30 viewers together in its CPU
+column, the fragment reruns asked for and answered a second, the CPU of one rerun, and what a viewer costs when
+every rerun asked for is answered (goal: 0.02 s a second). Goal: no request
+over 5 s of server CPU or 500 MB of growth, and no number of clicks that takes the server past 2 GB.
 
 Usage: python -m bench.abuse [--cases gradients,elastic,...] [--limit 120] [--json FILE]
 A case still busy after ``--limit`` seconds is cut and shown as such. Timings depend on the machine's load; CPU
@@ -30,9 +42,11 @@ time and memory much less so.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -368,6 +382,172 @@ def case_runs(home: Path, limit: float, count: int = 5000) -> list[Row]:
     return rows
 
 
+def case_twice(button: str, what: str) -> Callable[[Path, float], list[Row]]:
+    """Two clicks on ``button`` of the Train page (a short run set by the link), the second 250 ms after the
+    first: a person's double click, whose second click arrives while the first click's script run is going."""
+
+    def case(home: Path, limit: float) -> list[Row]:
+        from augviz.store import Store
+
+        with server(home) as (pid, url), browser() as page:
+            page.goto(f"{url}/train?size=250&steps=10")
+            wait_rendered(page, pid, limit, "[data-testid='stSidebar'] button")
+            target = page.get_by_role("button", name=re.compile(f"^{re.escape(button)}")).first
+            target.wait_for(timeout=limit * 1000)
+            with Watch(pid) as w:
+                target.click()
+                page.wait_for_timeout(250)
+                target.click(force=True, timeout=5_000)  # force: the first click's page may have disabled it
+                cut = not wait_rendered(page, pid, limit)
+            runs = Store(home / "runs.sqlite").runs()
+            said = page.locator("[data-testid='stSidebar'] [data-testid='stAlert']")
+            return [w.row(f"double click: {what}", cut, runs_queued=len(runs),
+                          experiments=len({r.group for r in runs if r.group}),
+                          message=said.first.inner_text()[:60].replace("\n", " ") if said.count() else "")]
+
+    return case
+
+
+VIEWERS = 30
+GOAL_VIEWER_CPU_PER_S, GOAL_FIRST_LOAD_CPU_S = 0.02, 1.0  # a watching viewer's CPU a second; a page's first load
+
+
+async def _viewer(ws_url: str, query: str, seconds: float, counts: dict[str, int], ready: asyncio.Event) -> None:
+    """One browser's worth of polling without a browser: open a session on the Train page (``query``), then ask
+    for each ``auto_rerun`` fragment's rerun at its interval, as Streamlit's frontend does, for ``seconds``
+    after ``ready`` is set. ``counts``: "drawn", the sessions whose first script run ended; "asked" and
+    "answered", the fragment reruns asked for and the script runs the server finished after ``ready`` (a server
+    short of CPU answers fewer: Streamlit merges a session's rerun requests that wait)."""
+    import aiohttp
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    def rerun(page_hash: str = "", fragment: str = "") -> bytes:
+        msg = BackMsg()
+        msg.rerun_script.query_string = query
+        msg.rerun_script.page_name = "train"
+        msg.rerun_script.page_script_hash = page_hash
+        if fragment:
+            msg.rerun_script.fragment_id = fragment
+            msg.rerun_script.is_auto_rerun = True
+        return msg.SerializeToString()
+
+    async with aiohttp.ClientSession() as http, http.ws_connect(ws_url, protocols=("streamlit",),
+                                                                 max_msg_size=0) as ws:
+        await ws.send_bytes(rerun())
+        timers: dict[str, asyncio.Task] = {}
+        page_hash = ""
+
+        async def poll(fragment: str, interval: float) -> None:
+            while True:
+                await asyncio.sleep(interval)
+                await ws.send_bytes(rerun(page_hash, fragment))
+                counts["asked"] += ready.is_set()
+
+        async def listen() -> None:
+            nonlocal page_hash
+            drawn = False
+            async for frame in ws:
+                if frame.type != aiohttp.WSMsgType.BINARY:
+                    continue
+                msg = ForwardMsg()
+                msg.ParseFromString(frame.data)
+                kind = msg.WhichOneof("type")
+                if kind == "new_session":
+                    page_hash = msg.new_session.page_script_hash
+                elif kind == "auto_rerun" and msg.auto_rerun.fragment_id not in timers:
+                    timers[msg.auto_rerun.fragment_id] = asyncio.create_task(
+                        poll(msg.auto_rerun.fragment_id, msg.auto_rerun.interval))
+                elif kind == "stop_auto_rerun":
+                    for task in timers.values():
+                        task.cancel()
+                    timers.clear()
+                elif kind == "script_finished":
+                    counts["answered"] += ready.is_set()
+                    counts["drawn"] += not drawn
+                    drawn = True
+
+        listener = asyncio.create_task(listen())
+        await ready.wait()
+        await asyncio.sleep(seconds)
+        listener.cancel()
+        for task in timers.values():
+            task.cancel()
+
+
+def case_watchers(home: Path, limit: float, seconds: float = 20.0) -> list[Row]:
+    """``VIEWERS`` sessions polling one training run's panel: the server's CPU per second for all of them."""
+    import sqlite3
+
+    from augviz.runconfig import RunConfig
+    from bench.watch import Writer, _schema
+
+    _schema(ROOT, home)
+    cfg = RunConfig()
+    with sqlite3.connect(home / "runs.sqlite", isolation_level=None) as db:
+        run_id = db.execute("INSERT INTO runs (config, label, grp, status, created, started, pid, layers, "
+                            "total_steps, classes) VALUES (?, ?, '', 'running', ?, ?, ?, ?, ?, ?)",
+                            (cfg.to_json(), cfg.label(), time.time(), time.time(), os.getpid(),
+                             '["conv1", "conv2", "conv3", "dense", "out"]', 100_000,
+                             '["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"]')).lastrowid
+    writer = Writer(home / "runs.sqlite", run_id)
+    try:
+        with server(home) as (pid, url):
+            ws_url = url.replace("http://", "ws://") + "/_stcore/stream"
+
+            async def all_of_them() -> tuple[float, float, float, int]:
+                ready, counts = asyncio.Event(), {"drawn": 0, "asked": 0, "answered": 0}
+                base_rss = rss_mb(pid)
+                tasks = [asyncio.create_task(_viewer(ws_url, f"run={run_id}", seconds, counts, ready))
+                         for _ in range(VIEWERS)]
+                deadline = time.monotonic() + limit
+                while counts["drawn"] < VIEWERS and time.monotonic() < deadline:  # every session's page drawn
+                    await asyncio.sleep(0.5)
+                await asyncio.sleep(3)  # past the first redraws
+                before, t0 = cpu_s(pid), time.monotonic()
+                ready.set()
+                peak = 0.0
+                while time.monotonic() - t0 < seconds:
+                    peak = max(peak, rss_mb(pid))
+                    await asyncio.sleep(0.25)
+                spent, took = cpu_s(pid) - before, time.monotonic() - t0
+                await asyncio.gather(*tasks)
+                return spent / took, peak - base_rss, peak, counts
+
+            per_s, growth, peak, counts = asyncio.run(all_of_them())
+    finally:
+        writer.stop()
+    # CPU a viewer costs when every rerun asked for is answered (a server short of CPU answers fewer).
+    per_rerun = per_s * seconds / max(1, counts["answered"])
+    per_viewer = per_rerun * counts["asked"] / seconds / VIEWERS
+    return [Row(f"{VIEWERS} viewers, CPU s a second", seconds, per_s, growth, peak, counts["drawn"] < VIEWERS,
+                {"asked_per_s": round(counts["asked"] / seconds, 1),
+                 "answered_per_s": round(counts["answered"] / seconds, 1), "cpu_s_per_rerun": round(per_rerun, 3),
+                 "per_viewer_all_answered": round(per_viewer, 3), "watch_goal": "met" if per_viewer <=
+                 GOAL_VIEWER_CPU_PER_S else f"NOT met (≤ {GOAL_VIEWER_CPU_PER_S:g} a viewer)"})]
+
+
+STORED = 10_000
+
+
+def case_stored(home: Path, limit: float) -> list[Row]:
+    """Each page's first load in a new session with ``STORED`` runs in the store (a fresh server each)."""
+    from bench.watch import fill
+
+    fill(ROOT, home, STORED)
+    rows = []
+    for name in ("runs", "train", "gradients", "explore"):
+        with server(home) as (pid, url), browser() as page:
+            page.goto(url)
+            wait_rendered(page, pid, limit, f":nth-match({TILE}, 17)")
+            with Watch(pid) as w:
+                page.goto(f"{url}/{'' if name == 'explore' else name}")
+                cut = not wait_rendered(page, pid, limit)
+            rows.append(w.row(f"{name} page, {STORED:,} runs", cut, first_load_goal="met" if w.cpu <=
+                              GOAL_FIRST_LOAD_CPU_S else f"NOT met (≤ {GOAL_FIRST_LOAD_CPU_S:g} s)"))
+    return rows
+
+
 # Cases 1 and 2 run in a child process (this file with --apptest CASE), which prints its Row as JSON.
 
 def apptest_gradients(limit: float) -> Row:
@@ -471,6 +651,10 @@ CASES: dict[str, Callable[[Path, float], list[Row]]] = {
     "equalize": case_link("16 equalize", equalize_steps),
     "fifo": case_folder("a named pipe", lambda d: os.mkfifo(d / "pipe.png")),
     "dangling": case_folder("a dangling link", lambda d: (d / "zz.png").symlink_to(d / "gone.png")),
+    "start-twice": case_twice("Start run", '"Start run"'),
+    "experiment-twice": case_twice("Run the experiment", '"Run the experiment"'),
+    "watchers": case_watchers,
+    "stored": case_stored,
 }
 
 

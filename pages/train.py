@@ -6,11 +6,8 @@ from augviz import report
 from augviz.ui import explore, state, train
 from augviz.ui import sweep as sweep_ui
 
-state.page("train", link={"p": explore.PIPELINE_LINK, "s": explore.STRENGTH_LINK, **{k[2:]: k for k in (
-    "t_dataset", "t_folder", "t_download", "t_image_size", "t_channels", "t_size", "t_val", "t_model", "t_opt",
-    "t_lr", "t_batch", "t_steps", "t_by_epochs", "t_epochs", "t_wd", "t_aug", "t_device", "t_precision")},
-    "seed": ("t_seed", state.whole(0, train.MAX_SEED)), "exp": "group", "experiment": train.EXPERIMENT_LINK,
-    "sweep": sweep_ui.LINK_KEY},
+state.page("train", link={"p": explore.PIPELINE_LINK, "s": explore.STRENGTH_LINK, **train.LINK, "exp": "group",
+                          "experiment": train.EXPERIMENT_LINK, "sweep": sweep_ui.LINK_KEY},
     keep=("x_seeds", "x_sizes", *sweep_ui.KEEP), labels={**train.LINK_LABELS, sweep_ui.LINK_KEY: "sweep"})
 
 st.title("Train")

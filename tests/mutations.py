@@ -103,15 +103,21 @@ MUTATIONS = (
              'for n, v in zip(h.run.layers, m.grad_norms, strict=False)}',
              'for n, v in zip(h.run.layers, m.grad_norms[::-1], strict=False)}',
              CORNERS),
-    Mutation("steps-limit-ignored", "the store's steps(limit) returns every step", "augviz/store.py",
-             "every = max(1, -(-count // limit)) if limit else 1", "every = 1",
-             CORNERS),
+    Mutation("steps-limit-ignored", "the store's steps(limit) returns every step", "augviz/store/metric_rows.py",
+             "max(1, -(-count // limit)) if limit else 1)", "1)", CORNERS),
     Mutation("exif-transpose-transverse", "EXIF orientations 5 and 7 swapped", "augviz/images.py",
              "5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE",
              "5: Image.Transpose.TRANSVERSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSPOSE",
              CORNERS),
     Mutation("exif-flip-axis", "EXIF orientation 2 flips top to bottom", "augviz/images.py",
              "_TURNS = {2: Image.Transpose.FLIP_LEFT_RIGHT,", "_TURNS = {2: Image.Transpose.FLIP_TOP_BOTTOM,",
+             CORNERS),
+    Mutation("exif-half-turn-as-flip", "EXIF orientations 3 (half turn) and 4 (flip top to bottom) swapped",
+             "augviz/images.py", "3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,",
+             "3: Image.Transpose.FLIP_TOP_BOTTOM, 4: Image.Transpose.ROTATE_180,", CORNERS),
+    Mutation("exif-quarter-turns-swapped", "EXIF orientations 6 and 8 turn the wrong way", "augviz/images.py",
+             "6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,\n          8: Image.Transpose.ROTATE_90}",
+             "6: Image.Transpose.ROTATE_90, 7: Image.Transpose.TRANSVERSE,\n          8: Image.Transpose.ROTATE_270}",
              CORNERS),
 )
 
@@ -165,7 +171,7 @@ def main() -> int:
         tree_copy(tree)
         for m in chosen:
             target = tree / m.path
-            original = target.read_text()
+            original = target.read_text() if target.is_file() else ""  # a file moved away: not applied
             start = time.perf_counter()
             if original.count(m.old) != 1:
                 verdict, caught = "NOT APPLIED", f"the text occurs {original.count(m.old)} times in {m.path}"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -100,3 +101,22 @@ def test_a_short_experiment_in_the_browser_ends_with_its_sentence(tmp_path):
     assert "hurt" not in text and "helped" not in text
     runs = Store(tmp_path / "runs.sqlite").runs()
     assert len(runs) == 4 and all(r.config.steps == 10 and r.config.train_size == 250 for r in runs)
+
+
+def test_a_double_click_on_start_run_queues_one_run(tmp_path):
+    store = Store(tmp_path / "runs.sqlite")
+    with train_page(tmp_path, max_runs=1, query="?size=250&steps=10") as page:  # a short run, from the link
+        start = page.get_by_role("button", name="Start run")
+        start.wait_for(timeout=60_000)
+        # A double click as a person makes one: the second click a moment after the first, while the page's
+        # script run for the first is going (two clicks within a few ms Streamlit merges into one run itself).
+        start.click()
+        page.wait_for_timeout(250)
+        start.click()
+        page.get_by_text("Run #1").first.wait_for(timeout=60_000)
+        deadline = time.monotonic() + 180
+        while not (store.runs() and all(r.is_over for r in store.runs())):  # what the clicks queued, run
+            assert time.monotonic() < deadline, "the run did not end"
+            time.sleep(1)
+        page.screenshot(path=ARTIFACTS / "train-double-click.png")
+    assert [r.id for r in store.runs()] == [1]

@@ -21,7 +21,7 @@ from augviz.serialize import MAX_SEED, MAX_STEPS
 from augviz.spec import Param
 from augviz.transform import CATEGORIES
 from augviz.ui.common import builtin_tensor, md_escape, md_lines
-from augviz.ui.state import note, whole
+from augviz.ui.state import ON_OFF, note, whole
 
 UPLOAD = "upload"
 DEFAULT_IMAGE = "test_card"
@@ -49,8 +49,9 @@ STRENGTH_LINK = (STRENGTH_KEY, (lambda v: f"{v:g}", _decode_strength))
 # What the page's link carries (query name → session key); the step widgets follow from the pipeline.
 PIPELINE_LINK = ("pipeline_doc", (share.pack, _decode_pipeline))  # the pipeline (with its seed), also Train's
 LINK: dict[str, str | tuple[str, tuple]] = {
-    "p": PIPELINE_LINK, "seed": ("seed", whole(0, MAX_SEED)), "img": "image", "n": "n_draws", "show": "present",
-    "exact": "exact", "fx": "formulas_open", "ex": "export_open", "tab": "export_tab", "s": STRENGTH_LINK}
+    "p": PIPELINE_LINK, "seed": ("seed", whole(0, MAX_SEED)), "img": "image", "n": ("n_draws", whole(1, MAX_DRAWS)),
+    "show": ("present", ON_OFF), "exact": ("exact", ON_OFF), "fx": ("formulas_open", ON_OFF),
+    "ex": ("export_open", ON_OFF), "tab": "export_tab", "s": STRENGTH_LINK}
 # The linked controls' labels, for messages about a link's value.
 LINK_LABELS = {"pipeline_doc": "pipeline", "seed": "seed", "image": "picture", "n_draws": "number of draws",
                "present": "presentation mode", "exact": "exact values", "formulas_open": "formulas panel",

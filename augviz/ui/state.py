@@ -12,6 +12,7 @@ A key the page deleted on purpose is forgotten.
 A page's linked keys travel in the address bar: ``finish`` (after the page ran) writes them as query parameters,
 and the first run of a session (someone opened a link) reads them back before any widget is drawn. A value that a
 widget then refuses (out of range, not an option) is dropped with a message, and the page draws again without it.
+Each such message names the setting, the value it refused, and the value the page uses instead (its control's own).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ _DRAWN = "_state.drawn"  # session key: the kept keys whose widgets that run dre
 _DRAWN_ON = "_state.drawn_on"  # session key: the page that run showed
 _CAVEAT = "_state.caveat"  # session key: what this run's link cannot carry
 MESSAGES = "_state.messages"  # session key: what the link could not set, shown by the page
+_REFUSED = "_state.refused"  # session key: the link's values refused in this run, said once the page has drawn
 
 _lock = threading.Lock()
 _keep: dict[str, re.Pattern[str]] = {}  # page → the keys it keeps (names and patterns)
@@ -175,13 +177,34 @@ def one_of(options: Iterable[Any]) -> Codec:
     that is none of them is left out with a message, where the control would quietly show its first choice (or,
     for a key the page looks up, fail)."""
     choices = tuple(options)
+    listed = f": {', '.join(encode(c) for c in choices)}" if len(choices) <= 12 else ""
 
     def parse(text: str) -> Any:
         value = decode(text)
         for choice in choices:  # the choice itself: True is not the choice 1, nor 1 the choice 1.0's type
             if value == choice and isinstance(value, bool) == isinstance(choice, bool):
                 return choice
-        raise ValueError("not one of that control's choices")
+        raise ValueError(f"not one of that control's choices{listed}")
+
+    return encode, parse
+
+
+ON_OFF = one_of((False, True))  # a toggle's codec
+
+
+def on_grid(lo: float, hi: float, step: float) -> Codec:
+    """The codec of a slider's number: in a link, anything that is not a number from ``lo`` to ``hi`` in steps of
+    ``step`` is left out with a message, where the slider would refuse it or quietly hold a value it cannot show
+    (250 in steps of 250 holds 260)."""
+    whole_numbers = all(isinstance(v, int) for v in (lo, hi, step))
+
+    def parse(text: str) -> float | int:
+        value = decode(text)
+        if not isinstance(value, bool) and isinstance(value, (int, float)):
+            k = (value - lo) / step
+            if lo <= value <= hi and abs(k - round(k)) < 1e-6:
+                return lo + round(k) * step if whole_numbers else round(lo + round(k) * step, 10)
+        raise ValueError(f"not a number from {lo:g} to {hi:g} in steps of {step:g}")
 
     return encode, parse
 
@@ -198,12 +221,41 @@ def _read_link(links: Mapping[str, tuple[str, Codec | None]]) -> list[str]:
                 raise ValueError("too long")
             value = decode(text) if codec is None else codec[1](text)
         except (ValueError, OverflowError, RecursionError) as e:
-            note(f"The link's value for {_named(query, _labels_now().get(key))} was not used: "
-                 f"“{shown(text)}” did not fit that control ({e}).")
+            _refused(query, key, text, str(e))
             continue
         state[key] = value
         applied.append(key)
     return applied
+
+
+def _refused(query: str, key: str, text: str, why: str | None = None) -> None:
+    """Note that the link's ``text`` for ``key`` was not used; said once the page has drawn (``say_refused``),
+    with the value the page uses instead."""
+    st.session_state.setdefault(_REFUSED, []).append((query, key, text, why))
+
+
+def say_refused() -> None:
+    """After the page drew (before ``finish`` writes the address): a message for each link value refused in this
+    run (or the run it restarted), naming the setting, the value refused and why, and what the page uses instead:
+    its control's value now."""
+    labels = _labels_now()
+    for query, key, text, why in st.session_state.pop(_REFUSED, []):
+        if st.session_state.get(key) is None:  # no value of its own to write there (``finish``): not the refused one
+            st.query_params.pop(query, None)
+        note(f"The link's value for {_named(query, labels.get(key))} was not used: “{shown(text)}” did not fit "
+             f"that control{f' ({why})' if why else ''}; the page uses {_in_use(key)} instead.")
+
+
+def _in_use(key: str) -> str:
+    """The value a control holds now, as a message shows it: its default when it holds none."""
+    value = st.session_state.get(key)
+    if value is None or isinstance(value, dict):
+        return "the control's default"
+    if isinstance(value, bool):
+        return "“on”" if value else "“off”"
+    if isinstance(value, (list, tuple)):
+        return "“" + ", ".join(shown(encode(v)) for v in value) + "”"
+    return f"“{shown(f'{value:g}' if isinstance(value, float) else str(value))}”"
 
 
 def from_link() -> list[str]:
@@ -261,6 +313,7 @@ def run_app() -> None:
             if not refuse_link():
                 raise
             st.rerun()
+        say_refused()
         finish()
         with slot:
             copy_link()
@@ -304,11 +357,10 @@ def refuse_link() -> bool:
         state.pop(key, None)
     state[_APPLIED] = []
     with _lock:
-        links, labels = _links.get(state.get(_PAGE, ""), {}), _labels.get(state.get(_PAGE, ""), {})
+        links = _links.get(state.get(_PAGE, ""), {})
     for query, (key, _) in links.items():
         if key in applied:
-            note(f"The link's value for {_named(query, labels.get(key))} was not used: "
-                 f"“{shown(st.query_params.get(query, ''))}” did not fit that control.")
+            _refused(query, key, st.query_params.get(query, ""))
     return True
 
 

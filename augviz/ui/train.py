@@ -34,11 +34,18 @@ from augviz.runconfig import PRECISIONS, RunConfig, from_dict, loads
 from augviz.store import Run, Store, open_store
 from augviz.ui import state
 from augviz.ui.common import md_escape
+from augviz.ui.state import ON_OFF, Link, on_grid, one_of, whole
 from augviz.ui.visitor import visitor
 
 LRS = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0)
 DECAYS = (0.0, 1e-5, 1e-4, 5e-4, 1e-3, 1e-2)
 STEPS = (10, 50, 100, 250, 500, 1000, 1500, 2000, 3000, 5000, 10_000)
+BATCHES = (16, 32, 64, 128, 256)
+IMAGE_SIZES = (None, 16, 28, 32, 48, 64, 96, 128)  # None: the folder's own
+CHANNELS = (None, 1, 3)
+OPTIMIZERS = ("adam", "sgd")
+DEVICES = ("auto", "cpu", "cuda")
+SIZE_RANGE, VAL_RANGE, EPOCH_RANGE = (250, 20_000, 250), (0.0, 0.5, 0.05), (1, 50)  # sliders: lo, hi(, step)
 POLL_S = 1.0
 PAST_FOR_ESTIMATES = 200  # newest finished runs whose speed estimates a queued run's wait
 CHARTS_S = 5.0  # a running run's charts redraw this often (its progress every POLL_S)
@@ -52,6 +59,15 @@ LINK_LABELS = {  # the Train page's linked controls' labels, for messages about 
     "t_by_epochs": "count epochs instead", "t_epochs": "epochs", "t_wd": "weight decay",
     "t_aug": "augment with the Explore page's pipeline", "t_device": "device", "t_precision": "precision",
     "t_seed": "seed", "group": "experiment", "x_link": "experiment"}
+LINK: Link = {  # the run form's controls in the Train page's link (query name → session key, and its choices)
+    "dataset": ("t_dataset", one_of(data.NAMES)), "folder": "t_folder", "download": ("t_download", ON_OFF),
+    "image_size": ("t_image_size", one_of(IMAGE_SIZES)), "channels": ("t_channels", one_of(CHANNELS)),
+    "size": ("t_size", on_grid(*SIZE_RANGE)), "val": ("t_val", on_grid(*VAL_RANGE)),
+    "model": ("t_model", one_of(models.TRAIN_MODELS)), "opt": ("t_opt", one_of(OPTIMIZERS)),
+    "lr": ("t_lr", one_of(LRS)), "batch": ("t_batch", one_of(BATCHES)), "steps": ("t_steps", one_of(STEPS)),
+    "by_epochs": ("t_by_epochs", ON_OFF), "epochs": ("t_epochs", whole(*EPOCH_RANGE)),
+    "wd": ("t_wd", one_of(DECAYS)), "aug": ("t_aug", ON_OFF), "device": ("t_device", one_of(DEVICES)),
+    "precision": ("t_precision", one_of(PRECISIONS)), "seed": ("t_seed", whole(0, MAX_SEED))}
 BROWSE_PER = 8  # images per class in the dataset browser; Start's data check shares its cached load
 DOWNLOADABLE = tuple(n for n, s in data.DATASETS.items() if s.remotes)  # fetched from their official addresses
 
@@ -104,30 +120,32 @@ def config_form() -> RunConfig | None:
     if data.DATASETS[name].user_folder:
         doc["folder"] = sb.text_input("folder under the data folder", key="t_folder",
                                       help=f"Images as <folder>/<class>/*.png, under {data.data_root()}")
-        doc["image_size"] = sb.selectbox("image size", (None, 16, 28, 32, 48, 64, 96, 128), key="t_image_size",
+        doc["image_size"] = sb.selectbox("image size", IMAGE_SIZES, key="t_image_size",
                                          format_func=lambda v: "the folder's own" if v is None else f"{v}×{v}")
-        doc["channels"] = sb.selectbox("channels", (None, 1, 3), key="t_channels",
+        doc["channels"] = sb.selectbox("channels", CHANNELS, key="t_channels",
                                        format_func={None: "the folder's own", 1: "1 (grey)", 3: "3 (colour)"}.get)
     if name in DOWNLOADABLE:
         doc["download"] = sb.toggle("download if missing", key="t_download",
                                     help=f"From the dataset's official address into {data.data_root()}")
-    doc["train_size"] = sb.slider("training images", 250, 20_000, RunConfig.train_size, 250, key="t_size",
+    lo, hi, step = SIZE_RANGE
+    doc["train_size"] = sb.slider("training images", lo, hi, RunConfig.train_size, step, key="t_size",
                                   help="Augmentation matters most when this is small.")
-    doc["val_fraction"] = sb.slider("validation fraction", 0.0, 0.5, 0.1, 0.05, key="t_val")
+    lo, hi, step = VAL_RANGE
+    doc["val_fraction"] = sb.slider("validation fraction", lo, hi, 0.1, step, key="t_val")
     doc["model"] = sb.selectbox("model", models.TRAIN_MODELS, format_func=models.LABELS.get, key="t_model")
-    doc["optimizer"] = sb.radio("optimizer", ("adam", "sgd"), horizontal=True, key="t_opt",
+    doc["optimizer"] = sb.radio("optimizer", OPTIMIZERS, horizontal=True, key="t_opt",
                                 format_func={"adam": "Adam", "sgd": "SGD + momentum"}.get)
     doc["lr"] = sb.select_slider("learning rate", LRS, 3e-3, key="t_lr", format_func=lambda v: f"{v:g}")
-    doc["batch_size"] = sb.select_slider("batch size", (16, 32, 64, 128, 256), 64, key="t_batch")
+    doc["batch_size"] = sb.select_slider("batch size", BATCHES, 64, key="t_batch")
     doc["steps"] = sb.select_slider("training steps", STEPS, RunConfig.steps, key="t_steps",
                                     help="Optimizer steps, the same for any training-set size.")
     if sb.toggle("count epochs instead", False, key="t_by_epochs"):
-        doc["epochs"] = sb.slider("epochs", 1, 50, 10, key="t_epochs")
+        doc["epochs"] = sb.slider("epochs", *EPOCH_RANGE, 10, key="t_epochs")
     doc["weight_decay"] = sb.select_slider("weight decay", DECAYS, 0.0, key="t_wd", format_func=lambda v: f"{v:g}")
     if sb.toggle("augment with the Explore page's pipeline", True, key="t_aug"):
         doc["pipeline"] = explore_pipeline()
     doc["seed"] = sb.number_input("seed", 0, MAX_SEED, 0, key="t_seed")
-    doc["device"] = sb.selectbox("device", ("auto", "cpu", "cuda"), key="t_device")
+    doc["device"] = sb.selectbox("device", DEVICES, key="t_device")
     doc["precision"] = sb.selectbox("precision", PRECISIONS, key="t_precision", help=precision_help())
     try:
         return from_dict(doc)
@@ -211,7 +229,12 @@ def start_controls(store_: Store, cfg: RunConfig) -> None:
     sb = st.sidebar
     problem = data_problem(cfg)
     sb.button("Start run", type="primary", key="t_start", disabled=problem is not None, width="stretch",
-              on_click=launch, args=(store_, [cfg]))
+              on_click=_start_once, args=(store_, cfg))
+    again = st.session_state.pop(ALREADY_GOING, None)
+    if again is not None:
+        sb.info(f"Run #{again} has this very configuration and has not ended yet: it is shown, and Start did not "
+                f"queue it a second time. To train it again, wait until #{again} ends (or stop it); to train a "
+                "variant beside it, change a setting first (another seed gives another draw of the same set-up).")
     if problem is None:
         return
     sb.error(f"Cannot start: {md_escape(problem)}")
@@ -221,9 +244,24 @@ def start_controls(store_: Store, cfg: RunConfig) -> None:
                   help=f"The run first fetches the dataset from its official address into {data.data_root()}")
 
 
+ALREADY_GOING = "t_already_going"  # session key: the run that a press of Start found still going, to say so
+
+
+def _start_once(store_: Store, cfg: RunConfig) -> None:
+    """Start's callback: queue one run of ``cfg``, keyed by its configuration, so that a double click (or a second
+    press while that run is still queued or running) shows that run rather than queuing an identical one; once it
+    has ended, the same configuration starts again. A second identical run while the first goes would train the
+    same seed on the same data: the same result, for twice the wait."""
+    key = sweep.launch_key([cfg])
+    going = guarded(store_.launch_going, key) or []
+    ids = launch(store_, [cfg], key=key)
+    if ids and ids == going:
+        st.session_state[ALREADY_GOING] = ids[0]
+
+
 def _download_and_start(store_: Store, cfg: RunConfig) -> None:
     st.session_state["t_download"] = True  # the form says what the run does
-    launch(store_, [replace(cfg, download=True)])
+    _start_once(store_, replace(cfg, download=True))
 
 
 # ---- which run a page shows --------------------------------------------------------------------------------
