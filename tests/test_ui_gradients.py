@@ -47,6 +47,18 @@ def test_changing_the_seed_keeps_the_preset_its_text_and_its_name_for_the_run(ho
     Store(home / "runs.sqlite").finish(slot, "stopped")
 
 
+def test_a_double_click_on_train_this_network_queues_one_run(home):
+    # The second click comes from a page drawn before the first click's effect (a fast double click, a second tab).
+    slot = occupy_the_only_slot(home)
+    first, second = fresh({}, page="gradients"), fresh({}, page="gradients")
+    first.button(key="g_train").click().run()
+    second.button(key="g_train").click().run()
+    assert not first.exception and not second.exception
+    runs = Store(home / "runs.sqlite").runs()
+    assert [r.id for r in runs] == [slot, slot + 1]
+    Store(home / "runs.sqlite").finish(slot, "stopped")
+
+
 def test_a_link_to_a_run_shows_that_runs_network_at_initialisation(home):
     lab_run(home, "vanishing")
     clipped = lab_run(home, "clipping", seed=2)

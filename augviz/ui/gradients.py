@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 import torch
 
-from augviz import charts, data, deepnet, gradlab, report
+from augviz import charts, data, deepnet, gradlab, report, sweep
 from augviz.deepnet import NetSpec
 from augviz.errors import DataError
 from augviz.gradlab import PRESETS
@@ -225,7 +225,8 @@ def launch(store: Store, net: NetSpec, opt: str, lr: float, clip: float | None, 
     state = st.session_state
     cfg = gradlab.lab_run(net, opt, lr, clip, int(state["g_epochs"]), int(state["g_size"]), int(state["g_seed"]),
                           dataset, name=_run_name(net, clip))
-    train_ui.launch(store, [cfg], picker="g_run")
+    # Keyed by its configuration: a double click, or a second press while the run goes, queues it once.
+    train_ui.launch(store, [cfg], picker="g_run", key=sweep.launch_key([cfg]))
 
 
 def pick_run(store: Store) -> Run | None:
