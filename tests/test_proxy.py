@@ -59,15 +59,18 @@ class Proxy:
     replicas: list[str]  # host:port of each replica behind it
     log: Path  # one line per request: the replica that answered it, then the request
 
+    def logged(self) -> list[str]:
+        """The replica of each request logged so far, in order."""
+        lines = self.log.read_text().splitlines() if self.log.exists() else []
+        return [line.split()[0] for line in lines]
+
     def replicas_seen(self, count: int) -> list[str]:
         """The replica of each of the first ``count`` requests logged (waiting for nginx to log them: a
         websocket's line is written when it closes)."""
         deadline = time.monotonic() + 30
-        while True:
-            lines = self.log.read_text().splitlines() if self.log.exists() else []
-            if len(lines) >= count or time.monotonic() > deadline:
-                return [line.split()[0] for line in lines[:count]]
+        while len(seen := self.logged()) < count and time.monotonic() < deadline:
             time.sleep(0.1)
+        return seen[:count]
 
 
 @contextlib.contextmanager
@@ -157,7 +160,7 @@ def websocket_status(proxy: Proxy, cookie: str) -> str:
 
 
 def test_a_browser_loads_the_page_upgrades_the_websocket_and_stays_with_one_replica(proxy):
-    start = len(proxy.replicas_seen(10**6))
+    start = len(proxy.logged())
     page = get(proxy, "/")
     assert page.status == 200
     cookie = page.getheader("Set-Cookie", "").split(";")[0]
@@ -173,7 +176,7 @@ def test_a_browser_loads_the_page_upgrades_the_websocket_and_stays_with_one_repl
 
 
 def test_new_browsers_from_one_address_are_spread_over_both_replicas(proxy):
-    start = len(proxy.replicas_seen(10**6))
+    start = len(proxy.logged())
     for _ in range(30):  # each without a cookie: a new browser, all from this machine's one address
         assert get(proxy, "/_stcore/health").status == 200
     # Each new browser goes to either replica by its own random request id: all 30 on one is a 1 in 2**29 chance.
