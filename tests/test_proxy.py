@@ -16,13 +16,13 @@ import socket
 import subprocess
 import textwrap
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.browser import ROOT, start_server, stop_server
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, ROOT, start_server, stop_server
 from tests.raycluster import free_port
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -59,18 +59,18 @@ class Proxy:
     replicas: list[str]  # host:port of each replica behind it
     log: Path  # one line per request: the replica that answered it, then the request
 
-    def logged(self) -> list[str]:
-        """The replica of each request logged so far, in order."""
+    def logged(self) -> list[tuple[str, str]]:
+        """(the replica that answered, the request line) of each request logged so far, in order."""
         lines = self.log.read_text().splitlines() if self.log.exists() else []
-        return [line.split()[0] for line in lines]
+        return [tuple(line.split(" ", 1)) for line in lines]
 
-    def replicas_seen(self, count: int) -> list[str]:
-        """The replica of each of the first ``count`` requests logged (waiting for nginx to log them: a
-        websocket's line is written when it closes)."""
+    def replicas_seen(self, start: int, until: Callable[[list[tuple[str, str]]], bool]) -> list[str]:
+        """The replica of each request logged after the first ``start``, once ``until`` holds for them (nginx
+        logs a websocket when it closes, a moment after the client has gone)."""
         deadline = time.monotonic() + 30
-        while len(seen := self.logged()) < count and time.monotonic() < deadline:
+        while not until(seen := self.logged()[start:]) and time.monotonic() < deadline:
             time.sleep(0.1)
-        return seen[:count]
+        return [replica for replica, _ in seen]
 
 
 @contextlib.contextmanager
@@ -170,7 +170,7 @@ def test_a_browser_loads_the_page_upgrades_the_websocket_and_stays_with_one_repl
     assert [r.status for r in later] == [200] * 4
     assert websocket_status(proxy, cookie) == "HTTP/1.1 101 Switching Protocols"
 
-    seen = proxy.replicas_seen(start + 6)[start:]
+    seen = proxy.replicas_seen(start, lambda logged: len(logged) >= 6)
     assert len(seen) == 6 and seen[0] in proxy.replicas
     assert set(seen) == {seen[0]}, "every request of one browser should reach the replica of its first"
 
@@ -180,4 +180,25 @@ def test_new_browsers_from_one_address_are_spread_over_both_replicas(proxy):
     for _ in range(30):  # each without a cookie: a new browser, all from this machine's one address
         assert get(proxy, "/_stcore/health").status == 200
     # Each new browser goes to either replica by its own random request id: all 30 on one is a 1 in 2**29 chance.
-    assert set(proxy.replicas_seen(start + 30)[start:]) == set(proxy.replicas)
+    assert set(proxy.replicas_seen(start, lambda logged: len(logged) >= 30)) == set(proxy.replicas)
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed")
+def test_a_real_browser_gets_the_app_through_the_proxy_from_one_replica(proxy):
+    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+    start = len(proxy.logged())
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(f"http://127.0.0.1:{proxy.port}/")
+            page.locator("h1").first.wait_for(timeout=120_000)  # drawn from what came over the websocket
+            page.locator("[data-testid='stApp'][data-test-script-state='notRunning']").wait_for(timeout=120_000)
+            assert page.get_by_test_id("stException").count() == 0
+            assert page.locator("[data-testid='stApp'][data-test-connection-state='CONNECTED']").count() == 1
+        finally:
+            browser.close()  # its websocket closes: nginx logs it
+    seen = proxy.replicas_seen(start, lambda logged: any("/_stcore/stream" in r for _, r in logged))
+    assert any("/_stcore/stream" in r for _, r in proxy.logged()[start:])
+    assert len(seen) > 3 and len(set(seen)) == 1, "the page, its scripts and its websocket should reach one replica"
