@@ -220,7 +220,9 @@ def main() -> None:
         print(f"{what:<56}  {local:<36}  {other}", flush=True)
 
     row("", "local processes", "Ray (2 nodes × 1 CPU)")
-    per_run = 24.0  # seconds a default run holds a slot (the README's figure), until part 2 measures it here
+    # Seconds a default run holds one of two slots, as measured here under the load and as its CPU seconds (what it
+    # would hold on a quiet machine): the README's figures until part 2 measures them.
+    per_run, per_run_cpu = 24.0, 12.0
     if "local" in parts:
         def local_workers(store: Store) -> list[int]:
             return [pid for _, status, pid in store.live() if status == "running" and pid]
@@ -232,7 +234,7 @@ def main() -> None:
             local = wall_of_runs(cfg, 12, local_workers)
             row(f"12 runs of {cfg.steps} steps: wall; CPU", f"{local.wall_s:.0f} s (2 at once); {local.cpu_s:.0f} s")
             row("peak memory: launcher; one run's process", f"{local.launcher_mb:.0f} MB; {local.run_mb:.0f} MB")
-        per_run = local.wall_s / 12 * 2
+        per_run, per_run_cpu = local.wall_s / 12 * 2, local.cpu_s / 12
         result["local"] = {"first_step": [cold, warm], **vars(local)}
     if "ray" in parts:
         start = time.perf_counter()
@@ -265,7 +267,8 @@ def main() -> None:
                 what = f"the same after one visitor's {sweep}-run sweep: {order}" if sweep else \
                     f"{VISITORS} visitors × {EXPERIMENT} runs, longest wait: {order}"
                 row(what, f"{ahead} runs ahead (goal ≤ {VISITORS - 1 + bool(sweep)})",
-                    f"≈ {ahead / 2 * per_run / 60:.1f} min at 2 slots, {per_run:.0f} s a run")
+                    f"at 2 slots: {ahead / 2 * per_run_cpu / 60:.1f} min at {per_run_cpu:.0f} s of CPU a run "
+                    f"({ahead / 2 * per_run / 60:.0f} min at {per_run:.0f} s, here)")
 
     if "writes" in parts:
         rates = result.setdefault("writes_per_s", {})
