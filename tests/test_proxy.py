@@ -94,16 +94,17 @@ http {{
 {textwrap.indent(for_this_machine(config, replicas, port), "    ")}
 }}
 """)
-    proc = subprocess.Popen([NGINX, "-p", str(folder), "-e", f"{folder}/error.log", "-c", f"{folder}/nginx.conf"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    with open(folder / "nginx.out", "w") as out:
+        proc = subprocess.Popen([NGINX, "-p", str(folder), "-e", f"{folder}/error.log", "-c", f"{folder}/nginx.conf"],
+                                stdout=out, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 30
         while True:
             with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
                 break
             if proc.poll() is not None or time.monotonic() > deadline:
-                errors = (folder / "error.log").read_text() if (folder / "error.log").exists() else ""
-                raise RuntimeError(f"nginx did not start:\n{proc.stdout.read() if proc.stdout else ''}{errors}")
+                said = [f.read_text() for f in (folder / "nginx.out", folder / "error.log") if f.exists()]
+                raise RuntimeError("nginx did not start:\n" + "".join(said))
             time.sleep(0.1)
         yield Proxy(port, replicas, folder / "access.log")
     finally:
