@@ -20,6 +20,7 @@ Usage: python -m bench.scale [--quick] [--baseline REF] [--parts local,ray,queue
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import json
 import math
@@ -60,7 +61,9 @@ def environment(**values: str | None) -> Iterator[None]:
 
 
 def fresh_store() -> Store:
+    """An empty store in a data folder of its own (removed when the benchmark ends), which becomes AUGVIZ_HOME."""
     home = Path(tempfile.mkdtemp(prefix="scale"))
+    atexit.register(shutil.rmtree, home, True)
     os.environ["AUGVIZ_HOME"] = str(home)
     return Store(home / "runs.sqlite")
 
