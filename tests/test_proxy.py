@@ -26,7 +26,9 @@ from tests.browser import CHROMIUM, CHROMIUM_ARGS, ROOT, start_server, stop_serv
 from tests.raycluster import free_port
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
-pytestmark = pytest.mark.skipif(not os.path.exists(NGINX), reason="nginx is not installed (Debian: apt install nginx)")
+# In the browser tests' group (pytest -n): one process starts the replicas and the proxy once for all three tests.
+pytestmark = [pytest.mark.browser, pytest.mark.skipif(not os.path.exists(NGINX),
+                                                      reason="nginx is not installed (Debian: apt install nginx)")]
 
 DOC = ROOT / "docs" / "cluster.md"
 NAME = "augviz.test"  # the name a browser reaches the proxy by (sent as Host; nginx answers any name)
@@ -184,7 +186,6 @@ def test_new_browsers_from_one_address_are_spread_over_both_replicas(proxy):
     assert set(proxy.replicas_seen(start, lambda logged: len(logged) >= 30)) == set(proxy.replicas)
 
 
-@pytest.mark.browser
 @pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed")
 def test_a_real_browser_gets_the_app_through_the_proxy_from_one_replica(proxy):
     sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
