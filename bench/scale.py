@@ -2,46 +2,49 @@
 
 1. A run's overhead from queue to first step: local worker processes, and a two-node Ray cluster started here
    (one CPU per node), each with a fresh launcher (cold) and with the launcher already going (warm).
-2. The wall time of 12 default runs: local processes (AUGVIZ_MAX_RUNS=2) and the two-node Ray cluster.
-3. 30 visitors each queuing the default experiment (3 seeds: 6 runs) one after another: the most runs started
-   before a visitor's first run, in the store's claim order, for each order the store offers (FIFO only until
-   the fair queue is in the store: then AUGVIZ_QUEUE_ORDER=fair and fifo); as time, at part 2's seconds a run.
+2. The wall time of 12 default runs: local processes (AUGVIZ_MAX_RUNS=2) and the two-node Ray cluster, with the
+   CPU seconds they took (the launcher and the runs' processes; on Ray also the cluster's own processes).
+3. 30 visitors each queuing the default experiment (3 seeds: 6 runs) one after another, then the same behind one
+   visitor's 60-run sweep: the most runs started before a visitor's first run, in the store's claim order, FIFO
+   and fair (AUGVIZ_QUEUE_ORDER); as time, at part 2's seconds a run.
 4. The store's metric writes per second (step rows, in the sink's batches of 16 and one at a time): SQLite, and
-   PostgreSQL (a throwaway server started here) once the store has that engine (AUGVIZ_DB).
-5. Start-up without Ray: CPU time and peak memory of importing the app's pages and doing a page view's upkeep,
-   and of ``python -m augviz runs``, for this tree and for ``--baseline`` (a git ref), interleaved.
+   PostgreSQL (a throwaway server started here, tests/postgres.py, flushing every commit to disk as SQLite does).
+5. Start-up without Ray, this tree against ``--baseline`` (a git ref), interleaved: see bench/startup.py.
+6. On paper, from parts 1 to 4: a 100-node cluster serving a 30-student lecture and a 1,000-run sweep.
 
 Usage: python -m bench.scale [--quick] [--baseline REF] [--parts local,ray,queue,writes,startup] [--json FILE]
-(--quick: runs of 20 steps, 3 start-up repeats; about a minute or two on an idle 2-core machine)
+(--quick: runs of 20 steps, 3 start-up repeats; a few minutes on an idle 2-core machine; in full, with
+--baseline, about half an hour on a loaded one)
 """
 
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import json
+import math
 import os
 import resource
 import shutil
-import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from augviz import settings, worker
+from augviz import worker
 from augviz.metrics import StepMetrics
 from augviz.runconfig import RunConfig
-from augviz.store import Store, default_store  # the engine $AUGVIZ_DB names, once the store has it
+from augviz.store import Store, default_store
+from bench import startup
 from bench.common import machine
-from tests.raycluster import ENV, free_port, processes_of, start_cluster
+from tests.postgres import serving
+from tests.raycluster import ENV, processes_of, start_cluster
 
 ROOT = Path(__file__).resolve().parent.parent
-VISITORS, EXPERIMENT = 30, 6  # the default experiment: 3 seeds, with and without augmentation
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
+VISITORS, EXPERIMENT, SWEEP = 30, 6, 60  # the default experiment: 3 seeds, with and without augmentation
+TICK = os.sysconf("SC_CLK_TCK")
 
 
 @contextlib.contextmanager
@@ -58,12 +61,14 @@ def environment(**values: str | None) -> Iterator[None]:
 
 
 def fresh_store() -> Store:
+    """An empty store in a data folder of its own (removed when the benchmark ends), which becomes AUGVIZ_HOME."""
     home = Path(tempfile.mkdtemp(prefix="scale"))
+    atexit.register(shutil.rmtree, home, True)
     os.environ["AUGVIZ_HOME"] = str(home)
     return Store(home / "runs.sqlite")
 
 
-def wait(predicate, timeout: float = 1800, poll: float = 0.05) -> None:
+def wait(predicate: Callable[[], bool], timeout: float = 3600, poll: float = 0.05) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
@@ -99,15 +104,42 @@ def rss_mb(pid: int | None) -> float:
     return int(line.split()[1]) / 1024
 
 
-def wall_of_runs(cfg: RunConfig, n: int, runs: Callable[[Store], list[int]]) -> tuple[float, float, float]:
-    """Seconds for ``n`` runs queued at once to end, with the peak memory (MB) of the launcher and of one run's
-    process (``runs`` lists those processes) seen meanwhile."""
+def cpu_s(pids: set[int]) -> float:
+    """CPU seconds of these processes and of their children that they have waited for."""
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            total += sum(int(x) for x in Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[11:15])
+    return total / TICK
+
+
+def children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+@dataclass
+class Batch:
+    """Twelve runs queued at once: how long until all ended, the CPU seconds they took, peak memory (MB)."""
+    wall_s: float
+    cpu_s: float
+    launcher_mb: float
+    run_mb: float
+
+
+def wall_of_runs(cfg: RunConfig, n: int, runs: Callable[[Store], list[int]],
+                 cluster: Callable[[], set[int]] = set) -> Batch:
+    """``n`` runs queued at once until they end; ``runs`` lists the runs' processes (for their memory),
+    ``cluster`` the processes of a Ray cluster whose CPU time counts too. The launcher and its local workers are
+    this process's children: their CPU time is counted when it has waited for them (at the shutdown)."""
     store = fresh_store()
-    peaks = {"launcher": 0.0, "run": 0.0}
+    peaks = {"launcher": 0.0, "run": 0.0, "cluster": 0.0}
+    cluster_before, children_before = cpu_s(cluster()), children_cpu_s()
 
     def done() -> bool:
         peaks["launcher"] = max(peaks["launcher"], rss_mb(worker.launcher_pid(store)))
         peaks["run"] = max([peaks["run"], *(rss_mb(p) for p in runs(store))])
+        peaks["cluster"] = max(peaks["cluster"], cpu_s(cluster()))
         return all(r.is_over for r in store.runs(ids=ids))
 
     try:
@@ -118,31 +150,37 @@ def wall_of_runs(cfg: RunConfig, n: int, runs: Callable[[Store], list[int]]) -> 
         bad = [r for r in store.runs(ids=ids) if r.status != "finished"]
         if bad:
             raise RuntimeError(f"run {bad[0].id} {bad[0].status}: {bad[0].error}")
-        return took, peaks["launcher"], peaks["run"]
     finally:
         worker.shutdown(store)
+    wait(lambda: worker.launcher_pid(store) is None, timeout=60)
+    worker.reap_children()
+    cpu = children_cpu_s() - children_before + (max(peaks["cluster"], cpu_s(cluster())) - cluster_before
+                                               if peaks["cluster"] else 0.0)
+    return Batch(took, cpu, peaks["launcher"], peaks["run"])
 
 
-def longest_wait(order: str | None) -> int:
-    """The most runs started before some visitor's first run, when 30 visitors queue 6 runs each in turn and two
-    slots take runs in the store's claim order (runs are ended at once: only the order is measured)."""
-    with environment(AUGVIZ_QUEUE_ORDER=order, AUGVIZ_MAX_QUEUED="100000", AUGVIZ_MAX_QUEUED_PER_SESSION="100"):
+def longest_wait(order: str, sweep: int = 0) -> int:
+    """The most runs started before some visitor's first run, when one visitor has queued a sweep of ``sweep``
+    runs and then 30 visitors queue 6 runs each in turn, and two slots take runs in the store's claim order (runs
+    are ended at once: only the order is measured). The sweep's own visitor is not counted."""
+    with environment(AUGVIZ_QUEUE_ORDER=order):
         store = fresh_store()
-        owner: dict[int, int] = {}
-        for v in range(VISITORS):
-            for run_id in store.create_many([RunConfig(seed=s) for s in range(EXPERIMENT)], session=f"visitor {v}"):
-                owner[run_id] = v
+        owner: dict[int, str] = {}
+        queued = [("sweeper", sweep)] if sweep else []
+        for visitor, n in [*queued, *((f"visitor {v}", EXPERIMENT) for v in range(VISITORS))]:
+            for run_id in store.create_many([RunConfig(seed=s) for s in range(n)], session=visitor):
+                owner[run_id] = visitor
         started: list[int] = []
         while (run_id := store.claim_next(os.getpid(), 2)) is not None or store.live():
             if run_id is None:  # both slots busy: the oldest running run ends
                 store.finish(next(i for i, status, _ in store.live() if status == "running"), "finished")
                 continue
             started.append(run_id)
-        firsts: dict[int, int] = {}
+        firsts: dict[str, int] = {}
         for i, run_id in enumerate(started):
             firsts.setdefault(owner[run_id], i)
         shutil.rmtree(store.path.parent, ignore_errors=True)
-        return max(firsts.values())
+        return max(i for v, i in firsts.items() if v != "sweeper")
 
 
 def writes_per_s(store: Store, batch: int, seconds: float) -> float:
@@ -156,44 +194,14 @@ def writes_per_s(store: Store, batch: int, seconds: float) -> float:
 
 
 @contextlib.contextmanager
-def postgres_server() -> Iterator[str]:
-    """A throwaway PostgreSQL server in a temporary folder (initdb refuses root: run as ``postgres``)."""
-    folder = Path(tempfile.mkdtemp(prefix="pg"))
-    shutil.chown(folder, "postgres")
-    port = free_port()
-    as_pg = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    subprocess.run([*as_pg, str(PG_BIN / "initdb"), "-D", str(folder / "data"), "-A", "trust", "-U", "postgres"],
-                   check=True, capture_output=True)
-    subprocess.run([*as_pg, str(PG_BIN / "pg_ctl"), "-D", str(folder / "data"), "-w", "-l", str(folder / "log"),
-                    "-o", f"-p {port} -k {folder} -c listen_addresses=127.0.0.1", "start"],
-                   check=True, capture_output=True)
+def postgres_url() -> Iterator[str]:
+    """A throwaway PostgreSQL server, flushing every commit to disk (as SQLite's file is): its ``AUGVIZ_DB``."""
+    folder = Path(tempfile.mkdtemp(prefix="augviz-scale-pg-"))
     try:
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        with serving(folder, durable=True) as server:
+            yield server.url()
     finally:
-        subprocess.run([*as_pg, str(PG_BIN / "pg_ctl"), "-D", str(folder / "data"), "-m", "immediate", "stop"],
-                       capture_output=True)
         shutil.rmtree(folder, ignore_errors=True)
-
-
-STARTUPS = {
-    "app pages + a page view's upkeep": "import augviz.ui.train, augviz.ui.runs, augviz.ui.explore, "
-                                        "augviz.ui.gradients; from augviz import worker; "
-                                        "from augviz.store import default_store; worker.recover(default_store())",
-    "python -m augviz runs": "import sys; from augviz.__main__ import main; sys.argv[1:] = ['runs']; main()",
-}
-
-
-def startup(tree: Path, code: str) -> tuple[float, float]:
-    """(CPU seconds, peak MB) of a fresh interpreter running ``code`` in ``tree``, without Ray configured."""
-    probe = (f"{code}\nimport resource, sys\nu = resource.getrusage(resource.RUSAGE_SELF)\n"
-             "assert 'ray' not in sys.modules\n"
-             "print('@', u.ru_utime + u.ru_stime, u.ru_maxrss / 1024, file=sys.stderr)")
-    env = {k: v for k, v in os.environ.items() if k != "AUGVIZ_RAY_ADDRESS"}
-    out = subprocess.run([sys.executable, "-c", probe], cwd=tree, env=env, capture_output=True, text=True,
-                         check=True)
-    line = next(x for x in out.stderr.splitlines() if x.startswith("@ "))
-    cpu, mb = map(float, line.split()[1:])
-    return cpu, mb
 
 
 def main() -> None:
@@ -207,27 +215,30 @@ def main() -> None:
     args = parser.parse_args()
     parts = set(args.parts.split(","))
     cfg = RunConfig(steps=20) if args.quick else RunConfig()
-    result: dict = {"machine": machine(), "load": os.getloadavg(), "quick": args.quick}
-    print(f"machine: {result['machine']}; load average at start {result['load'][0]:.1f}")
+    result: dict = {"machine": machine(), "load": os.getloadavg(), "quick": args.quick, "steps": cfg.steps}
+    print(f"machine: {result['machine']}; load average at start {result['load'][0]:.1f} "
+          f"(1, 5, 15 min: {', '.join(f'{x:.1f}' for x in result['load'])})")
 
     def row(what: str, local: str, other: str = "") -> None:  # printed as measured: a late failure keeps these
-        print(f"{what:<50}  {local:<34}  {other}", flush=True)
+        print(f"{what:<56}  {local:<36}  {other}", flush=True)
 
-    per_run = 24.0  # seconds a default run holds a slot (the README's figure), until part 2 measures it here
+    row("", "local processes", "Ray (2 nodes × 1 CPU)")
+    # Seconds a default run holds one of two slots, as measured here under the load and as its CPU seconds (what it
+    # would hold on a quiet machine): the README's figures until part 2 measures them.
+    per_run, per_run_cpu = 24.0, 12.0
     if "local" in parts:
         def local_workers(store: Store) -> list[int]:
             return [pid for _, status, pid in store.live() if status == "running" and pid]
 
         with environment(AUGVIZ_RAY_ADDRESS=None, AUGVIZ_MAX_RUNS="2"):
             cold, warm = first_step_s(cfg)
-            row("queue → first step, cold (no launcher yet)", f"{cold:.1f} s local")
-            row("queue → first step, warm (launcher going)", f"{warm:.1f} s local")
-            local12, local_launcher, local_run = wall_of_runs(cfg, 12, local_workers)
-            row(f"12 runs of {cfg.steps} steps", f"{local12:.0f} s local (2 at once)")
-            row("peak memory: launcher; one run's process", f"{local_launcher:.0f} MB; {local_run:.0f} MB local")
-        per_run = local12 / 12 * 2
-        result.update(local={"first_step": [cold, warm], "twelve_runs": local12, "launcher_mb": local_launcher,
-                             "run_mb": local_run})
+            row("queue → first step, cold (no launcher yet)", f"{cold:.1f} s")
+            row("queue → first step, warm (launcher going)", f"{warm:.1f} s")
+            local = wall_of_runs(cfg, 12, local_workers)
+            row(f"12 runs of {cfg.steps} steps: wall; CPU", f"{local.wall_s:.0f} s (2 at once); {local.cpu_s:.0f} s")
+            row("peak memory: launcher; one run's process", f"{local.launcher_mb:.0f} MB; {local.run_mb:.0f} MB")
+        per_run, per_run_cpu = local.wall_s / 12 * 2, local.cpu_s / 12
+        result["local"] = {"first_step": [cold, warm], **vars(local)}
     if "ray" in parts:
         start = time.perf_counter()
         cluster = start_cluster()
@@ -239,81 +250,94 @@ def main() -> None:
         try:
             with environment(AUGVIZ_RAY_ADDRESS=cluster.address, AUGVIZ_MAX_RUNS=None, **ENV):
                 ray_cold, ray_warm = first_step_s(cfg)
-                row("queue → first step, cold (no launcher yet)", "", f"{ray_cold:.1f} s Ray")
-                row("queue → first step, warm (launcher going)", "", f"{ray_warm:.1f} s Ray")
-                ray12, ray_launcher, ray_run = wall_of_runs(cfg, 12, lambda _: cluster.tasks("train_on_node"))
-                row(f"12 runs of {cfg.steps} steps", "", f"{ray12:.0f} s Ray (2 nodes × 1 CPU)")
-                row("peak memory: launcher; one run's process", "", f"{ray_launcher:.0f} MB; {ray_run:.0f} MB Ray")
+                row("queue → first step, cold (no launcher yet)", "", f"{ray_cold:.1f} s")
+                row("queue → first step, warm (launcher going)", "", f"{ray_warm:.1f} s")
+                ray = wall_of_runs(cfg, 12, lambda _: cluster.tasks("train_on_node"),
+                                   lambda: processes_of(cluster.root, cluster.address))
+                row(f"12 runs of {cfg.steps} steps: wall; CPU", "",
+                    f"{ray.wall_s:.0f} s (2 at once); {ray.cpu_s:.0f} s, Ray's own processes included")
+                row("peak memory: launcher; one run's process", "", f"{ray.launcher_mb:.0f} MB; {ray.run_mb:.0f} MB")
         finally:
             cluster.stop()
-        result.update(ray={"first_step": [ray_cold, ray_warm], "twelve_runs": ray12, "start_s": ray_start,
-                           "idle_mb": idle, "launcher_mb": ray_launcher, "run_mb": ray_run})
+        result["ray"] = {"first_step": [ray_cold, ray_warm], "start_s": ray_start, "idle_mb": idle, **vars(ray)}
 
     if "queue" in parts:
-        orders = list(getattr(settings, "QUEUE_ORDERS", ("fifo", "fair"))) if hasattr(settings, "queue_order") \
-            else [None]
-        for order in orders:
-            ahead = longest_wait(order)
-            name = order or "FIFO (the store's only order here)"
-            result.setdefault("longest_wait_runs", {})[name] = ahead
-            row(f"30 visitors × 6 runs, longest wait, {name}", f"{ahead} runs ahead",
-                f"≈ {ahead / 2 * per_run / 60:.1f} min at 2 slots, {per_run:.0f} s a run")
+        for sweep in (0, SWEEP):
+            for order in ("fifo", "fair"):
+                ahead = longest_wait(order, sweep)
+                name = f"{order}, after a {sweep}-run sweep" if sweep else order
+                result.setdefault("longest_wait_runs", {})[name] = ahead
+                what = f"the same after one visitor's {sweep}-run sweep: {order}" if sweep else \
+                    f"{VISITORS} visitors × {EXPERIMENT} runs, longest wait: {order}"
+                row(what, f"{ahead} runs ahead (goal ≤ {VISITORS - 1 + bool(sweep)})",
+                    f"at 2 slots: {ahead / 2 * per_run_cpu / 60:.1f} min at {per_run_cpu:.0f} s of CPU a run "
+                    f"({ahead / 2 * per_run / 60:.0f} min at {per_run:.0f} s, here)")
 
     if "writes" in parts:
+        rates = result.setdefault("writes_per_s", {})
         with environment(AUGVIZ_DB=None):
             sqlite = fresh_store()
             for batch in (16, 1):
-                rate = writes_per_s(sqlite, batch, 1.0 if args.quick else 3.0)
-                result.setdefault("writes_per_s", {})[f"sqlite/{batch}"] = rate
-                row(f"metric rows written per second, batches of {batch}", f"{rate:,.0f} SQLite")
-        if hasattr(settings, "database") and (PG_BIN / "initdb").exists():
-            with postgres_server() as url, environment(AUGVIZ_DB=url):
-                pg = default_store()
-                for batch in (16, 1):
-                    rate = writes_per_s(pg, batch, 1.0 if args.quick else 3.0)
-                    result["writes_per_s"][f"postgresql/{batch}"] = rate
-                    row(f"metric rows written per second, batches of {batch}", "", f"{rate:,.0f} PostgreSQL")
-        else:
-            row("metric rows written per second, PostgreSQL", "", "n/a: no PostgreSQL engine in this tree")
+                rates[f"sqlite/{batch}"] = writes_per_s(sqlite, batch, 1.0 if args.quick else 3.0)
+        with postgres_url() as url, environment(AUGVIZ_DB=url):
+            pg = default_store()
+            for batch in (16, 1):
+                rates[f"postgresql/{batch}"] = writes_per_s(pg, batch, 1.0 if args.quick else 3.0)
+        for batch in (16, 1):
+            row(f"metric rows written per second, batches of {batch}", f"{rates[f'sqlite/{batch}']:,.0f} SQLite",
+                f"{rates[f'postgresql/{batch}']:,.0f} PostgreSQL")
 
     if "startup" in parts:
-        startups(args, result, row)
+        result["startup"] = startup.compare(args.baseline, 3 if args.quick else 5, row)
 
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    print(f"(the benchmark's child processes used {children.ru_utime + children.ru_stime:.0f} s of CPU)")
+    print(f"(CPU seconds of the benchmark's own child processes: {children_cpu_s():.0f} s; "
+          f"load average at the end {os.getloadavg()[0]:.1f})")
+    if {"local", "ray", "writes"} <= parts:
+        print()
+        print(on_paper(result))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2, default=str))
 
 
-def startups(args: argparse.Namespace, result: dict, row: Callable[..., None]) -> None:
-    """Part 5: start-up CPU and memory of this tree, and of ``--baseline`` when given, interleaved."""
-    trees = {"this tree": ROOT}
-    old = None
-    if args.baseline:
-        old = Path(tempfile.mkdtemp(prefix="base"))
-        archive = subprocess.run(["git", "archive", args.baseline], cwd=ROOT, check=True, capture_output=True)
-        subprocess.run(["tar", "-x", "-C", str(old)], input=archive.stdout, check=True)
-        trees[args.baseline] = old
-    try:
-        for what, code in STARTUPS.items():
-            seen: dict[str, list[tuple[float, float]]] = {t: [] for t in trees}
-            for _ in range(3 if args.quick else 7):
-                for name, tree in trees.items():
-                    with environment(AUGVIZ_HOME=tempfile.mkdtemp(prefix="start")):
-                        seen[name].append(startup(tree, code))
-            medians = {t: (statistics.median(c for c, _ in v), statistics.median(m for _, m in v))
-                       for t, v in seen.items()}
-            result.setdefault("startup", {})[what] = medians
-            here = medians["this tree"]
-            other = ""
-            if args.baseline:
-                base = medians[args.baseline]
-                other = (f"{args.baseline}: {base[0]:.2f} s, {base[1]:.0f} MB "
-                         f"(×{here[0] / base[0]:.3f} CPU, ×{here[1] / base[1]:.3f} memory)")
-            row(f"start-up without Ray: {what}", f"{here[0]:.2f} s CPU, {here[1]:.0f} MB", other)
-    finally:
-        if old:
-            shutil.rmtree(old, ignore_errors=True)
+NODES, CORES = 100, 2  # the cluster on paper: 100 machines like this one, one run per core
+STUDENTS = 30
+
+
+def on_paper(r: dict) -> str:
+    """A 100-node cluster serving a lecture and a sweep, estimated from this run's figures, with its
+    assumptions said."""
+    slots = NODES * CORES
+    steps = r["steps"]
+    run_cpu = r["ray"]["cpu_s"] / 12  # one run's CPU seconds on a one-CPU slot, Ray's share included
+    run_wall = r["ray"]["wall_s"] / 6  # what a run held a slot for here, under this machine's load
+    start = r["ray"]["first_step"][1]  # queue → first step with the launcher going
+    batch_writes = r["writes_per_s"]["postgresql/16"] / 16  # batch writes a second, one writer
+    need = slots * 4  # every running run's task sends a batch every 0.25 s, which the one launcher writes
+    lines = [
+        f"On paper: {NODES} nodes like this one ({CORES} cores each: {slots} one-CPU run slots), from the figures "
+        "above.",
+        f"Assumed: a run takes a slot for its CPU seconds on Ray here ({run_cpu:.0f} s for {steps} steps, Ray's own "
+        f"share included), {run_wall:.0f} s as measured under this load; a run starts "
+        f"{start:.0f} s after it is queued (warm launcher); nodes and network do not slow with scale; the one "
+        "launcher writes every run's metrics.",
+    ]
+    for what, runs in ((f"a {STUDENTS}-student lecture ({STUDENTS} × the default experiment, "
+                        f"{EXPERIMENT} runs each)", STUDENTS * EXPERIMENT),
+                       ("a 1,000-run sweep", 1000)):
+        waves = math.ceil(runs / slots)
+        lines.append(f"- {what}: {runs} runs in {waves} wave{'s' * (waves > 1)} of up to {slots}: "
+                     f"≈ {start + waves * run_cpu:.0f} s on quiet nodes "
+                     f"({start + waves * run_wall:.0f} s at this machine's load); one machine with 2 slots: "
+                     f"≈ {runs / 2 * run_cpu / 60:.0f} min ({runs / 2 * run_wall / 60:.0f} min).")
+    sweep_s = math.ceil(1000 / slots) * run_cpu
+    lines.append(f"- a student who arrives during the sweep: on the fair queue, the next slot that frees (at most "
+                 f"one run, {run_cpu:.0f} s); first come, first served, the rest of the sweep (up to {sweep_s:.0f} s).")
+    verdict = ("enough" if batch_writes >= need else
+               f"short: the writes, not Ray, set the pace beyond about {batch_writes / 4:.0f} runs at once")
+    lines.append(f"- the store: {slots} runs at once send {need:,} metric batches a second (one every 0.25 s "
+                 f"each), all written by the one launcher; one process made {batch_writes:,.0f} batch writes a "
+                 f"second to PostgreSQL here (SQLite: {r['writes_per_s']['sqlite/16'] / 16:,.0f}): {verdict}.")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
