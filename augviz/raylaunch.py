@@ -31,11 +31,13 @@ from augviz.errors import ConfigError, SettingError, StoreError
 from augviz.metrics import DetailMetrics, EpochMetrics, StepMetrics
 from augviz.runconfig import loads
 from augviz.store import Run, Store
+from augviz.store.runs import MetricWrite
 from augviz.train import train
 
 FLUSH_S = 0.25  # how often a task sends what it has (the same as a local worker's writes)
 STOP_POLL_S = 0.5  # how often a task asks whether it should stop
 CLUSTER_POLL_S = 5.0  # how often the launcher asks how big the cluster is
+METRICS = ("steps", "epoch", "detail")  # the events that are metric rows (Store.add_metrics' kinds)
 DRAIN = 64  # batches taken from one task per turn at most, so that one chatty run cannot starve the rest
 
 Event = tuple[Any, ...]  # ("node", id, ip, pid), ("started", …), ("steps", [..]), ("epoch", m), ("detail", m),
@@ -182,6 +184,7 @@ class RayRunner:
         self.board = ray.remote(num_cpus=0)(StopBoard).options(scheduling_strategy=here).remote()
         self.task = ray.remote(num_returns="streaming", max_retries=0)(train_on_node)
         self.flights: dict[int, _Flight] = {}
+        self.pending: list[MetricWrite] = []  # metric rows heard this turn, written together (_flush)
         self.cpus, self.gpus, self.largest, self.asked_at = 0, 0, 0.0, 0.0
 
     # ---- the launcher's turn -----------------------------------------------------------------------------------
@@ -290,23 +293,24 @@ class RayRunner:
                     print(f"launcher: run {flight.run_id}: {e}", file=sys.stderr, flush=True)
                 if flight.run_id not in self.flights or not self.ray.wait([stream], timeout=0)[0]:
                     break
+        self._flush(store)
 
     def _write(self, store: Store, flight: _Flight, batch: list[Event]) -> None:
+        """Record what a task sent: its metrics join ``pending`` (written together, ``_flush``); anything else is
+        written now, after the metrics before it, so that a run's end never comes before its last rows."""
         run_id = flight.run_id
         for event in batch:
             what = event[0]
+            if what in METRICS:
+                self.pending.append((run_id, what, event[1]))
+                continue
+            self._flush(store)
             if what == "node":
                 _, node_id, ip, pid = event
                 flight.node, flight.pid = f"node {ip} (id {node_id[:8]})", pid
                 store.set_progress(run_id, f"starting on {flight.node}")
             elif what == "started":
                 store.started(run_id, *event[1:])
-            elif what == "steps":
-                store.add_steps(run_id, event[1])
-            elif what == "epoch":
-                store.add_epoch(run_id, event[1])
-            elif what == "detail":
-                store.add_detail(run_id, event[1])
             elif what == "progress":
                 store.set_progress(run_id, event[1], event[2])
             elif what == "end":
@@ -314,7 +318,17 @@ class RayRunner:
                 self.flights.pop(run_id, None)
                 store.finish(run_id, status, error, kind, **summary)
 
+    def _flush(self, store: Store) -> None:
+        """Write the pending metrics of every run in one transaction (a full or locked database: they are lost,
+        the runs go on)."""
+        writes, self.pending = self.pending, []
+        try:
+            store.add_metrics(writes)
+        except StoreError as e:
+            print(f"launcher: {len(writes)} metric writes lost: {e}", file=sys.stderr, flush=True)
+
     def _lost(self, store: Store, flight: _Flight, error: str, kind: str) -> None:
+        self._flush(store)  # what it sent before it was lost comes first
         self.flights.pop(flight.run_id, None)
         store.finish(flight.run_id, "stopped" if kind == "stopped" else "failed", error, kind=kind)
 

@@ -21,7 +21,7 @@ import pytest
 
 from augviz import runconfig
 from augviz.errors import ConfigError, QueueFull, SettingError, StoreError
-from augviz.metrics import EpochMetrics, StepMetrics
+from augviz.metrics import DetailMetrics, EpochMetrics, StepMetrics
 from augviz.runconfig import RunConfig
 from augviz.store import CLI_VISITOR, Run, Store, default_store, migrations, open_store
 from augviz.store import runs as runs_module
@@ -424,3 +424,24 @@ def test_the_store_counts_its_runs(store):
     assert store.count() == 0
     store.create_many([TINY] * 3)
     assert store.count() == 3
+
+
+def test_metrics_of_several_runs_are_written_together_in_order(store):
+    first, second = store.create(TINY), store.create(TINY)
+    store.add_metrics([
+        (first, "steps", [StepMetrics(1, 1, 2.0, [0.1], 0.1), StepMetrics(2, 1, 1.5, [0.2], 0.2)]),
+        (second, "steps", [StepMetrics(1, 1, 2.5, [0.3], 0.3)]),
+        (first, "epoch", EpochMetrics(1, 1.8, 0.3, 1.7, 0.4, 900.0)),
+        (second, "detail", DetailMetrics(1, [[0, 1]], [0.01])),
+    ])
+    assert [(s.step, s.loss) for s in store.steps(first)] == [(1, 2.0), (2, 1.5)]
+    assert [(s.step, s.loss) for s in store.steps(second)] == [(1, 2.5)]
+    assert [e.val_acc for e in store.epochs(first)] == [0.4] and not store.epochs(second)
+    assert [d.update_ratios for d in store.details(second)] == [[0.01]] and not store.details(first)
+
+
+def test_a_metric_write_that_fails_writes_none_of_its_batch(store):
+    run_id = store.create(TINY)
+    with pytest.raises(ValueError, match="unknown metric write 'loss'"):
+        store.add_metrics([(run_id, "steps", [StepMetrics(1, 1, 2.0, [0.1], 0.1)]), (run_id, "loss", 1.0)])
+    assert store.steps(run_id) == []  # one transaction: rolled back together

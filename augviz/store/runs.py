@@ -41,6 +41,8 @@ def pid_alive(pid: int | None) -> bool:
         return True
 
 
+# One metric write of Store.add_metrics: (run id, "steps" | "epoch" | "detail", the rows or the record).
+MetricWrite = tuple[int, str, Any]
 HOST = socket.gethostname()  # this machine: a run's pid means something only on the machine that wrote it
 
 
@@ -272,6 +274,24 @@ class Store:
     def add_epoch(self, run_id: int, m: EpochMetrics) -> None:
         with self.engine.connection() as db:
             metric_rows.add_epoch(db, run_id, m)
+
+    def add_metrics(self, writes: list[MetricWrite]) -> None:
+        """Metric rows of several runs in one transaction, in order: each write is (run id, "steps" and a list of
+        StepMetrics, or "epoch" and EpochMetrics, or "detail" and DetailMetrics). A launcher that hears from many
+        runs at once commits what it heard in one turn once, rather than once per run's batch: a commit, not a
+        row, is what limits a store's writes (bench/scale.py)."""
+        if not writes:
+            return
+        with self.engine.transaction() as db:
+            for run_id, kind, payload in writes:
+                if kind == "steps":
+                    metric_rows.add_steps(db, run_id, payload)
+                elif kind == "epoch":
+                    metric_rows.add_epoch(db, run_id, payload)
+                elif kind == "detail":
+                    metric_rows.add_detail(db, run_id, payload)
+                else:
+                    raise ValueError(f"unknown metric write {kind!r}")
 
     def add_detail(self, run_id: int, m: DetailMetrics) -> None:
         with self.engine.connection() as db:
