@@ -411,3 +411,9 @@ def test_a_run_from_the_page_draws_the_lab_charts_and_the_histogram_ends_on_the_
     last = store.details(at.session_state["g_run"])[-1].step
     slider = at.select_slider(key=next(k.key for k in at.select_slider if k.key.startswith("g_hstep_")))
     assert slider.value == last
+
+
+def test_lab_runs_compute_in_float32_whatever_the_processor():
+    # The lab shows gradients across depth: bfloat16's rounding over 30 layers would be part of what it shows.
+    assert gradlab.lab_run(gradlab.LAB, "adam", 1e-3, None, 1, 250).precision == "float32"
+    assert {p.run_config(0).precision for p in PRESETS.values()} == {"float32"}
