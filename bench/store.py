@@ -1,7 +1,9 @@
 """The run store on its two engines, and the queue's two orders, measured side by side in one run.
 
 1. metric writes: batches of 8 step rows (what a run's sink writes every 0.25 s at 32 steps/s), one batch per
-   call, on SQLite and on PostgreSQL; batches per second of wall time and CPU ms per batch in this process.
+   call, on SQLite and on PostgreSQL; batches per second of wall time and CPU ms per batch in this process. Then
+   a Ray launcher's turn with 200 runs training: each run's batch of 4 steps, written together in one
+   transaction (``Store.add_metrics``); runs' batches per second.
 2. claims: queue 200 runs, claim them one by one (one slot, each ended before the next); claims per second.
 3. listing: ``Store.runs()`` of 1,000 stored runs, what the run panel polls; ms per call.
 4. the queue's fairness: a 60-run sweep queued first, then 30 visitors each queuing the default experiment
@@ -34,6 +36,9 @@ from tests.postgres import Server, serving
 CFG = RunConfig(train_size=250, epochs=1)
 
 
+TURN_RUNS = 200  # runs whose batches one launcher turn writes together (Store.add_metrics)
+
+
 @contextmanager
 def postgres() -> Iterator[Server]:
     folder = Path(tempfile.mkdtemp(prefix="augviz-bench-pg-"))
@@ -59,6 +64,16 @@ def engine_figures(make: Callable[[], Store]) -> dict[str, float]:
     step = iter(range(1, 10**9))
     writes = timed(lambda: store.add_steps(run_id, [StepMetrics(next(step), 1, 2.0, [0.1] * 6, 0.3)
                                                     for _ in range(8)]), 300)
+    # A Ray launcher's turn with 200 runs training: each run's batch of 4 steps, all in one transaction.
+    runs = store.create_many([CFG] * TURN_RUNS)
+    turn_step = iter(range(1, 10**9, 4))
+
+    def turn() -> None:
+        first = next(turn_step)
+        store.add_metrics([(r, "steps", [StepMetrics(first + i, 1, 2.0, [0.1] * 6, 0.3) for i in range(4)])
+                           for r in runs])
+
+    turns = timed(turn, 20)
     store = make()
     store.create_many([CFG] * 200)
 
@@ -69,7 +84,8 @@ def engine_figures(make: Callable[[], Store]) -> dict[str, float]:
     claims = timed(claim, 200)
     store.create_many([CFG] * 800)
     listing = timed(store.runs, 30)
-    return {"writes/s": writes[0], "write cpu ms": writes[1], "claims/s": claims[0], "claim cpu ms": claims[1],
+    return {"writes/s": writes[0], "write cpu ms": writes[1], "runs' batches/s": turns[0] * TURN_RUNS,
+            "claims/s": claims[0], "claim cpu ms": claims[1],
             "list 1k ms": 1000 / listing[0]}
 
 
@@ -109,9 +125,10 @@ def main() -> None:
         shutil.rmtree(home, ignore_errors=True)
     keys = list(results["SQLite"])
     print(f"machine: {machine()}")
-    print(f"{'engine':<12}" + "".join(f"{k:>14}" for k in keys))
+    widths = [max(14, len(k) + 2) for k in keys]
+    print(f"{'engine':<12}" + "".join(f"{k:>{w}}" for k, w in zip(keys, widths, strict=True)))
     for name, row in results.items():
-        print(f"{name:<12}" + "".join(f"{row[k]:>14.1f}" for k in keys))
+        print(f"{name:<12}" + "".join(f"{row[k]:>{w}.1f}" for k, w in zip(keys, widths, strict=True)))
     print("PostgreSQL / SQLite: " + ", ".join(f"{k} {results['PostgreSQL'][k] / results['SQLite'][k]:.2f}×"
                                               for k in keys))
     print("most runs started before a visitor's first (60-run sweep first, 30 visitors × 6, one slot): "
