@@ -231,7 +231,8 @@ def test_the_chart_draws_one_curve_per_size_with_intervals_the_baseline_level_an
     assert list(curves[0].x) == [0.0, 0.5, 1.0, 1.5, 2.0] and curves[0].error_y.array[2] > 0
     rings = [t for t in fig.data if t.mode == "markers"]
     assert [list(t.x) for t in rings] == [[1.0], [1.0]]
-    assert len(fig.layout.shapes) == 2  # one no-augmentation line per size
+    nones = [t for t in fig.data if t.mode == "lines"]  # one no-augmentation line per size, at its own level
+    assert [t.name for t in nones] == ["none 61.0 %", "none 66.0 %"] and not fig.layout.shapes
 
 
 def test_the_speed_measurement_is_kept_and_not_measured_again(tmp_path):

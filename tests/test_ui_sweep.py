@@ -82,6 +82,9 @@ def test_a_finished_sweep_gives_its_answer_and_its_strength_goes_to_explore(home
     text = " ".join(m.value.replace("\\", "") for m in at.markdown)
     assert "250 images: strength 1.0 is best on validation" in text
     assert "the pick rests on 25 validation images a run" in captions(at)  # 250 × 0.1
+    (table,) = at.table  # a static table, whose cells wrap: a scrolling grid cut off "test vs none" at 800 px
+    assert list(table.value.columns)[-1] == "test vs none" and not at.dataframe
+    assert table.value["validation"][2] == "71.0\u00a0% [68.5,\u00a073.5]"  # wraps between mean and interval only
     at.button(key="w_use_250").click().run()
     assert at.session_state["strength"] == 1.0
     assert any("strength is now 1" in s.value for s in at.success)

@@ -201,7 +201,10 @@ def sweep_results(store_: Store, sw: sweep.Sweep) -> None:
             st.caption(charts.SWEEP_CAPTION)
         st.caption(" ".join(a.note() for a in state.answers))
         for answer in state.answers:
-            st.dataframe(answer.table(), hide_index=True, key=f"w_table_{answer.size}")
+            # A static table wraps its cells to the column's width (a scrolling grid cut off its last column,
+            # "test vs none", at 800 px); unbreakable spaces keep a mean and an interval whole when they wrap.
+            st.table([{k: v.replace(" %", "\u00a0%").replace(", ", ",\u00a0") for k, v in row.items()}
+                      for row in answer.table()], hide_index=True, border="horizontal")
         if first is not None and first.going and not going:
             st.rerun()
 
