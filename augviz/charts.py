@@ -539,8 +539,9 @@ def update_ratios(h: RunHistory) -> go.Figure:
 def sweep_curve(answers: list[Answer], split: str = "validation") -> go.Figure:
     """Accuracy (``split``: "validation" or "test") against the swept value, mean over seeds with its 95 %
     interval as error bars (clipped to 0 to 100 %); one curve per training-set size, its no-augmentation level as
-    a dotted line of the same colour, and the value the sweep picks (on validation) ringed. The title is short (a
-    half-width column at 800 px holds it); the page's caption says the rest (``SWEEP_CAPTION``)."""
+    a dotted line of the same colour (named in the legend with its level), and the value the sweep picks (on
+    validation) ringed. The title is short (a half-width column at 800 px holds it); the page's caption says the
+    rest (``SWEEP_CAPTION``)."""
     fig = Spec()
     for i, a in enumerate(answers):
         colour = RUN_PALETTE[i % len(RUN_PALETTE)]
@@ -549,16 +550,19 @@ def sweep_curve(answers: list[Answer], split: str = "validation") -> go.Figure:
         stats = [(m, shown(ci)) for m, ci in stats]
         xs = [r.value for r in rows]
         ys = [100 * m for m, _ in stats if m is not None]
+        plain = a.baseline.val if split == "validation" else a.baseline.test
+        every = [r.value for r in a.rows if r.value is not None]
+        if plain and every:
+            # A dotted line across the values, named in the legend with its level: a label written on the plot
+            # sat on the strength-0 point and its error bar, which lie on that line.
+            level = 100 * sum(plain.values()) / len(plain)
+            fig.add_scatter(x=[min(every), max(every)], y=[level, level], mode="lines", name=f"none {level:.1f} %",
+                            line={"color": colour, "dash": "dot"}, hoverinfo="name", legendrank=1001)
         fig.add_scatter(x=xs, y=ys, mode="lines+markers", name=f"{a.size:,} images",
                         line={"color": colour}, marker={"symbol": SIZE_MARKERS[i % len(SIZE_MARKERS)], "size": 9},
                         error_y={"type": "data", "symmetric": False,
                                  "array": [100 * (ci[1] - m) if ci and m is not None else 0 for m, ci in stats],
                                  "arrayminus": [100 * (m - ci[0]) if ci and m is not None else 0 for m, ci in stats]})
-        plain = a.baseline.val if split == "validation" else a.baseline.test
-        if plain:
-            level = 100 * sum(plain.values()) / len(plain)
-            fig.add_hline(y=level, line={"color": colour, "dash": "dot"},
-                          text=f"none {level:.1f} %", position="top left")
         pick = a.pick()
         if pick is not None and pick in xs:
             fig.add_scatter(x=[pick], y=[ys[xs.index(pick)]], mode="markers", showlegend=i == 0,
@@ -571,4 +575,4 @@ def sweep_curve(answers: list[Answer], split: str = "validation") -> go.Figure:
 
 
 SWEEP_CAPTION = ("Accuracy by value, mean over seeds; bars: 95 % interval (shown within 0 to 100 %); dotted "
-                 "line marked “none”: no augmentation; ringed: the pick on validation.")
+                 "line (“none” in the legend, with its level): no augmentation; ringed: the pick on validation.")

@@ -362,19 +362,22 @@ def count_text(what: str, planned: int, todo: int) -> str:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What one finished run scored: the last epoch's validation accuracy and the test accuracy."""
+    """What one run that is over scored: the last epoch's validation accuracy and the test accuracy (both None
+    for a diverged run: it is over, with nothing to score)."""
 
     val: float | None
     test: float | None
 
 
 def outcomes(arms: list[Arm], runs: list[Run], last_val: Callable[[int], float | None]) -> dict[str, Outcome]:
-    """The outcome of every planned configuration whose run has finished (``last_val``: a run id's last epoch's
-    validation accuracy, e.g. from the store)."""
+    """The outcome of every planned configuration whose run is over with an outcome: finished, or diverged
+    (``last_val``: a run id's last epoch's validation accuracy, e.g. from the store)."""
     out = {}
     for key, run in match(arms, runs).items():
         if run.status == "finished" and run.test_acc is not None:
             out[key] = Outcome(last_val(run.id), run.test_acc)
+        elif run.status == "diverged":
+            out[key] = Outcome(None, None)
     return out
 
 
@@ -389,6 +392,7 @@ class Row:
     val: dict[int, float] = field(default_factory=dict)
     test: dict[int, float] = field(default_factory=dict)
     planned: int = 0
+    over: set[int] = field(default_factory=set)  # the seeds whose run is over (finished or diverged)
 
     @property
     def done(self) -> int:
@@ -435,6 +439,22 @@ class Answer:
         return self.rows[0]
 
     @property
+    def deciding(self) -> list[Row]:
+        """The rows the pick and the offer rest on: the baseline and the axis' values (not the references)."""
+        return [r for r in self.rows if r.kind in ("baseline", "value")]
+
+    @property
+    def runs_over(self) -> tuple[int, int]:
+        """How many of the deciding rows' planned runs are over, of how many."""
+        return sum(len(r.over) for r in self.deciding), sum(r.planned for r in self.deciding)
+
+    @property
+    def complete(self) -> bool:
+        """Whether every planned run of the deciding rows is over: until then the answer is one so far."""
+        over, planned = self.runs_over
+        return over >= planned
+
+    @property
     def candidates(self) -> list[Row]:
         """The rows the pick chooses from: the axis' values (strength 0 is the baseline) with a validation score."""
         pool = [r for r in self.rows if r.kind == "value" or (r.kind == "baseline" and r.value is not None)]
@@ -474,6 +494,8 @@ class Answer:
         """The answer in one sentence: the best value on validation, the values within the noise of it, and the
         best value's test accuracy against no augmentation, paired by seed."""
         head = f"{self.size:,} images"
+        if not self.complete:
+            head += ", so far ({} of {} runs)".format(*self.runs_over)
         finished = [r for r in self.rows if r.test]
         if not finished:
             return f"{head}: no run has finished yet."
@@ -485,24 +507,7 @@ class Answer:
             return (f"{head}: too early to tell: every value is near chance ({100 * self.chance:.0f} %) on "
                     "validation; train longer.")
         best_val = statistics.fmean(best.val.values())
-        seeds = min(len(r.val) for r in self.candidates)
-        planned = max(r.planned for r in self.candidates)
-        if seeds < 2:
-            noise = (f"{seeds} of {planned} seeds done so far" if planned > 1 else
-                     "with one seed no value can be told apart from it (run two or more)")
-        else:
-            close = self.within_noise()
-            near = ["no augmentation" if r.kind == "baseline" else self.value_text(r.value or 0.0) for r in close]
-            if not near:
-                noise = "every other value is clearly below it"
-            else:
-                verb = "is" if len(near) == 1 else "are"
-                joined = near[0] if len(near) == 1 else f"{', '.join(near[:-1])} and {near[-1]}"
-                noise = f"{joined} {verb} within the noise of it"
-                if any(r.kind == "baseline" for r in close):
-                    noise += ": no clear gain over no augmentation yet"
-            if seeds < planned:
-                noise += f" ({seeds} of {planned} seeds done so far)"
+        noise = self._noise() if self.complete else self._noise_so_far()
         text = f"{head}: {self._name(best)} is best on validation ({percent(best_val)}); {noise}; "
         best_test = statistics.fmean(best.test.values())
         if best is self.baseline:
@@ -519,6 +524,37 @@ class Answer:
             return text + versus + f" ({signed(100 * diff)}, one seed: no interval)."
         return (text + versus + f" ({signed(100 * diff)}, {100 * CONFIDENCE:.0f} % interval [{signed(100 * ci[0])}, "
                 f"{signed(100 * ci[1])}], {n} seeds).")
+
+    def _noise(self) -> str:
+        """How the other values stand against the best, every run over."""
+        if min(len(r.val) for r in self.candidates) < 2:
+            return "with one seed no value can be told apart from it (run two or more)"
+        close = self.within_noise()
+        if not close:
+            return "every other value is clearly below it"
+        noise = self._are(close, "within the noise of it")
+        if any(r.kind == "baseline" for r in close):
+            noise += ": no clear gain over no augmentation yet"
+        return noise
+
+    def _noise_so_far(self) -> str:
+        """How the other values stand against the best while runs go: those without a finished run, those within
+        the noise of it, and those below it so far (never "clearly": their seeds are not all in)."""
+        best = self.best
+        pool = [r for r in self.deciding if r.kind == "value" or r.value is not None]
+        close = self.within_noise()
+        parts = [self._are([r for r in pool if not r.val], "no finished run yet", ("has", "have")),
+                 self._are(close, "within the noise of it"),
+                 self._are([r for r in pool if r.val and r is not best and r not in close], "below it so far")]
+        return "; ".join(p for p in parts if p)
+
+    def _are(self, rows: list[Row], what: str, verbs: tuple[str, str] = ("is", "are")) -> str:
+        """"0.5, 1.5 and 2.0 are ``what``" ("" for no rows)."""
+        if not rows:
+            return ""
+        names = ["no augmentation" if r.kind == "baseline" else self.value_text(r.value or 0.0) for r in rows]
+        joined = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+        return f"{joined} {verbs[len(names) > 1]} {what}"
 
     def note(self) -> str:
         """What the answer rests on: the validation images of each run, and the seeds when they are few."""
@@ -540,9 +576,10 @@ class Answer:
         """The value worth applying, or None: the pick only when it is clearly better than no augmentation on
         validation (its paired interval against it lies above zero), or no augmentation (strength 0) when it is
         itself clearly the best (every other value's paired interval against it lies below zero). A value that
-        cannot be told apart from doing nothing is not worth applying: applying it would mislead."""
+        cannot be told apart from doing nothing is not worth applying: applying it would mislead. Nothing is
+        offered before every run the pick rests on is over: the best so far is not the answer."""
         pick, best, plain = self.pick(), self.best, self.baseline
-        if pick is None or best is None:
+        if pick is None or best is None or not self.complete:
             return None
         if best is plain:
             others = [r for r in self.candidates if r is not best]
@@ -554,6 +591,8 @@ class Answer:
         pick: the sentence says why)."""
         if self.pick() is None or self.offer() is not None:
             return None
+        if not self.complete:
+            return "The pick is offered when every run of the sweep has finished."
         what = "strength" if self.axis_name == "strength" else "value"
         return (f"No {what} is clearly better than no augmentation yet: nothing to apply; more seeds narrow the "
                 "intervals.")
@@ -601,6 +640,7 @@ def answer(sweep: Sweep, results: dict[str, Outcome], chance: float = 0.1) -> li
             row.planned += 1
             got = results.get(arm.key)
             if got is not None:
+                row.over.add(arm.seed)
                 if got.test is not None:
                     row.test[arm.seed] = got.test
                 if got.val is not None:

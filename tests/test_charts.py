@@ -299,7 +299,7 @@ def test_the_experiment_chart_draws_both_arms_solid_told_apart_by_colour():
     assert len({d.line.color for d in lines}) == 2
 
 
-def test_the_sweep_chart_has_a_short_title_intervals_within_0_and_100_and_labels_inside_the_plot():
+def test_the_sweep_chart_has_a_short_title_intervals_within_0_and_100_and_names_no_augmentation_in_its_legend():
     from augviz import serialize, sweep
     from augviz.preview import SEED_PIPELINE
     s = sweep.Sweep(RunConfig(train_size=500, steps=20), serialize.to_dict(SEED_PIPELINE), seeds=2)
@@ -311,5 +311,6 @@ def test_the_sweep_chart_has_a_short_title_intervals_within_0_and_100_and_labels
     lows = [y - m for y, m in zip(curve.y, curve.error_y.arrayminus, strict=True)]
     highs = [y + p for y, p in zip(curve.y, curve.error_y.array, strict=True)]
     assert min(lows) == 0 and max(highs) == 100 and fig.layout.yaxis.rangemode == "nonnegative"
-    (label,) = fig.layout.annotations
-    assert label.text == "none 25.0 %" and label.yanchor == "bottom" and label.xanchor == "left"  # above its line
+    assert not fig.layout.annotations  # nothing written on the plot, where it sat on the strength-0 point
+    (none,) = [t for t in fig.data if t.name == "none 25.0 %"]  # the legend names the level of no augmentation
+    assert none.line.dash == "dot" and list(none.x) == [0.0, 2.0] and list(none.y) == [25.0, 25.0]

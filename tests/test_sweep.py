@@ -173,7 +173,7 @@ def test_with_seeds_still_running_the_answer_counts_them_rather_than_asking_for_
     results = {k: o for k, o in fixture_results(s, val, val).items()
                if next(a for a in sweep.plan(s) if a.key == k).seed == 0}
     (a,) = sweep.answer(s, results)
-    assert "1 of 2 seeds done so far" in a.sentence() and "run two or more" not in a.sentence()
+    assert a.sentence().startswith("500 images, so far (5 of 10 runs):") and "run two or more" not in a.sentence()
 
 
 def test_shown_accuracy_intervals_stay_within_0_and_100_and_two_seeds_are_called_wide():
@@ -231,7 +231,8 @@ def test_the_chart_draws_one_curve_per_size_with_intervals_the_baseline_level_an
     assert list(curves[0].x) == [0.0, 0.5, 1.0, 1.5, 2.0] and curves[0].error_y.array[2] > 0
     rings = [t for t in fig.data if t.mode == "markers"]
     assert [list(t.x) for t in rings] == [[1.0], [1.0]]
-    assert len(fig.layout.shapes) == 2  # one no-augmentation line per size
+    nones = [t for t in fig.data if t.mode == "lines"]  # one no-augmentation line per size, at its own level
+    assert [t.name for t in nones] == ["none 61.0 %", "none 66.0 %"] and not fig.layout.shapes
 
 
 def test_the_speed_measurement_is_kept_and_not_measured_again(tmp_path):
@@ -283,3 +284,45 @@ def test_a_setting_that_does_nothing_as_the_step_is_set_is_no_axis():
     assert "value" in sweep.sweepable(erasing)  # the constant fill's grey level
     noise = Step(erasing.name, {**erasing.params, "fill": "noise"})
     assert "value" not in sweep.sweepable(noise)
+
+
+PENDING = "The pick is offered when every run of the sweep has finished."
+
+
+def test_mid_sweep_the_answer_is_so_far_names_the_values_without_a_run_and_offers_nothing():
+    s = default()
+    val = {0.0: [.60, .62, .61], 0.5: [.90] * 3, 1.0: [.80, .82, .81], 1.5: [.90] * 3, 2.0: [.90] * 3}
+    results = {a.key: o for a, o in zip(sweep.plan(s), fixture_results(s, val, val).values(), strict=True)
+               if a.value in (0.0, 1.0)}  # 6 of 15 runs over: 0.5, 1.5 and 2.0 have none yet
+    (a,) = sweep.answer(s, results)
+    text = a.sentence()
+    assert text.startswith("500 images, so far (6 of 15 runs): strength 1.0 is best on validation (81.0 %); 0.5, "
+                           "1.5 and 2.0 have no finished run yet;")
+    assert "clearly below" not in text  # values without results are below nothing
+    assert a.pick() == 1.0  # the best so far (ringed on the chart) ...
+    assert a.offer() is None and a.no_offer() == PENDING  # ... but not offered to apply before the sweep is over
+
+
+def test_mid_sweep_the_seed_counts_a_sentence_gives_agree():
+    s = default()
+    val = {0.0: [.60, .62, .61], 0.5: [.70, .71, .69], 1.0: [.80, .82, .81], 1.5: [.75, .76, .74],
+           2.0: [.65, .66, .64]}
+    done = {(0.0, 0), (0.0, 1), (1.0, 0), (1.0, 1), (0.5, 0), (1.5, 0)}  # 6 of 15: 1.0 and none at 2 seeds
+    results = {a.key: o for a, o in zip(sweep.plan(s), fixture_results(s, val, val).values(), strict=True)
+               if ((a.value if a.kind == "value" else 0.0), a.seed) in done}
+    (a,) = sweep.answer(s, results)
+    text = a.sentence()
+    assert text.startswith("500 images, so far (6 of 15 runs): strength 1.0 is best on validation")
+    assert "2.0 has no finished run yet" in text and "clearly below" not in text
+    assert "of 3 seeds" not in text and text.endswith("2 seeds).")  # one count of seeds: the paired one
+
+
+def test_a_diverged_run_ends_its_seed_and_the_finished_sweep_offers_its_pick():
+    s = default()
+    clear = {0.0: [.60, .62, .61], 0.5: [.70, .71, .69], 1.0: [.80, .82, .81], 1.5: [.75, .76, .74],
+             2.0: [.65, .66, .64]}
+    results = fixture_results(s, clear, clear)
+    diverged = next(a for a in sweep.plan(s) if a.value == 2.0 and a.seed == 2)
+    results[diverged.key] = sweep.Outcome(None, None)  # over, with no accuracy
+    (a,) = sweep.answer(s, results)
+    assert not a.sentence().startswith("500 images, so far") and a.offer() == 1.0

@@ -54,9 +54,9 @@ def test_one_click_queues_the_sweep_once_and_the_sweep_becomes_a_link(home):
     assert len(store.runs()) == 16
 
 
-def finished_sweep(home, val: dict[float, list[float]]):
+def finished_sweep(home, val: dict[float, list[float]], only: set[float] | None = None):
     """The page after one click on Run the sweep, with the sweep's runs finished at these validation accuracies
-    (per strength, per seed), as workers would write them."""
+    (per strength, per seed), as workers would write them (``only``: just those of these strengths)."""
     store = Store(home / "runs.sqlite")
     at = open_panel(fresh(QUERY, page="train"))
     at.button(key="w_go").click()
@@ -66,6 +66,8 @@ def finished_sweep(home, val: dict[float, list[float]]):
     packed = at.query_params["sweep"]
     sw = sweep.from_dict(share.unpack(packed[0] if isinstance(packed, list) else packed))
     for arm in sweep.plan(sw):
+        if only is not None and arm.value not in only:
+            continue
         run_id = store.create(arm.config, status="running", pid=os.getpid())
         store.started(run_id, ["fc"], 10, tuple("abcdefghij"))
         acc = val[arm.value if arm.value is not None else 0.0][arm.seed]
@@ -80,6 +82,9 @@ def test_a_finished_sweep_gives_its_answer_and_its_strength_goes_to_explore(home
     text = " ".join(m.value.replace("\\", "") for m in at.markdown)
     assert "250 images: strength 1.0 is best on validation" in text
     assert "the pick rests on 25 validation images a run" in captions(at)  # 250 × 0.1
+    (table,) = at.table  # a static table, whose cells wrap: a scrolling grid cut off "test vs none" at 800 px
+    assert list(table.value.columns)[-1] == "test vs none" and not at.dataframe
+    assert table.value["validation"][2] == "71.0\u00a0% [68.5,\u00a073.5]"  # wraps between mean and interval only
     at.button(key="w_use_250").click().run()
     assert at.session_state["strength"] == 1.0
     assert any("strength is now 1" in s.value for s in at.success)
@@ -104,3 +109,39 @@ def test_the_values_offered_for_a_setting_stay_within_what_it_can_hold():
     assert offered == "0.4, 0.8, 1"  # 1.2 and 1.6 pass the grey level's bound of 1
     sweep.Sweep(RunConfig(), serialize.to_dict(pipe), sweep.Axis(0, "value"),
                 tuple(float(v) for v in offered.split(", ")))  # accepted as offered
+
+
+def test_mid_sweep_the_page_calls_the_answer_one_so_far_and_offers_no_strength(home):
+    at = finished_sweep(home, {v: [acc + 0.01 * seed for seed in range(3)]
+                               for v, acc in {0.0: .5, 0.5: .9, 1.0: .7, 1.5: .9, 2.0: .9}.items()}, only={0.0, 1.0})
+    text = " ".join(m.value.replace("\\", "") for m in at.markdown)
+    assert "250 images, so far (6 of 15 runs): strength 1.0 is best on validation" in text
+    assert "0.5, 1.5 and 2.0 have no finished run yet" in text and "clearly below" not in text
+    assert not [b for b in at.button if b.key == "w_use_250"]
+    assert "The pick is offered when every run of the sweep has finished." in captions(at)
+
+
+def test_another_browser_opening_the_train_page_sees_the_stored_sweep_of_its_form_and_gets_its_link(home):
+    finished_sweep(home, {v: [acc + 0.01 * seed for seed in range(3)]
+                          for v, acc in {0.0: .5, 0.5: .6, 1.0: .7, 1.5: .65, 2.0: .55}.items()})
+    other = open_panel(fresh(QUERY, page="train"))  # no sweep in its link or its session
+    assert "Every one of them is in the store already" in captions(other) and "Its results are below." in \
+        captions(other)
+    text = " ".join(m.value.replace("\\", "") for m in other.markdown)
+    assert "250 images: strength 1.0 is best on validation" in text
+    assert "sweep" in other.query_params  # a reload keeps it
+
+
+def test_a_sweep_going_in_another_browser_fills_in_on_a_fresh_page_with_the_same_form(home):
+    store = Store(home / "runs.sqlite")
+    store.create(RunConfig(train_size=250, steps=10), pid=os.getpid())  # keeps the sweep's runs queued
+    at = open_panel(fresh(QUERY, page="train"))
+    at.button(key="w_go").click().run()  # the teacher's sweep, queued
+    student = open_panel(fresh(QUERY, page="train"))
+    assert "0 of 15 runs over (0 running, 15 queued)" in captions(student)
+    assert "sweep" in student.query_params
+
+
+def test_with_nothing_of_its_sweep_stored_a_fresh_page_shows_no_results(home):
+    at = open_panel(fresh(QUERY, page="train"))
+    assert "runs over" not in captions(at) and "sweep" not in at.query_params

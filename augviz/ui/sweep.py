@@ -114,17 +114,27 @@ def _panel(store_: Store, base: RunConfig) -> None:
                "experiment, is used instead of training it again). The pick is made on the validation split, never "
                "on test; the test accuracy is reported apart.")
     sw = sweep_form(base)
+    shown = shown_sweep()
     if sw is not None:
         runs = train.guarded(store_.runs) or []
         at_once = train.guarded(worker.max_concurrent) or 1
+        arms = sweep.plan(sw)
         todo = sweep.to_launch(sw, runs)
-        planned = len({a.key for a in sweep.plan(sw)})
+        planned = len({a.key for a in arms})
+        if shown is None and sweep.match(arms, runs):
+            # No sweep named by the link or this session: the form's, once any of its runs is stored (another
+            # tab's or the teacher's, filling in live), written to the link so that a reload keeps it.
+            shown = sw
+            st.session_state[LINK_KEY] = share.pack(sw.to_dict())
         st.button(f"Run the sweep ({len(todo)} runs to train)", key="w_go", disabled=not todo,
                   on_click=_start_sweep, args=(store_, sw))
         count = sweep.count_text("sweep", planned, len(todo))
-        st.caption(md_escape(count + (" " + train.estimate_text(store_, todo, at_once, runs) if todo else "")))
+        if todo:
+            count += " " + train.estimate_text(store_, todo, at_once, runs)
+        elif shown is not None and shown.to_dict() == sw.to_dict():
+            count += " Its results are below."
+        st.caption(md_escape(count))
         train.store_error()
-    shown = shown_sweep()
     if shown is not None:
         sweep_results(store_, shown)
 
@@ -191,7 +201,10 @@ def sweep_results(store_: Store, sw: sweep.Sweep) -> None:
             st.caption(charts.SWEEP_CAPTION)
         st.caption(" ".join(a.note() for a in state.answers))
         for answer in state.answers:
-            st.dataframe(answer.table(), hide_index=True, key=f"w_table_{answer.size}")
+            # A static table wraps its cells to the column's width (a scrolling grid cut off its last column,
+            # "test vs none", at 800 px); unbreakable spaces keep a mean and an interval whole when they wrap.
+            st.table([{k: v.replace(" %", "\u00a0%").replace(", ", ",\u00a0") for k, v in row.items()}
+                      for row in answer.table()], hide_index=True, border="horizontal")
         if first is not None and first.going and not going:
             st.rerun()
 
