@@ -161,9 +161,13 @@ class Comparison:
             return "unclear"
         return "helped" if ci[0] > 0 else "hurt"
 
-    def sentence(self) -> str:
-        """The verdict in words, with the accuracies, the interval and how many seeds it rests on."""
+    def sentence(self, so_far: tuple[int, int] | None = None) -> str:
+        """The verdict in words, with the accuracies, the interval and how many seeds it rests on; ``so_far``
+        (``experiment.so_far``: runs finished, of how many) while some of the experiment's runs still go, so
+        that a verdict that may yet change does not read as final."""
         head = f"{self.train_size} training images"
+        if so_far is not None:
+            head = f"So far ({so_far[0]} of {so_far[1]} runs finished), {head.lower()}"
         if self.mean is None:
             return f"{head}: no seed has finished in both arms yet."
         n = self.seeds
@@ -183,6 +187,14 @@ class Comparison:
         if verdict == "unclear":
             return f"{head}: no clear difference with {seeds}: run more seeds. {accs[0].upper()}{accs[1:]}, {stats}."
         return f"{head}: augmentation {verdict}: {accs}, {stats}."
+
+
+def so_far(runs: list[Run]) -> tuple[int, int] | None:
+    """(runs finished, runs) while any of an experiment's ``runs`` is queued or running, else None: its verdict
+    is then provisional (``Comparison.sentence``)."""
+    if all(r.is_over for r in runs):
+        return None
+    return sum(r.status == "finished" for r in runs), len(runs)
 
 
 def compare(runs: list[Run]) -> list[Comparison]:

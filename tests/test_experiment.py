@@ -3,6 +3,8 @@ interval that crosses zero is never a verdict, and arms that have not learnt are
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from augviz import experiment, serialize, share, strength, sweep
@@ -107,6 +109,19 @@ def test_compare_pairs_finished_runs_by_seed_and_takes_chance_from_the_classes()
     (c,) = compare(_runs(accs, classes=4))
     assert c.train_size == 500 and c.differences == pytest.approx([0.05, 0.04])
     assert c.chance == pytest.approx(0.25)
+
+
+def test_while_runs_still_go_the_verdict_says_it_is_so_far_and_how_many_runs_it_rests_on():
+    accs = {(500, 0, False): 0.50, (500, 0, True): 0.55, (500, 1, False): 0.52, (500, 1, True): 0.56,
+            (500, 2, False): 0.49, (500, 2, True): 0.52}
+    runs = _runs(accs)
+    runs[-1] = replace(runs[-1], status="running", test_acc=None)  # seed 2's augmented run still trains
+    assert experiment.so_far(runs) == (5, 6)
+    (c,) = compare(runs)
+    assert c.sentence(experiment.so_far(runs)).startswith(
+        "So far (5 of 6 runs finished), 500 training images: no clear difference with 2 seeds")
+    assert experiment.so_far(runs[:-1]) is None  # every run over: the verdict is final
+    assert c.sentence(experiment.so_far(runs[:-1])).startswith("500 training images: no clear difference")
 
 
 # ---- the experiment's runs, found in the store by configuration ------------------------------------------------

@@ -166,6 +166,28 @@ def test_a_link_to_a_finished_experiment_shows_its_verdict_in_a_new_session(home
     assert any("helped" in m.value for m in at.markdown), [m.value for m in at.markdown]
 
 
+def test_while_a_run_of_the_experiment_still_trains_its_verdict_says_so_far(home):
+    from augviz import serialize
+    from augviz.preview import SEED_PIPELINE
+    store = Store(home / "runs.sqlite")
+    for seed, (plain, aug) in enumerate(((0.7, 0.9), (0.72, 0.91))):
+        for acc, pipeline in ((plain, None), (aug, serialize.to_dict(SEED_PIPELINE))):
+            cfg = RunConfig(train_size=250, steps=10, seed=seed, pipeline=pipeline, group="exp-going")
+            run_id = store.create(cfg, status="running", pid=os.getpid())
+            store.started(run_id, ["fc"], 10, ("a", "b"))
+            store.finish(run_id, "finished", test_acc=acc, wall_s=1.0)
+    running = store.create(RunConfig(train_size=250, steps=10, seed=2, group="exp-going"), status="running",
+                           pid=os.getpid())
+    at = fresh({"exp": "exp-going"}, page="train")
+    verdict = next(m for m in markdown_lines(at) if "training images" in m)
+    assert verdict.startswith("So far (4 of 5 runs finished), 250 training images: "), verdict
+    store.finish(running, "stopped")
+
+
+def markdown_lines(at: AppTest) -> list[str]:
+    return [m.value.replace("\\", "") for m in at.markdown]
+
+
 def test_the_newest_going_experiment_is_shown_not_an_older_or_a_finished_one(home):
     store = Store(home / "runs.sqlite")
     waiting = os.getpid()  # queued runs that wait in a (CLI) process of their own: no launcher starts them

@@ -728,7 +728,7 @@ def experiment_results(store_: Store, read: Callable[[], list[Run]], going: bool
                       on_click=_stop_runs, args=(store_, [r.id for r in unfinished]))
         comparisons = experiment.compare(runs)
         for c in comparisons:
-            st.markdown(md_escape(c.sentence()))
+            st.markdown(md_escape(c.sentence(experiment.so_far(runs))))
         if any(r.status != "queued" for r in runs):
             st.plotly_chart(charts.arms([history(store_, r) for r in runs]), key="x_arms")
         if len([c for c in comparisons if c.mean is not None]) > 1:
