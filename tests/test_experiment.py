@@ -3,11 +3,12 @@ interval that crosses zero is never a verdict, and arms that have not learnt are
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 
 import pytest
 
-from augviz import experiment, serialize, share, strength, sweep
+from augviz import experiment, serialize, share, speed, strength, sweep
 from augviz.errors import ConfigError
 from augviz.experiment import Comparison, compare, t_quantile
 from augviz.preview import SEED_PIPELINE
@@ -171,3 +172,21 @@ def test_an_experiment_is_a_link_that_round_trips_and_a_bad_one_names_its_field(
         experiment.from_dict({**doc, "values": [2.0]})  # an experiment has no axis to sweep
     with pytest.raises(ConfigError, match="JSON object"):
         experiment.from_dict([1])
+
+
+# ---- the estimate on a busy machine ---------------------------------------------------------------------------
+
+
+def test_an_estimate_on_a_machine_loaded_beyond_its_cores_says_runs_will_take_longer(monkeypatch):
+    monkeypatch.setattr(os, "getloadavg", lambda: (9.84, 7.0, 5.0))
+    assert speed.busy_note(2) == "This machine is busy: load 9.8 on 2 cores; runs will take longer than this."
+    monkeypatch.setattr(os, "getloadavg", lambda: (1.5, 7.0, 5.0))  # the 1-minute figure: what runs now
+    assert speed.busy_note(2) == ""
+
+
+def test_without_a_load_average_to_read_the_estimate_says_nothing_of_it(monkeypatch):
+    def unavailable() -> tuple[float, float, float]:
+        raise OSError("no load average here")
+
+    monkeypatch.setattr(os, "getloadavg", unavailable)
+    assert speed.busy_note(2) == ""

@@ -52,6 +52,13 @@ def test_with_no_run_to_measure_the_estimate_is_calibrated_on_this_machine_and_k
     assert at.button(key="x_go").label == "Run the experiment (6 runs to train)"
 
 
+def test_on_a_busy_machine_the_estimate_says_runs_will_take_longer(home, monkeypatch):
+    monkeypatch.setattr(os, "getloadavg", lambda: (40.0, 40.0, 40.0))  # more than any test machine's cores
+    text = captions(fresh(SMALL, page="train"))
+    assert re.search(r"Estimate: about .*This machine is busy: load 40\.0 on \d+ cores?; runs will take longer "
+                     r"than this\.", text), text
+
+
 def test_the_estimate_comes_from_finished_runs_of_the_same_configuration(home):
     store = Store(home / "runs.sqlite")
     for wall_s in (8.0, 10.0, 30.0):  # 80, 100 and 300 ms a step: the median is 100 ms

@@ -566,11 +566,13 @@ def _per_step(cfg_json: str, home_dir: str) -> float:
 def estimate_text(store_: Store, todo: list[RunConfig], at_once: int, past: list[Run]) -> str:
     """The estimate for ``todo`` on this machine, as the experiment and sweep panels give it: from the ``past``
     finished runs like them, else calibrated (at first need, kept in the run home) at the threads each run gets
-    while they train side by side; and the runs of others queued or running ahead of them."""
+    while they train side by side; the runs of others queued or running ahead of them; and a warning when the
+    machine is busy now (``speed.busy_note``)."""
     ahead = [r for r in (guarded(lambda: store_.runs(statuses=("queued", "running"))) or [])
              if r.group not in {c.group for c in todo}]
     threads = worker.thread_share(max(1, min(at_once, len(todo))), worker.cores())
-    return speed.estimate(todo, step_time(past, threads), at_once, ahead)
+    busy = speed.busy_note(worker.cores())
+    return speed.estimate(todo, step_time(past, threads), at_once, ahead) + (f" {busy}" if busy else "")
 
 
 def step_time(past: list[Run], threads: int) -> Callable[[RunConfig], tuple[float, int]]:
