@@ -100,6 +100,24 @@ class Experiment:
 _KEYS = ("base", "pipeline", "seeds", "sizes")
 
 
+def differences(shown: Experiment, other: Experiment) -> list[str]:
+    """How ``shown`` differs from ``other``, in words, ``shown``'s value first ("seeds 3 (set: 4)", "the pipeline
+    or its strength"): what a page says when the verdict it shows is not that of the experiment set on it."""
+    mine, theirs = shown.base.to_dict(), other.base.to_dict()
+    out = [f"{k} {mine[k]} (set: {theirs[k]})" for k in mine if mine[k] != theirs.get(k)]
+    if shown.pipeline != other.pipeline:
+        out.append("the pipeline or its strength")
+    if shown.seeds != other.seeds:
+        out.append(f"seeds {shown.seeds} (set: {other.seeds})")
+    if shown.sizes != other.sizes:
+        out.append(f"sizes {_sizes(shown)} (set: {_sizes(other)})")
+    return out
+
+
+def _sizes(plan: Experiment) -> str:
+    return ", ".join(map(str, plan.sizes)) or "none"
+
+
 def from_dict(doc: Any) -> Experiment:
     """An experiment document (``Experiment.to_dict``, a link's), validated; ConfigError names the field."""
     if not isinstance(doc, dict):

@@ -190,3 +190,12 @@ def test_without_a_load_average_to_read_the_estimate_says_nothing_of_it(monkeypa
 
     monkeypatch.setattr(os, "getloadavg", unavailable)
     assert speed.busy_note(2) == ""
+
+
+def test_an_experiment_names_how_it_differs_from_the_one_set():
+    shown = experiment.Experiment(BASE, PIPELINE, seeds=3)
+    set_now = experiment.Experiment(replace(BASE, lr=0.01), strength.scale(PIPELINE, 0.5).doc, seeds=4,
+                                    sizes=(250, 500))
+    assert experiment.differences(shown, set_now) == [
+        "lr 0.003 (set: 0.01)", "the pipeline or its strength", "seeds 3 (set: 4)", "sizes none (set: 250, 500)"]
+    assert experiment.differences(shown, experiment.Experiment(BASE, PIPELINE, seeds=3)) == []

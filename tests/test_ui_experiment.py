@@ -108,6 +108,35 @@ def test_the_button_follows_the_configuration_and_trains_only_what_no_stored_run
     assert train_page().button(key="x_go").disabled  # a second browser with the same configuration
 
 
+def linked_seeds(at: AppTest) -> int:
+    from augviz import experiment, share
+    link = at.query_params["experiment"]
+    return experiment.from_dict(share.unpack(link[0] if isinstance(link, list) else link, "experiment")).seeds
+
+
+def test_the_results_shown_are_the_experiment_set_whenever_it_has_runs_and_else_say_whose_they_are(home):
+    store = Store(home / "runs.sqlite")
+    store.create(RunConfig(train_size=250, steps=10), pid=os.getpid())  # nothing starts behind it
+    at = fresh(SMALL, page="train")
+    at.button(key="x_go").click().run()  # 3 seeds
+    for run in store.runs()[1:]:  # its runs finish, as workers would write them
+        store.claim(run.id, os.getpid(), 10)
+        store.started(run.id, ["fc"], 10, tuple("abcdefghij"))
+        store.finish(run.id, "finished", test_acc=0.5 + (0.2 if run.config.pipeline is not None else 0.0),
+                     wall_s=1.0)
+    at.slider(key="x_seeds").set_value(4).run()  # 6 of its 8 runs are stored: its results, not the 3 seeds'
+    assert "8 runs in this experiment: 2 to train, 6 served" in captions(at)
+    assert "2 runs of 8 not in the store" in captions(at) and linked_seeds(at) == 4
+    assert not at.info
+    at.slider(key="x_seeds").set_value(2).run()
+    assert "4 finished" in captions(at) and linked_seeds(at) == 2
+    at.select_slider(key="t_lr").set_value(0.01).run()  # no run of it is stored: the last shown stays, named
+    assert linked_seeds(at) == 2 and "4 finished" in captions(at)
+    (note,) = [i.value.replace("\\", "") for i in at.info]
+    assert note.startswith("The results below are of the experiment last shown here, not of the one set above")
+    assert "It differs in: lr 0.003 (set: 0.01)." in note
+
+
 def test_a_double_click_on_run_the_experiment_queues_it_once(home):
     store = Store(home / "runs.sqlite")
     store.create(RunConfig(train_size=250, steps=10), pid=os.getpid())  # nothing starts behind it

@@ -608,8 +608,8 @@ def experiment_panel(store_: Store, base: RunConfig) -> None:
     except ConfigError as e:
         st.error(md_escape(str(e)))
         as_set = None
+    runs = guarded(store_.runs) or []
     if as_set is not None:
-        runs = guarded(store_.runs) or []
         todo = as_set.to_launch(runs)
         st.button(f"Run the experiment ({report.count(len(todo), 'run')} to train)", key="x_go",
                   disabled=not todo, on_click=_start_experiment, args=(store_, as_set))
@@ -617,12 +617,12 @@ def experiment_panel(store_: Store, base: RunConfig) -> None:
         if todo:
             at_once = guarded(worker.max_concurrent) or 1
             st.caption(md_escape(f"{count} {estimate_text(store_, todo, at_once, runs)}"))
-        else:  # nothing to train: the experiment as set is the one to show, with its results
+        else:
             st.caption(md_escape(f"{count} Its results are below."))
-            st.session_state[EXPERIMENT_LINK] = share.pack(as_set.to_dict())
-            st.session_state.pop("group", None)
     store_error()
-    shown = shown_experiment(store_)
+    shown = shown_experiment(store_, as_set, runs)
+    if as_set is not None and shown is not None and not _same(shown, as_set):
+        st.info(md_escape(other_experiment_text(shown, as_set)))
     if isinstance(shown, experiment.Experiment):
         plan = shown
         going = [r for r in guarded(lambda: plan.served(store_.runs())) or [] if not r.is_over]
@@ -666,11 +666,18 @@ def linked_experiment() -> experiment.Experiment | None:
     return linked_plan(EXPERIMENT_LINK, "experiment", experiment.from_dict)
 
 
-def shown_experiment(store_: Store) -> experiment.Experiment | str | None:
-    """The experiment the panel shows: the plan in the link (``?experiment=``, or started in this session), else
-    the group in an older link (``?exp=``, session key ``group``: that group's runs), else the newest group whose
-    runs are still queued or running, whichever browser started it (a reload or a second tab shows it); that
-    group is then written to the link, so its verdict stays after a reload."""
+def shown_experiment(store_: Store, as_set: experiment.Experiment | None = None,
+                     runs: list[Run] | None = None) -> experiment.Experiment | str | None:
+    """The experiment the panel shows: the one set on the page (``as_set``) whenever any of its runs is in the
+    store (``runs``), and it becomes the link; else the plan in the link (``?experiment=``, or started in this
+    session), else the group in an older link (``?exp=``, session key ``group``: that group's runs), else the
+    newest group whose runs are still queued or running, whichever browser started it (a reload or a second tab
+    shows it); that group is then written to the link, so its verdict stays after a reload. (A link sets the
+    form, so the experiment set is the link's until the form is changed.)"""
+    if as_set is not None and as_set.served(runs or []):
+        st.session_state[EXPERIMENT_LINK] = share.pack(as_set.to_dict())
+        st.session_state.pop("group", None)
+        return as_set
     linked = linked_experiment()
     if linked is not None:
         return linked
@@ -680,6 +687,19 @@ def shown_experiment(store_: Store) -> experiment.Experiment | str | None:
         if group:
             st.session_state["group"] = group
     return group or None
+
+
+def _same(shown: experiment.Experiment | str, as_set: experiment.Experiment) -> bool:
+    return isinstance(shown, experiment.Experiment) and shown.to_dict() == as_set.to_dict()
+
+
+def other_experiment_text(shown: experiment.Experiment | str, as_set: experiment.Experiment) -> str:
+    """Which experiment the results below are, when it is not the one set above (which has no run stored)."""
+    if isinstance(shown, experiment.Experiment):
+        return ("The results below are of the experiment last shown here, not of the one set above (none of its "
+                f"runs is in the store yet). It differs in: {'; '.join(experiment.differences(shown, as_set))}.")
+    return (f"The results below are of the experiment runs in group {shown} (an older link's, or the newest "
+            "still going), not of the experiment set above (none of its runs is in the store yet).")
 
 
 def _start_experiment(store_: Store, plan: experiment.Experiment) -> None:
