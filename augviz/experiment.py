@@ -92,6 +92,13 @@ class Experiment:
         """The stored runs that serve the plan, one per configuration, in id order (``compare`` pairs them)."""
         return sorted(sweep.match(self.arms(), runs).values(), key=lambda r: r.id)
 
+    def begun(self, runs: list[Run]) -> bool:
+        """Whether a pair of the plan (both arms of one seed at one size) is in the store, finished or going: the
+        experiment has been run, not merely a single run of its configuration started on its own."""
+        found = sweep.match(self.arms(), runs)
+        stored = {(a.size, a.seed, a.kind) for a in self.arms() if a.key in found}
+        return any((size, seed, "baseline") in stored for size, seed, kind in stored if kind != "baseline")
+
     def to_dict(self) -> dict[str, Any]:
         doc = self.as_sweep.to_dict()
         return {k: doc[k] for k in _KEYS}

@@ -199,3 +199,13 @@ def test_an_experiment_names_how_it_differs_from_the_one_set():
     assert experiment.differences(shown, set_now) == [
         "lr 0.003 (set: 0.01)", "the pipeline or its strength", "seeds 3 (set: 4)", "sizes none (set: 250, 500)"]
     assert experiment.differences(shown, experiment.Experiment(BASE, PIPELINE, seeds=3)) == []
+
+
+def test_an_experiment_has_begun_once_both_arms_of_a_seed_are_stored_not_one_run_on_its_own(tmp_path):
+    store = Store(tmp_path / "runs.sqlite")
+    plan = experiment.Experiment(BASE, PIPELINE, seeds=2)
+    baseline, augmented = plan.to_launch([])[:2]  # seed 0's pair
+    store.create(baseline)  # a single run of the same configuration, started on its own
+    assert not plan.begun(store.runs())
+    store.create(augmented)
+    assert plan.begun(store.runs())

@@ -305,3 +305,32 @@ def test_picking_a_run_by_hand_ends_following_the_experiment(home):
     assert shown_run(at).startswith(f"**Run #{earlier}**") and "This experiment:" not in captions(at)
     for run in store.runs(statuses=("queued", "running")):
         store.finish(run.id, "stopped")
+
+
+def test_the_picker_and_the_experiments_line_under_it_come_from_one_read(home, monkeypatch):
+    store = Store(home / "runs.sqlite")
+    training = store.create(RunConfig(train_size=250, steps=10, seed=9), status="running", pid=os.getpid())
+    at = train_page()
+    at.sidebar.slider(key="t_size").set_value(250)
+    at.sidebar.select_slider(key="t_steps").set_value(10).run()
+    at.button(key="x_go").click().run()
+    ids = [r.id for r in store.runs() if r.config.group]  # queued behind the run that holds the only slot
+    reads = Store.runs
+
+    def runs_then_one_starts(self, *args, **kwargs):  # a worker claims a queued run between any two reads
+        out = reads(self, *args, **kwargs)
+        queued = [i for i in ids if store.get(i).status == "queued"]
+        if queued:
+            store.claim(queued[0], os.getpid(), 10)
+        return out
+
+    monkeypatch.setattr(Store, "runs", runs_then_one_starts)
+    at.run()
+    picker = at.selectbox(key="t_run")
+    labelled = {i for i in ids if picker.format_func(i).startswith(f"#{i} running")}
+    line = next(c for c in (c.value.replace("\\", "") for c in at.caption) if c.startswith("This experiment:"))
+    said = {int(n) for n in re.findall(r"#(\d+)", line.split(";")[0])}  # "1 running (#2, #3)"
+    assert said == labelled, (line, [picker.format_func(i) for i in ids])
+    monkeypatch.undo()
+    for run_id in [training, *ids]:
+        store.finish(run_id, "stopped")
