@@ -92,12 +92,37 @@ class Experiment:
         """The stored runs that serve the plan, one per configuration, in id order (``compare`` pairs them)."""
         return sorted(sweep.match(self.arms(), runs).values(), key=lambda r: r.id)
 
+    def begun(self, runs: list[Run]) -> bool:
+        """Whether a pair of the plan (both arms of one seed at one size) is in the store, finished or going: the
+        experiment has been run, not merely a single run of its configuration started on its own."""
+        found = sweep.match(self.arms(), runs)
+        stored = {(a.size, a.seed, a.kind) for a in self.arms() if a.key in found}
+        return any((size, seed, "baseline") in stored for size, seed, kind in stored if kind != "baseline")
+
     def to_dict(self) -> dict[str, Any]:
         doc = self.as_sweep.to_dict()
         return {k: doc[k] for k in _KEYS}
 
 
 _KEYS = ("base", "pipeline", "seeds", "sizes")
+
+
+def differences(shown: Experiment, other: Experiment) -> list[str]:
+    """How ``shown`` differs from ``other``, in words, ``shown``'s value first ("seeds 3 (set: 4)", "the pipeline
+    or its strength"): what a page says when the verdict it shows is not that of the experiment set on it."""
+    mine, theirs = shown.base.to_dict(), other.base.to_dict()
+    out = [f"{k} {mine[k]} (set: {theirs[k]})" for k in mine if mine[k] != theirs.get(k)]
+    if shown.pipeline != other.pipeline:
+        out.append("the pipeline or its strength")
+    if shown.seeds != other.seeds:
+        out.append(f"seeds {shown.seeds} (set: {other.seeds})")
+    if shown.sizes != other.sizes:
+        out.append(f"sizes {_sizes(shown)} (set: {_sizes(other)})")
+    return out
+
+
+def _sizes(plan: Experiment) -> str:
+    return ", ".join(map(str, plan.sizes)) or "none"
 
 
 def from_dict(doc: Any) -> Experiment:
@@ -161,9 +186,13 @@ class Comparison:
             return "unclear"
         return "helped" if ci[0] > 0 else "hurt"
 
-    def sentence(self) -> str:
-        """The verdict in words, with the accuracies, the interval and how many seeds it rests on."""
+    def sentence(self, so_far: tuple[int, int] | None = None) -> str:
+        """The verdict in words, with the accuracies, the interval and how many seeds it rests on; ``so_far``
+        (``experiment.so_far``: runs finished, of how many) while some of the experiment's runs still go, so
+        that a verdict that may yet change does not read as final."""
         head = f"{self.train_size} training images"
+        if so_far is not None:
+            head = f"So far ({so_far[0]} of {so_far[1]} runs finished), {head.lower()}"
         if self.mean is None:
             return f"{head}: no seed has finished in both arms yet."
         n = self.seeds
@@ -183,6 +212,14 @@ class Comparison:
         if verdict == "unclear":
             return f"{head}: no clear difference with {seeds}: run more seeds. {accs[0].upper()}{accs[1:]}, {stats}."
         return f"{head}: augmentation {verdict}: {accs}, {stats}."
+
+
+def so_far(runs: list[Run]) -> tuple[int, int] | None:
+    """(runs finished, runs) while any of an experiment's ``runs`` is queued or running, else None: its verdict
+    is then provisional (``Comparison.sentence``)."""
+    if all(r.is_over for r in runs):
+        return None
+    return sum(r.status == "finished" for r in runs), len(runs)
 
 
 def compare(runs: list[Run]) -> list[Comparison]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -155,6 +156,21 @@ def estimate(todo: list[RunConfig], per_step: Callable[[RunConfig], tuple[float,
         text += (f" {len(readable)} other run{'s are' if len(readable) > 1 else ' is'} queued or running ahead of "
                  f"it: up to {duration(wait)} more before its last run ends.")
     return text
+
+
+def busy_note(cores: int) -> str:
+    """A warning to go with an estimate when this machine's 1-minute load average exceeds its ``cores``: the
+    figures (a calibration, or runs measured at another time) do not know what else is running now, and other
+    work slows the runs by an amount nobody can know in advance, so it is said, not guessed into the figure.
+    Empty when the machine is not busy, or the load cannot be read (no ``os.getloadavg`` here)."""
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return ""
+    if load <= cores:
+        return ""
+    return (f"This machine is busy: load {load:.1f} on {cores} core{'s' * (cores != 1)}; runs will take longer "
+            "than this.")
 
 
 def queue_wait(ahead: list[Run], running: list[tuple[Run, int]], per_step: Callable[[RunConfig], float],

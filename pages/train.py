@@ -28,7 +28,7 @@ if store is not None and cfg is not None:
         readable = [r for r in train.listed_runs(store, train.chosen_before("t_run")) if not r.unreadable]
         run = train.pick_run([r for r in readable if not report.is_lab(r)], "t_run")
         if run is not None:
-            train.run_panel(store, run.id, follow=train.following("t_run"))
+            train.run_panel(store, run.id, follow=train.following("t_run"), seen=readable)
         else:
             st.info(train.no_runs_text(readable))
         train.older_runs_note(store)

@@ -7,8 +7,9 @@ import os
 import pytest
 
 from augviz.store import Store
-from tests.browser import ARTIFACTS, CHROMIUM
+from tests.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, streamlit_server
 from tests.test_browser_train import train_page
+from tests.test_ui_sweep import finished_sweep
 
 playwright = pytest.importorskip("playwright.sync_api")
 pytestmark = [pytest.mark.browser,
@@ -36,3 +37,26 @@ def test_a_small_sweep_started_in_the_browser_ends_with_its_sentence(tmp_path):
     assert "too early to tell" in text or "is best on validation" in text, text
     runs = Store(tmp_path / "runs.sqlite").runs()
     assert len(runs) == 2 and all(r.config.steps == 10 and r.config.train_size == 250 for r in runs)
+
+
+def test_use_strength_redraws_the_experiment_panel_with_that_strengths_verdict(home):
+    # The sweep's runs are stored and finished: 0.5 is best (74 % on test); at strength 1 the experiment's
+    # augmented runs reach 59 %. The Use button sits in the sweep's fragment, and a click there reruns only it.
+    at = finished_sweep(home, {v: [acc + 0.01 * seed for seed in range(3)]
+                               for v, acc in {0.0: .5, 0.5: .75, 1.0: .6, 1.5: .55, 2.0: .5}.items()})
+    packed = at.query_params["sweep"]
+    packed = packed[0] if isinstance(packed, list) else packed
+    # Its runs name this test's process as theirs (no worker trains them), so not train_page: it kills their pids.
+    with streamlit_server({"AUGVIZ_HOME": str(home), "AUGVIZ_MAX_RUNS": "1"}) as url, \
+            playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1200})
+            page.goto(f"{url}/train?size=250&batch=16&steps=10&sweep={packed}")
+            page.get_by_text("59.0% with augmentation").first.wait_for(timeout=120_000)
+            page.get_by_role("button", name="Use strength 0.5").click()
+            page.get_by_text("strength is now 0.5").first.wait_for(timeout=60_000)
+            page.get_by_text("74.0% with augmentation").first.wait_for(timeout=60_000)
+            assert not page.get_by_text("59.0% with augmentation").count()
+        finally:
+            browser.close()

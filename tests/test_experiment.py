@@ -3,9 +3,12 @@ interval that crosses zero is never a verdict, and arms that have not learnt are
 
 from __future__ import annotations
 
+import os
+from dataclasses import replace
+
 import pytest
 
-from augviz import experiment, serialize, share, strength, sweep
+from augviz import experiment, serialize, share, speed, strength, sweep
 from augviz.errors import ConfigError
 from augviz.experiment import Comparison, compare, t_quantile
 from augviz.preview import SEED_PIPELINE
@@ -109,6 +112,19 @@ def test_compare_pairs_finished_runs_by_seed_and_takes_chance_from_the_classes()
     assert c.chance == pytest.approx(0.25)
 
 
+def test_while_runs_still_go_the_verdict_says_it_is_so_far_and_how_many_runs_it_rests_on():
+    accs = {(500, 0, False): 0.50, (500, 0, True): 0.55, (500, 1, False): 0.52, (500, 1, True): 0.56,
+            (500, 2, False): 0.49, (500, 2, True): 0.52}
+    runs = _runs(accs)
+    runs[-1] = replace(runs[-1], status="running", test_acc=None)  # seed 2's augmented run still trains
+    assert experiment.so_far(runs) == (5, 6)
+    (c,) = compare(runs)
+    assert c.sentence(experiment.so_far(runs)).startswith(
+        "So far (5 of 6 runs finished), 500 training images: no clear difference with 2 seeds")
+    assert experiment.so_far(runs[:-1]) is None  # every run over: the verdict is final
+    assert c.sentence(experiment.so_far(runs[:-1])).startswith("500 training images: no clear difference")
+
+
 # ---- the experiment's runs, found in the store by configuration ------------------------------------------------
 
 BASE = RunConfig(train_size=500, steps=10)
@@ -156,3 +172,40 @@ def test_an_experiment_is_a_link_that_round_trips_and_a_bad_one_names_its_field(
         experiment.from_dict({**doc, "values": [2.0]})  # an experiment has no axis to sweep
     with pytest.raises(ConfigError, match="JSON object"):
         experiment.from_dict([1])
+
+
+# ---- the estimate on a busy machine ---------------------------------------------------------------------------
+
+
+def test_an_estimate_on_a_machine_loaded_beyond_its_cores_says_runs_will_take_longer(monkeypatch):
+    monkeypatch.setattr(os, "getloadavg", lambda: (9.84, 7.0, 5.0))
+    assert speed.busy_note(2) == "This machine is busy: load 9.8 on 2 cores; runs will take longer than this."
+    monkeypatch.setattr(os, "getloadavg", lambda: (1.5, 7.0, 5.0))  # the 1-minute figure: what runs now
+    assert speed.busy_note(2) == ""
+
+
+def test_without_a_load_average_to_read_the_estimate_says_nothing_of_it(monkeypatch):
+    def unavailable() -> tuple[float, float, float]:
+        raise OSError("no load average here")
+
+    monkeypatch.setattr(os, "getloadavg", unavailable)
+    assert speed.busy_note(2) == ""
+
+
+def test_an_experiment_names_how_it_differs_from_the_one_set():
+    shown = experiment.Experiment(BASE, PIPELINE, seeds=3)
+    set_now = experiment.Experiment(replace(BASE, lr=0.01), strength.scale(PIPELINE, 0.5).doc, seeds=4,
+                                    sizes=(250, 500))
+    assert experiment.differences(shown, set_now) == [
+        "lr 0.003 (set: 0.01)", "the pipeline or its strength", "seeds 3 (set: 4)", "sizes none (set: 250, 500)"]
+    assert experiment.differences(shown, experiment.Experiment(BASE, PIPELINE, seeds=3)) == []
+
+
+def test_an_experiment_has_begun_once_both_arms_of_a_seed_are_stored_not_one_run_on_its_own(tmp_path):
+    store = Store(tmp_path / "runs.sqlite")
+    plan = experiment.Experiment(BASE, PIPELINE, seeds=2)
+    baseline, augmented = plan.to_launch([])[:2]  # seed 0's pair
+    store.create(baseline)  # a single run of the same configuration, started on its own
+    assert not plan.begun(store.runs())
+    store.create(augmented)
+    assert plan.begun(store.runs())

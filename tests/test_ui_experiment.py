@@ -52,6 +52,13 @@ def test_with_no_run_to_measure_the_estimate_is_calibrated_on_this_machine_and_k
     assert at.button(key="x_go").label == "Run the experiment (6 runs to train)"
 
 
+def test_on_a_busy_machine_the_estimate_says_runs_will_take_longer(home, monkeypatch):
+    monkeypatch.setattr(os, "getloadavg", lambda: (40.0, 40.0, 40.0))  # more than any test machine's cores
+    text = captions(fresh(SMALL, page="train"))
+    assert re.search(r"Estimate: about .*This machine is busy: load 40\.0 on \d+ cores?; runs will take longer "
+                     r"than this\.", text), text
+
+
 def test_the_estimate_comes_from_finished_runs_of_the_same_configuration(home):
     store = Store(home / "runs.sqlite")
     for wall_s in (8.0, 10.0, 30.0):  # 80, 100 and 300 ms a step: the median is 100 ms
@@ -99,6 +106,35 @@ def test_the_button_follows_the_configuration_and_trains_only_what_no_stored_run
     assert [(r.config.seed, r.config.pipeline is None) for r in store.runs()[7:]] == [(3, True), (3, False)]
     assert "8 queued" in captions(at)  # the experiment shown is the one just started, over the four seeds
     assert train_page().button(key="x_go").disabled  # a second browser with the same configuration
+
+
+def linked_seeds(at: AppTest) -> int:
+    from augviz import experiment, share
+    link = at.query_params["experiment"]
+    return experiment.from_dict(share.unpack(link[0] if isinstance(link, list) else link, "experiment")).seeds
+
+
+def test_the_results_shown_are_the_experiment_set_whenever_it_has_runs_and_else_say_whose_they_are(home):
+    store = Store(home / "runs.sqlite")
+    store.create(RunConfig(train_size=250, steps=10), pid=os.getpid())  # nothing starts behind it
+    at = fresh(SMALL, page="train")
+    at.button(key="x_go").click().run()  # 3 seeds
+    for run in store.runs()[1:]:  # its runs finish, as workers would write them
+        store.claim(run.id, os.getpid(), 10)
+        store.started(run.id, ["fc"], 10, tuple("abcdefghij"))
+        store.finish(run.id, "finished", test_acc=0.5 + (0.2 if run.config.pipeline is not None else 0.0),
+                     wall_s=1.0)
+    at.slider(key="x_seeds").set_value(4).run()  # 6 of its 8 runs are stored: its results, not the 3 seeds'
+    assert "8 runs in this experiment: 2 to train, 6 served" in captions(at)
+    assert "2 runs of 8 not in the store" in captions(at) and linked_seeds(at) == 4
+    assert not at.info
+    at.slider(key="x_seeds").set_value(2).run()
+    assert "4 finished" in captions(at) and linked_seeds(at) == 2
+    at.select_slider(key="t_lr").set_value(0.01).run()  # no run of it is stored: the last shown stays, named
+    assert linked_seeds(at) == 2 and "4 finished" in captions(at)
+    (note,) = [i.value.replace("\\", "") for i in at.info]
+    assert note.startswith("The results below are of the experiment last shown here, not of the one set above")
+    assert "It differs in: lr 0.003 (set: 0.01)." in note
 
 
 def test_a_double_click_on_run_the_experiment_queues_it_once(home):
@@ -164,6 +200,28 @@ def test_a_link_to_a_finished_experiment_shows_its_verdict_in_a_new_session(home
     assert not at.button(key="x_go").disabled
     assert "4 finished" in captions(at)
     assert any("helped" in m.value for m in at.markdown), [m.value for m in at.markdown]
+
+
+def test_while_a_run_of_the_experiment_still_trains_its_verdict_says_so_far(home):
+    from augviz import serialize
+    from augviz.preview import SEED_PIPELINE
+    store = Store(home / "runs.sqlite")
+    for seed, (plain, aug) in enumerate(((0.7, 0.9), (0.72, 0.91))):
+        for acc, pipeline in ((plain, None), (aug, serialize.to_dict(SEED_PIPELINE))):
+            cfg = RunConfig(train_size=250, steps=10, seed=seed, pipeline=pipeline, group="exp-going")
+            run_id = store.create(cfg, status="running", pid=os.getpid())
+            store.started(run_id, ["fc"], 10, ("a", "b"))
+            store.finish(run_id, "finished", test_acc=acc, wall_s=1.0)
+    running = store.create(RunConfig(train_size=250, steps=10, seed=2, group="exp-going"), status="running",
+                           pid=os.getpid())
+    at = fresh({"exp": "exp-going"}, page="train")
+    verdict = next(m for m in markdown_lines(at) if "training images" in m)
+    assert verdict.startswith("So far (4 of 5 runs finished), 250 training images: "), verdict
+    store.finish(running, "stopped")
+
+
+def markdown_lines(at: AppTest) -> list[str]:
+    return [m.value.replace("\\", "") for m in at.markdown]
 
 
 def test_the_newest_going_experiment_is_shown_not_an_older_or_a_finished_one(home):
@@ -247,3 +305,32 @@ def test_picking_a_run_by_hand_ends_following_the_experiment(home):
     assert shown_run(at).startswith(f"**Run #{earlier}**") and "This experiment:" not in captions(at)
     for run in store.runs(statuses=("queued", "running")):
         store.finish(run.id, "stopped")
+
+
+def test_the_picker_and_the_experiments_line_under_it_come_from_one_read(home, monkeypatch):
+    store = Store(home / "runs.sqlite")
+    training = store.create(RunConfig(train_size=250, steps=10, seed=9), status="running", pid=os.getpid())
+    at = train_page()
+    at.sidebar.slider(key="t_size").set_value(250)
+    at.sidebar.select_slider(key="t_steps").set_value(10).run()
+    at.button(key="x_go").click().run()
+    ids = [r.id for r in store.runs() if r.config.group]  # queued behind the run that holds the only slot
+    reads = Store.runs
+
+    def runs_then_one_starts(self, *args, **kwargs):  # a worker claims a queued run between any two reads
+        out = reads(self, *args, **kwargs)
+        queued = [i for i in ids if store.get(i).status == "queued"]
+        if queued:
+            store.claim(queued[0], os.getpid(), 10)
+        return out
+
+    monkeypatch.setattr(Store, "runs", runs_then_one_starts)
+    at.run()
+    picker = at.selectbox(key="t_run")
+    labelled = {i for i in ids if picker.format_func(i).startswith(f"#{i} running")}
+    line = next(c for c in (c.value.replace("\\", "") for c in at.caption) if c.startswith("This experiment:"))
+    said = {int(n) for n in re.findall(r"#(\d+)", line.split(";")[0])}  # "1 running (#2, #3)"
+    assert said == labelled, (line, [picker.format_func(i) for i in ids])
+    monkeypatch.undo()
+    for run_id in [training, *ids]:
+        store.finish(run_id, "stopped")

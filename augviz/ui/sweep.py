@@ -157,8 +157,11 @@ def _start_sweep(store_: Store, sw: sweep.Sweep) -> None:
 
 
 def _use_strength(value: float) -> None:
+    """Set the Explore page's strength, and redraw the whole page: the button is in the results' fragment, whose
+    own rerun would leave the experiment panel above on the old strength's verdict."""
     st.session_state["strength"] = value
     st.session_state["w_used"] = value
+    st.rerun()  # from a callback: the app's rerun instead of the fragment's
 
 
 def sweep_results(store_: Store, sw: sweep.Sweep) -> None:

@@ -361,11 +361,11 @@ def _followed(runs: list[Run], picker: str) -> int | None:
     return min(running) if running else going[0].id
 
 
-def queue_summary(store_: Store, ids: list[int], shown: int) -> tuple[str, bool]:
-    """The followed experiment's runs in one line ("This experiment: 1 running (#4); 5 queued: #5 is next, at
+def queue_summary(store_: Store, runs: list[Run], shown: int) -> tuple[str, bool]:
+    """The followed experiment's ``runs`` in one line ("This experiment: 1 running (#4); 5 queued: #5 is next, at
     position 2 in the queue"), and whether the page should be drawn again: one of them is training while another
     run is shown, or none is left to go (following ends)."""
-    runs = store_.runs(ids=ids)
+    ids = [r.id for r in runs]
     running = [r for r in runs if r.status == "running"]
     queued = [r for r in runs if r.status == "queued"]
     done = len(runs) - len(running) - len(queued)
@@ -457,30 +457,37 @@ def _follower(key: str, run_id: int) -> Follower:
 
 
 def run_panel(store_: Store, run_id: int, draw: Callable[[RunHistory, str], None] | None = None,
-              key: str = "t", follow: list[int] | None = None) -> None:
+              key: str = "t", follow: list[int] | None = None, seen: list[Run] | None = None) -> None:
     """Progress, how the run ended, stop button and live charts of one run (``draw`` adds a page's own charts;
     the default draws loss, accuracy and gradient norms). While the run goes, its progress redraws every
     ``POLL_S`` and its charts every ``CHARTS_S``, from the rows that are new since the last redraw; both stop
     polling when it ends. With ``follow`` (an experiment's runs) a line sums them up, and the page is drawn again
-    when one of them starts training while another run is shown."""
+    when one of them starts training while another run is shown. ``seen``: the runs the page read for its
+    picker; the progress's first draw takes the run and the followed ones from them, so that the line agrees
+    with the picker's label, and each later redraw reads them in one read."""
     run = store_.get(run_id)
     if run is None:
         st.info("That run was deleted.")
         return
     follower = _follower(key, run_id)
+    first = [seen or []]  # the page's read, for the first draw only (a fragment's rerun calls this closure again)
 
     @st.fragment(run_every=POLL_S if follow or not run.is_over else None)
     def progress() -> None:
-        if follow:
-            line, redraw = queue_summary(store_, follow, run_id)
-            if redraw:
-                st.rerun()  # the whole page: the picker then shows the run that trains, or stops following
-            st.caption(md_escape(line))
         worker.reap_children()
         if guarded(store_.reap) is None:
             store_error()
             return
-        now = store_.get(run_id)
+        wanted = sorted({run_id, *(follow or [])})
+        given = {r.id: r for r in (first.pop() if first else [])}
+        if not set(wanted) <= set(given):
+            given = {r.id: r for r in guarded(lambda: store_.runs(ids=wanted)) or []}
+        if follow:
+            line, redraw = queue_summary(store_, [given[i] for i in follow if i in given], run_id)
+            if redraw:
+                st.rerun()  # the whole page: the picker then shows the run that trains, or stops following
+            st.caption(md_escape(line))
+        now = given.get(run_id)
         if now is None:
             return
         st.markdown(f"**Run #{now.id}**: {md_escape(report.run_label(now))}")
@@ -566,11 +573,13 @@ def _per_step(cfg_json: str, home_dir: str) -> float:
 def estimate_text(store_: Store, todo: list[RunConfig], at_once: int, past: list[Run]) -> str:
     """The estimate for ``todo`` on this machine, as the experiment and sweep panels give it: from the ``past``
     finished runs like them, else calibrated (at first need, kept in the run home) at the threads each run gets
-    while they train side by side; and the runs of others queued or running ahead of them."""
+    while they train side by side; the runs of others queued or running ahead of them; and a warning when the
+    machine is busy now (``speed.busy_note``)."""
     ahead = [r for r in (guarded(lambda: store_.runs(statuses=("queued", "running"))) or [])
              if r.group not in {c.group for c in todo}]
     threads = worker.thread_share(max(1, min(at_once, len(todo))), worker.cores())
-    return speed.estimate(todo, step_time(past, threads), at_once, ahead)
+    busy = speed.busy_note(worker.cores())
+    return speed.estimate(todo, step_time(past, threads), at_once, ahead) + (f" {busy}" if busy else "")
 
 
 def step_time(past: list[Run], threads: int) -> Callable[[RunConfig], tuple[float, int]]:
@@ -606,8 +615,8 @@ def experiment_panel(store_: Store, base: RunConfig) -> None:
     except ConfigError as e:
         st.error(md_escape(str(e)))
         as_set = None
+    runs = guarded(store_.runs) or []
     if as_set is not None:
-        runs = guarded(store_.runs) or []
         todo = as_set.to_launch(runs)
         st.button(f"Run the experiment ({report.count(len(todo), 'run')} to train)", key="x_go",
                   disabled=not todo, on_click=_start_experiment, args=(store_, as_set))
@@ -615,12 +624,12 @@ def experiment_panel(store_: Store, base: RunConfig) -> None:
         if todo:
             at_once = guarded(worker.max_concurrent) or 1
             st.caption(md_escape(f"{count} {estimate_text(store_, todo, at_once, runs)}"))
-        else:  # nothing to train: the experiment as set is the one to show, with its results
+        else:
             st.caption(md_escape(f"{count} Its results are below."))
-            st.session_state[EXPERIMENT_LINK] = share.pack(as_set.to_dict())
-            st.session_state.pop("group", None)
     store_error()
-    shown = shown_experiment(store_)
+    shown = shown_experiment(store_, as_set, runs)
+    if as_set is not None and shown is not None and not _same(shown, as_set):
+        st.info(md_escape(other_experiment_text(shown, as_set)))
     if isinstance(shown, experiment.Experiment):
         plan = shown
         going = [r for r in guarded(lambda: plan.served(store_.runs())) or [] if not r.is_over]
@@ -664,11 +673,18 @@ def linked_experiment() -> experiment.Experiment | None:
     return linked_plan(EXPERIMENT_LINK, "experiment", experiment.from_dict)
 
 
-def shown_experiment(store_: Store) -> experiment.Experiment | str | None:
-    """The experiment the panel shows: the plan in the link (``?experiment=``, or started in this session), else
-    the group in an older link (``?exp=``, session key ``group``: that group's runs), else the newest group whose
-    runs are still queued or running, whichever browser started it (a reload or a second tab shows it); that
-    group is then written to the link, so its verdict stays after a reload."""
+def shown_experiment(store_: Store, as_set: experiment.Experiment | None = None,
+                     runs: list[Run] | None = None) -> experiment.Experiment | str | None:
+    """The experiment the panel shows: the one set on the page (``as_set``) whenever a pair of its runs is in the
+    store (``runs``; ``Experiment.begun``), and it becomes the link; else the plan in the link (``?experiment=``,
+    or started in this session), else the group in an older link (``?exp=``, session key ``group``: that group's
+    runs), else the newest group whose runs are still queued or running, whichever browser started it (a reload
+    or a second tab shows it); that group is then written to the link, so its verdict stays after a reload. (A
+    link sets the form, so the experiment set is the link's until the form is changed.)"""
+    if as_set is not None and as_set.begun(runs or []):
+        st.session_state[EXPERIMENT_LINK] = share.pack(as_set.to_dict())
+        st.session_state.pop("group", None)
+        return as_set
     linked = linked_experiment()
     if linked is not None:
         return linked
@@ -678,6 +694,19 @@ def shown_experiment(store_: Store) -> experiment.Experiment | str | None:
         if group:
             st.session_state["group"] = group
     return group or None
+
+
+def _same(shown: experiment.Experiment | str, as_set: experiment.Experiment) -> bool:
+    return isinstance(shown, experiment.Experiment) and shown.to_dict() == as_set.to_dict()
+
+
+def other_experiment_text(shown: experiment.Experiment | str, as_set: experiment.Experiment) -> str:
+    """Which experiment the results below are, when it is not the one set above (which has no pair stored)."""
+    if isinstance(shown, experiment.Experiment):
+        return ("The results below are of the experiment last shown here, not of the one set above (no pair of its "
+                f"runs is in the store yet). It differs in: {'; '.join(experiment.differences(shown, as_set))}.")
+    return (f"The results below are of the experiment runs in group {shown} (an older link's, or the newest "
+            "still going), not of the experiment set above (no pair of its runs is in the store yet).")
 
 
 def _start_experiment(store_: Store, plan: experiment.Experiment) -> None:
@@ -728,7 +757,7 @@ def experiment_results(store_: Store, read: Callable[[], list[Run]], going: bool
                       on_click=_stop_runs, args=(store_, [r.id for r in unfinished]))
         comparisons = experiment.compare(runs)
         for c in comparisons:
-            st.markdown(md_escape(c.sentence()))
+            st.markdown(md_escape(c.sentence(experiment.so_far(runs))))
         if any(r.status != "queued" for r in runs):
             st.plotly_chart(charts.arms([history(store_, r) for r in runs]), key="x_arms")
         if len([c for c in comparisons if c.mean is not None]) > 1:
