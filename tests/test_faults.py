@@ -187,14 +187,16 @@ def test_a_full_disk_on_the_postgresql_server_is_a_disk_full_error_and_nothing_i
 
 
 def test_ten_sessions_launching_at_once_each_get_their_run_with_every_metric_once(home):
+    # Each its own seed: an identical configuration that is still going is shown, not queued again (Start once).
     sessions = []
-    for _ in range(10):
+    for seed in range(10):
         at = AppTest.from_file(APP, default_timeout=30)
         at.run()
         at.switch_page("pages/train.py").run()
         at.sidebar.slider(key="t_size").set_value(250)
         at.sidebar.toggle(key="t_by_epochs").set_value(True).run()
-        at.sidebar.slider(key="t_epochs").set_value(2).run()
+        at.sidebar.slider(key="t_epochs").set_value(2)
+        at.sidebar.number_input(key="t_seed").set_value(seed).run()
         sessions.append(at)
     for at in sessions:
         at.sidebar.button(key="t_start").click().run()
