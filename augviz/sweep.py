@@ -35,7 +35,6 @@ from augviz.runconfig import RunConfig
 from augviz.runconfig import from_dict as config_from_dict
 from augviz.stats import CONFIDENCE, NEAR_CHANCE, signed, t_quantile
 from augviz.store import Run, Store
-from augviz.store.records import parse_config
 from augviz.transform import REGISTRY
 
 STRENGTHS = (0.0, 0.5, 1.0, 1.5, 2.0)
@@ -55,13 +54,24 @@ def fingerprint(cfg: RunConfig) -> str:
     return json.dumps(doc, sort_keys=True, separators=(",", ":"))
 
 
+_DEFAULTS = RunConfig().to_dict()
+
+
 @lru_cache(maxsize=16384)
-def _stored_fingerprint(config_json: str) -> str:
-    """A stored run's ``fingerprint``, by the text of its configuration (cached: a page matches the same stored
-    runs on every draw, and ten thousand of them cost a second or two to fingerprint afresh)."""
-    parsed = parse_config(config_json)
-    assert not isinstance(parsed, str), "an unreadable run has no fingerprint"
-    return fingerprint(parsed)
+def _stored_fingerprint(config_json: str) -> str | None:
+    """A stored run's ``fingerprint``, from the text of its configuration alone, without validating it: the text
+    was written by ``RunConfig.to_json``, so it is ``to_dict``'s form already, and a field an older version did not
+    know takes this version's default, as reading it would. Cached: a page matches the same stored runs on every
+    draw, and validating ten thousand configurations took seconds (``match`` validates only the runs that match).
+    None for a text that is no configuration object."""
+    try:
+        doc = json.loads(config_json)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(doc, dict):
+        return None
+    full = {**_DEFAULTS, **doc}
+    return json.dumps({k: v for k, v in full.items() if k not in IGNORED}, sort_keys=True, separators=(",", ":"))
 
 
 def launch_key(cfgs: list[RunConfig]) -> str:
@@ -315,10 +325,10 @@ def match(arms: list[Arm], runs: list[Run]) -> dict[str, Run]:
     wanted = {a.key for a in arms}
     best: dict[str, Run] = {}
     for run in runs:
-        if run.status not in REUSABLE or run.unreadable:
+        if run.status not in REUSABLE:
             continue
         key = _stored_fingerprint(run.config_json)
-        if key not in wanted:
+        if key not in wanted or run.unreadable:  # only a run that matches is validated
             continue
         have = best.get(key)
         ended = run.status in ("finished", "diverged")

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import pytest
@@ -11,7 +12,7 @@ from augviz import Pipeline, Step, serialize, sweep
 from augviz.errors import ConfigError
 from augviz.preview import SEED_PIPELINE
 from augviz.runconfig import RunConfig
-from augviz.store import Store
+from augviz.store import Store, records
 
 BASE = RunConfig(train_size=500, steps=20, batch_size=32)
 DOC = serialize.to_dict(SEED_PIPELINE)
@@ -326,3 +327,32 @@ def test_a_diverged_run_ends_its_seed_and_the_finished_sweep_offers_its_pick():
     results[diverged.key] = sweep.Outcome(None, None)  # over, with no accuracy
     (a,) = sweep.answer(s, results)
     assert not a.sentence().startswith("500 images, so far") and a.offer() == 1.0
+
+
+# ---- matching stored runs ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("cfg", [
+    RunConfig(), RunConfig(pipeline=serialize.to_dict(SEED_PIPELINE), seed=4, train_size=500, lr=1e-3),
+    RunConfig(model="resnet", epochs=3, precision="float32", clip_norm=1.5, name="x", group="g", threads=2),
+])
+def test_a_stored_runs_fingerprint_read_from_its_text_is_its_configurations(cfg):
+    assert sweep._stored_fingerprint(cfg.to_json()) == sweep.fingerprint(cfg)
+
+
+def test_a_run_stored_before_a_field_existed_matches_that_fields_default():
+    doc = RunConfig(seed=2).to_dict()
+    del doc["precision"]  # written by a version without it
+    assert sweep._stored_fingerprint(json.dumps(doc)) == sweep.fingerprint(RunConfig(seed=2))
+
+
+def test_matching_validates_only_the_stored_runs_that_match(tmp_path, monkeypatch):
+    store = Store(tmp_path / "runs.sqlite")
+    store.create_many([RunConfig(seed=s) for s in range(50)])
+    wanted = store.create(RunConfig(seed=99))
+    validated = []
+    real = records.parse_config.__wrapped__
+    monkeypatch.setattr(records, "parse_config", lambda text: validated.append(text) or real(text))
+    arm = sweep.Arm("baseline", 0.0, None, 2000, 99, RunConfig(seed=99))
+    served = sweep.match([arm], store.runs())
+    assert [r.id for r in served.values()] == [wanted] and len(validated) == 1
