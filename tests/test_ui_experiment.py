@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import re
-from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
@@ -15,16 +14,25 @@ from augviz.runconfig import RunConfig
 from augviz.store import Store
 from tests.apptest import fresh
 
-APP = str(Path(__file__).parents[1] / "app.py")
 SMALL = {"size": "250", "batch": "16", "steps": "10"}  # the link's Train settings: tiny runs
 
 
 def train_page() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=30)
-    at.switch_page("pages/train.py")
-    at.run()
-    assert not at.exception
-    return at
+    return fresh({}, page="train")
+
+
+def one_starts_between_reads(monkeypatch, store: Store, ids: list[int]) -> None:
+    """Make a worker claim one of the queued runs ``ids`` after every read of the store's runs."""
+    reads = Store.runs
+
+    def runs_then_one_starts(self, *args, **kwargs):
+        out = reads(self, *args, **kwargs)
+        queued = [i for i in ids if store.get(i).status == "queued"]
+        if queued:
+            store.claim(queued[0], os.getpid(), 10)
+        return out
+
+    monkeypatch.setattr(Store, "runs", runs_then_one_starts)
 
 
 def captions(at: AppTest) -> str:
@@ -238,16 +246,7 @@ def test_every_status_line_comes_from_one_read_of_the_store(home, monkeypatch):
     store = Store(home / "runs.sqlite")
     cfg = RunConfig(train_size=250, steps=10, group="exp-test")
     ids = [store.create(cfg, pid=os.getpid()) for _ in range(3)]  # waiting in this process: no launcher
-    reads = Store.runs
-
-    def runs_then_one_starts(self, *args, **kwargs):  # a worker claims a queued run between any two reads
-        out = reads(self, *args, **kwargs)
-        queued = [i for i in ids if store.get(i).status == "queued"]
-        if queued:
-            store.claim(queued[0], os.getpid(), 10)
-        return out
-
-    monkeypatch.setattr(Store, "runs", runs_then_one_starts)
+    one_starts_between_reads(monkeypatch, store, ids)
     at = train_page()
     lines = [c.value.replace("\\", "") for c in at.caption]
     waiting = next(line for line in lines if line.startswith("Waiting"))
@@ -315,16 +314,7 @@ def test_the_picker_and_the_experiments_line_under_it_come_from_one_read(home, m
     at.sidebar.select_slider(key="t_steps").set_value(10).run()
     at.button(key="x_go").click().run()
     ids = [r.id for r in store.runs() if r.config.group]  # queued behind the run that holds the only slot
-    reads = Store.runs
-
-    def runs_then_one_starts(self, *args, **kwargs):  # a worker claims a queued run between any two reads
-        out = reads(self, *args, **kwargs)
-        queued = [i for i in ids if store.get(i).status == "queued"]
-        if queued:
-            store.claim(queued[0], os.getpid(), 10)
-        return out
-
-    monkeypatch.setattr(Store, "runs", runs_then_one_starts)
+    one_starts_between_reads(monkeypatch, store, ids)
     at.run()
     picker = at.selectbox(key="t_run")
     labelled = {i for i in ids if picker.format_func(i).startswith(f"#{i} running")}

@@ -11,15 +11,11 @@ from streamlit.testing.v1 import AppTest
 
 from augviz.runconfig import RunConfig
 from augviz.store import Store
-from tests.apptest import APP
+from tests.apptest import fresh
 
 
 def train_page() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=30)
-    at.switch_page("pages/train.py")
-    at.run()
-    assert not at.exception
-    return at
+    return fresh({}, page="train")
 
 
 def small(at: AppTest) -> AppTest:
