@@ -292,7 +292,8 @@ def test_the_seed_cnn_pools_before_its_relu_with_the_same_outputs_and_gradients_
 # ---- precision -----------------------------------------------------------------------------------------------
 
 
-def test_bfloat16_computes_the_forward_pass_in_bfloat16_and_keeps_weights_gradients_and_loss_in_float32(small):
+def test_bfloat16_keeps_weights_gradients_and_loss_in_float32(small):
+    # That it computes in bfloat16 at all: test_bfloat16_starts_where_float32_starts.
     seen: list[torch.dtype] = []
 
     class Watch:
@@ -303,15 +304,6 @@ def test_bfloat16_computes_the_forward_pass_in_bfloat16_and_keeps_weights_gradie
         def after_update(self, state):
             pass
 
-    model = models.build("seed_cnn", 3, 32, 10)
-    handle = model.conv2.register_forward_hook(lambda m, i, out: seen.append(out.dtype))
-    try:
-        with torch.autocast("cpu", torch.bfloat16):
-            model(torch.rand(2, 3, 32, 32))
-    finally:
-        handle.remove()
-    assert seen == [torch.bfloat16]  # what autocast does to a convolution: the run below asks for the same
-    seen.clear()
     rec = Recorder()
     s = train(RunConfig(batch_size=32, epochs=1, precision="bfloat16"), rec, dataset=small, max_steps=3,
               hooks=[Watch()])
