@@ -27,6 +27,7 @@ from typing import Any
 
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
+from streamlit.runtime.scriptrunner import StopException
 
 from augviz.ui import common
 
@@ -290,12 +291,14 @@ def through_app() -> None:
     Streamlit runs a page file on its own (its old multipage mode, for apps with a ``pages/`` folder) when the
     server's first visitor opens a deep link such as ``/train`` before any run of ``app.py`` declared the pages;
     AppTest does so for every run of a page other than the default. Then run the app here, around this page
-    (``st.navigation`` is public and ends that mode), and stop the outer run, whose page has drawn nothing yet:
+    (``st.navigation`` is public and ends that mode), and end the outer run, whose page has drawn nothing yet:
     the same run, so a click that started it is not lost.
     """
     if not common.inside_app():
         run_app()
-        st.stop()
+        # Not st.stop(): it also cancels a rerun queued meanwhile, so a click made while a busy server drew this
+        # first view did nothing. Ending the run as st.stop() does, minus that request, keeps the click.
+        raise StopException
 
 
 def run_app() -> None:
