@@ -90,13 +90,19 @@ def run_label(run: Run) -> str:
 SPEED_FIELDS = ("dataset", "image_size", "channels", "model", "batch_size", "device", "precision")
 
 
-def seconds_per_step(cfg: RunConfig, past: list[Run]) -> tuple[float, int] | None:
-    """A step's seconds for ``cfg`` by the past finished runs with the same speed-setting fields
-    (``SPEED_FIELDS``): their median, and how many there were; None when there is none."""
-    like = [r.wall_s / r.total_steps for r in past
+def seconds_per_step(cfg: RunConfig, past: list[Run]) -> tuple[float, float, int] | None:
+    """A run's pace for ``cfg`` by the past finished runs with the same speed-setting fields (``SPEED_FIELDS``):
+    the median of their seconds a training step, the median of the seconds each took besides its training loop
+    (starting its process, reading the data, the test evaluation: from its start to its end), and how many runs
+    there were; None when there is none."""
+    like = [r for r in past
             if r.status == "finished" and r.wall_s and r.total_steps and not getattr(r, "unreadable", None)
             and all(getattr(r.config, f) == getattr(cfg, f) for f in SPEED_FIELDS)]
-    return (statistics.median(like), len(like)) if like else None
+    if not like:
+        return None
+    besides = [max(0.0, r.ended - r.started - r.wall_s) for r in like if r.started and r.ended]
+    return (statistics.median(r.wall_s / r.total_steps for r in like), statistics.median(besides) if besides else 0.0,
+            len(like))
 
 
 def differing_fields(runs: list[Run]) -> list[str]:

@@ -122,34 +122,41 @@ def planned_steps(cfg: RunConfig) -> int:
     return math.ceil(n / cfg.batch_size) * cfg.epochs if cfg.epochs is not None else cfg.steps
 
 
-def per_step(cfg: RunConfig, past: list[Run], calibrate: Callable[[RunConfig], float]) -> tuple[float, int]:
-    """Seconds a training step of ``cfg`` takes here, and how many finished runs it rests on: the median of the
-    finished runs of the same speed-setting fields (``report.seconds_per_step``), which saw everything a run does;
-    only when there is none, ``calibrate`` (a lower bound), and 0."""
-    return seconds_per_step(cfg, past) or (calibrate(cfg), 0)
+def per_step(cfg: RunConfig, past: list[Run],
+             calibrate: Callable[[RunConfig], float]) -> tuple[float, float, int]:
+    """Seconds a training step of ``cfg`` takes here, seconds a run takes besides its steps, and how many
+    finished runs that rests on: the medians of the finished runs of the same speed-setting fields
+    (``report.seconds_per_step``), which saw everything a run does; only when there is none, ``calibrate`` (the
+    step alone: a lower bound), nothing besides, and 0."""
+    return seconds_per_step(cfg, past) or (calibrate(cfg), 0.0, 0)
 
 
-def estimate(todo: list[RunConfig], per_step: Callable[[RunConfig], tuple[float, int]], at_once: int,
+def estimate(todo: list[RunConfig], per_step: Callable[[RunConfig], tuple[float, float, int]], at_once: int,
              ahead: list[Run]) -> str:
-    """How long ``todo`` takes here, ``at_once`` side by side, at ``per_step`` seconds a step (with the finished
-    runs it rests on, 0 for the calibration; see ``per_step``), and how long the runs of others ``ahead`` of it in
-    the queue may hold it back, at the same figure."""
+    """How long ``todo`` takes here, ``at_once`` side by side, at ``per_step``'s seconds a step and a run's
+    seconds besides its steps (with the finished runs they rest on, 0 for the calibration, which knows the step
+    alone and so gives a lower bound; see ``per_step``), and how long the runs of others ``ahead`` of it in the
+    queue may hold it back, at the same step figure."""
     if not todo:
         return ""
     side = max(1, min(at_once, len(todo)))
     figures = [per_step(c) for c in todo]
-    own = sum(planned_steps(c) * s for c, (s, _) in zip(todo, figures, strict=True)) / side
-    each = statistics.median(s for s, _ in figures)
-    runs = max(n for _, n in figures)
+    own = sum(planned_steps(c) * s + besides for c, (s, besides, _) in zip(todo, figures, strict=True)) / side
+    each = statistics.median(s for s, _, _ in figures)
+    runs = max(n for _, _, n in figures)
     if runs:
-        source = (f"the median of {runs} finished run{'s' * (runs > 1)} of this model, dataset and batch size "
-                  "here")
+        besides = statistics.median(b for _, b, _ in figures)
+        source = (f"{1000 * each:.0f} ms a training step and {duration(besides)} a run besides, the median of "
+                  f"{runs} finished run{'s' * (runs > 1)} of this model, dataset and batch size here")
     else:
-        source = "calibrated here at each run's share of the cores; no finished run of this kind to go by yet"
-    text = (f"Estimate: about {duration(own)} for {len(todo)} run{'s' * (len(todo) > 1)} on this machine "
-            f"({1000 * each:.0f} ms a training step, {source}; {side} at once).")
+        source = (f"{1000 * each:.0f} ms a training step, calibrated here at each run's share of the cores; no "
+                  "finished run of this kind to go by yet")
+    # The calibration times the training step alone, so without a finished run the figure is a floor.
+    text = (f"Estimate: {'about' if runs else 'at least'} {duration(own)} for {len(todo)} "
+            f"run{'s' * (len(todo) > 1)} on this machine ({source}; {side} at once).")
     if not runs:
-        text += " Data loading and evaluation add to it."
+        text += (" Starting each run, reading its data and evaluating it add to that; once runs like these have "
+                 "finished, the estimate counts them too.")
     readable = [r for r in ahead if not r.unreadable]
     if readable:
         wait = sum(planned_steps(r.config) for r in readable) * each / max(1, at_once)

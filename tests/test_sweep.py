@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from dataclasses import replace
 
 import pytest
@@ -246,10 +247,14 @@ def test_the_speed_measurement_is_kept_and_not_measured_again(tmp_path):
     assert "ms a training step, calibrated here at each run's share of the cores" in text
 
 
-def finished_run(store: Store, cfg: RunConfig, steps: int, wall_s: float) -> None:
+def finished_run(store: Store, cfg: RunConfig, steps: int, wall_s: float, took_s: float | None = None) -> None:
+    """A finished run of ``steps`` whose training loop took ``wall_s`` and the whole run ``took_s`` (start to
+    end; by default no more than its loop)."""
     run_id = store.create(cfg, status="running", pid=0)
     store.started(run_id, ["fc"], steps, tuple("abcdefghij"))
     store.finish(run_id, "finished", test_acc=0.5, wall_s=wall_s)
+    with sqlite3.connect(store.path) as db:
+        db.execute("UPDATE runs SET started = 1000.0, ended = ? WHERE id = ?", (1000.0 + (took_s or wall_s), run_id))
 
 
 def test_the_estimate_goes_by_finished_runs_of_the_same_speed_fields_before_the_calibration(tmp_path):
@@ -266,10 +271,25 @@ def test_the_estimate_goes_by_finished_runs_of_the_same_speed_fields_before_the_
         return 0.017
 
     text = speed.estimate(todo, lambda c: speed.per_step(c, store.runs(), calibrate), 2, [])
-    assert "80 ms a training step, the median of 2 finished runs" in text and not calibrated
+    assert "80 ms a training step and 0.0 s a run besides, the median of 2 finished runs" in text
+    assert not calibrated
     assert "about 3.2 s for 4 runs" in text  # 4 runs × 20 steps × 0.08 s, 2 at once
     alone = speed.estimate(todo, lambda c: speed.per_step(c, [], calibrate), 2, [])
-    assert "17 ms a training step, calibrated here" in alone and calibrated
+    assert "at least 0.7 s for 4 runs" in alone and "17 ms a training step, calibrated here" in alone
+    assert calibrated
+
+
+def test_the_estimate_counts_what_finished_runs_took_besides_their_steps(tmp_path):
+    # Starting a worker, reading the data and the test evaluation are outside the training loop's time: a run
+    # that trained 100 steps in 8 s but took 11 s from start to end costs 3 s a run besides.
+    from augviz import speed
+    store = Store(tmp_path / "runs.sqlite")
+    for seed, took in ((7, 11.0), (8, 11.0), (9, 14.0)):
+        finished_run(store, replace(BASE, seed=seed), 100, 8.0, took_s=took)
+    todo = sweep.to_launch(default(), [])[:4]
+    text = speed.estimate(todo, lambda c: speed.per_step(c, store.runs(), lambda _: 0.0), 2, [])
+    assert "80 ms a training step and 3.0 s a run besides, the median of 3 finished runs" in text
+    assert "about 9.2 s for 4 runs" in text  # 4 × (20 steps × 0.08 s + 3 s), 2 at once
 
 
 def test_a_value_the_setting_cannot_hold_is_refused_naming_its_bound():
