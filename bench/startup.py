@@ -14,7 +14,6 @@ Usage: python -m bench.startup [--baseline REF] [--repeats N] [--json FILE]
 from __future__ import annotations
 
 import argparse
-import collections
 import json
 import os
 import shutil
@@ -22,15 +21,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 
 from bench.common import machine
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, LISTENING, stop_server
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, start_server, stop_server
 
 ROOT = Path(__file__).resolve().parent.parent
 TICK = os.sysconf("SC_CLK_TCK")
@@ -59,9 +56,11 @@ def checkout(ref: str) -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+ONE_MACHINE_DROP = ("AUGVIZ_RAY_ADDRESS", "AUGVIZ_DB")  # neither side uses a cluster or PostgreSQL
+
+
 def one_machine_env(home: str) -> dict[str, str]:
-    drop = {"AUGVIZ_RAY_ADDRESS", "AUGVIZ_DB"}
-    return {**{k: v for k, v in os.environ.items() if k not in drop}, "AUGVIZ_HOME": home}
+    return {**{k: v for k, v in os.environ.items() if k not in ONE_MACHINE_DROP}, "AUGVIZ_HOME": home}
 
 
 def stat(pid: int) -> tuple[float, float, float]:
@@ -77,37 +76,12 @@ def app_startup(tree: Path, browser) -> dict[str, float]:
     page's first run done, and the server's CPU seconds and memory then."""
     home = tempfile.mkdtemp(prefix="augviz-start-")
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-u", "-m", "streamlit", "run", "app.py", "--server.port", "0",
-                             "--server.address", "127.0.0.1", "--server.headless", "true"],
-                            cwd=tree, env=one_machine_env(home), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
-    tail: collections.deque[str] = collections.deque(maxlen=100)
-    found: list[str] = []
-    bound = threading.Event()
-
-    def drain() -> None:
-        with proc.stdout:
-            for line in proc.stdout:
-                tail.append(line)
-                if not found and (m := LISTENING.search(line)):
-                    found.append(m.group(1))
-                    bound.set()
-        bound.set()
-
-    threading.Thread(target=drain, daemon=True).start()
+    proc, url = start_server({"AUGVIZ_HOME": home}, root=tree, drop=ONE_MACHINE_DROP)
     try:
-        bound.wait(timeout=180)
-        if not found:
-            raise RuntimeError("streamlit did not start:\n" + "".join(tail))
-        while True:
-            with suppress(OSError), urllib.request.urlopen(f"{found[0]}/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    break
-            time.sleep(0.05)
         healthy = time.perf_counter() - start
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
         page = context.new_page()
-        page.goto(found[0])
+        page.goto(url)
         page.locator("h1").first.wait_for(timeout=180_000)
         page.locator("[data-testid='stApp'][data-test-script-state='notRunning']").wait_for(timeout=180_000)
         loaded = time.perf_counter() - start

@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -27,13 +27,17 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 LISTENING = re.compile(r"URL: (http://127\.0\.0\.1:\d+)")
 
 
-def start_server(env: dict[str, str] | None = None, root: Path = ROOT) -> tuple[subprocess.Popen, str]:
+def start_server(env: dict[str, str] | None = None, root: Path = ROOT,
+                 drop: Iterable[str] = ()) -> tuple[subprocess.Popen, str]:
     """Start ``streamlit run app.py`` of the checkout ``root`` (this one by default) on a loopback port the system
-    picks, and wait until it answers; returns (process, URL)."""
+    picks, with ``env`` over this process's environment less the variables in ``drop``, and wait until it
+    answers; returns (process, URL)."""
+    dropped = set(drop)
     proc = subprocess.Popen(
         [sys.executable, "-u", "-m", "streamlit", "run", str(root / "app.py"), "--server.port", "0",
          "--server.address", "127.0.0.1", "--server.headless", "true"],
-        cwd=root, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        cwd=root, env={**{k: v for k, v in os.environ.items() if k not in dropped}, **(env or {})},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     tail: collections.deque[str] = collections.deque(maxlen=200)
     found: list[str] = []
     bound = threading.Event()
@@ -58,7 +62,7 @@ def start_server(env: dict[str, str] | None = None, root: Path = ROOT) -> tuple[
         except OSError:
             if proc.poll() is not None or time.monotonic() > deadline:
                 break
-            time.sleep(0.3)
+            time.sleep(0.1)
     stop_server(proc)
     raise RuntimeError("streamlit did not start:\n" + "".join(tail))
 
