@@ -243,7 +243,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     sw = read_sweep(Path(args.config))
     store = _store(args)
     worker.max_concurrent()  # a bad $AUGVIZ_MAX_RUNS is named before anything is queued
-    todo = sweep.to_launch(sw, store.runs())
+    todo = sweep.to_launch(sw, sweep.stored(store, sweep.plan(sw)))
     planned = len({a.key for a in sweep.plan(sw)})
     print(f"sweep: {planned} runs, {planned - len(todo)} served by runs already in the store, {len(todo)} to train",
           flush=True)

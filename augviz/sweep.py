@@ -35,6 +35,7 @@ from augviz.runconfig import RunConfig
 from augviz.runconfig import from_dict as config_from_dict
 from augviz.stats import CONFIDENCE, NEAR_CHANCE, signed, t_quantile
 from augviz.store import Run, Store
+from augviz.store import fingerprint as run_keys
 from augviz.transform import REGISTRY
 
 STRENGTHS = (0.0, 0.5, 1.0, 1.5, 2.0)
@@ -43,15 +44,12 @@ GROUP_PREFIX = "sweep-"
 MAX_VALUES = 12
 MAX_SEEDS = 10
 MAX_RUNS = 200  # a sweep larger than this is a mistake, not a plan (the queue's caps apply as well)
-# Fields that do not change what a run learns: two runs that differ only there are the same run.
-IGNORED = ("name", "group", "threads", "download")
 REUSABLE = ("finished", "diverged", "queued", "running")  # a run with an outcome, or one on its way to one
 
 
 def fingerprint(cfg: RunConfig) -> str:
-    """What decides a run's result, as text: its configuration less ``IGNORED``."""
-    doc = {k: v for k, v in cfg.to_dict().items() if k not in IGNORED}
-    return json.dumps(doc, sort_keys=True, separators=(",", ":"))
+    """What decides a run's result, as text: its configuration less ``store.fingerprint.IGNORED``."""
+    return run_keys.text(cfg.to_dict())
 
 
 _DEFAULTS = RunConfig().to_dict()
@@ -70,8 +68,7 @@ def _stored_fingerprint(config_json: str) -> str | None:
         return None
     if not isinstance(doc, dict):
         return None
-    full = {**_DEFAULTS, **doc}
-    return json.dumps({k: v for k, v in full.items() if k not in IGNORED}, sort_keys=True, separators=(",", ":"))
+    return run_keys.text({**_DEFAULTS, **doc})
 
 
 def launch_key(cfgs: list[RunConfig]) -> str:
@@ -335,6 +332,12 @@ def match(arms: list[Arm], runs: list[Run]) -> dict[str, Run]:
         if have is None or ended >= (have.status in ("finished", "diverged")):
             best[key] = run  # runs come in id order: a later one of the same kind wins
     return best
+
+
+def stored(store: Store, arms: list[Arm]) -> list[Run]:
+    """The stored runs that can serve ``arms`` (``match`` picks among them), in id order: those whose configuration
+    is one of theirs, found by the store's fingerprint index, not by reading every stored run."""
+    return store.serving([run_keys.key(a.config.to_dict()) for a in arms], _DEFAULTS)
 
 
 def to_launch(sweep: Sweep, runs: list[Run]) -> list[RunConfig]:
@@ -689,7 +692,7 @@ class Progress:
 def progress(store: Store, sw: Sweep) -> Progress:
     """Read the sweep's runs from the store (by configuration, wherever they came from) and answer."""
     arms = plan(sw)
-    runs = store.runs()
+    runs = stored(store, arms)
     served = match(arms, runs)
     classes = max((len(r.classes) for r in served.values()), default=0)
     results = outcomes(arms, runs, last_val(store))

@@ -63,25 +63,29 @@ def _schema(tree: Path, home: Path) -> None:
 
 def fill(tree: Path, home: Path, count: int) -> None:
     """``count`` finished runs as experiments leave them: the default configuration without and with the seed
-    article's pipeline, seeds 0, 1, 2, … (each with a few metrics rows)."""
+    article's pipeline, seeds 0, 1, 2, … (each with a few metrics rows), with their fingerprint keys where
+    ``tree``'s schema keeps them, as its store writes them."""
     _schema(tree, home)
     from augviz import serialize
     from augviz.preview import SEED_PIPELINE
     from augviz.runconfig import RunConfig
+    from augviz.store import fingerprint
 
+    db = sqlite3.connect(home / "runs.sqlite")
+    keyed = "fingerprint" in {r[1] for r in db.execute("PRAGMA table_info(runs)")}
     now, pipeline = time.time(), serialize.to_dict(SEED_PIPELINE)
     rows = []
     for i in range(count):
         cfg = RunConfig(seed=i // 2, pipeline=pipeline if i % 2 else None, group=f"exp-{i // 6:08x}")
         rows.append((cfg.to_json(), cfg.label(), "", "finished", now, now, now, '["conv1", "conv2", "conv3", '
-                     '"dense", "out"]', 1000, '["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"]', 0.8, 0.6))
-    db = sqlite3.connect(home / "runs.sqlite")
+                     '"dense", "out"]', 1000, '["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"]', 0.8, 0.6,
+                     *([fingerprint.key(cfg.to_dict())] if keyed else [])))
     with db:
         ids = []
         for r in rows:
             ids.append(db.execute("INSERT INTO runs (config, label, grp, status, created, started, ended, layers, "
-                                  "total_steps, classes, test_acc, test_loss) VALUES "
-                                  "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", r).lastrowid)
+                                  f"total_steps, classes, test_acc, test_loss{', fingerprint' if keyed else ''}) "
+                                  f"VALUES ({', '.join('?' * len(r))})", r).lastrowid)
         db.executemany("INSERT INTO steps VALUES (?, ?, 1, 1.0, 1.0, '[1, 1, 1, 1, 1]')",
                        [(i, s) for i in ids for s in (1, 2)])
         db.executemany("INSERT INTO epochs VALUES (?, 1, 1.0, 0.5, 1.0, 0.5, 100.0)", [(i,) for i in ids])

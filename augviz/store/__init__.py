@@ -5,6 +5,7 @@ Its modules, each one job:
 
 - ``runs``: the ``Store`` itself, the API everything else calls (queue, start, end, stop, delete, read runs);
 - ``records``: what a stored run is (``Run``) and its statuses;
+- ``fingerprint``: what decides a run's result, and the indexed key by which a plan finds its stored runs;
 - ``queue``: the queue's policy: admission caps, claim order, a queued run's position;
 - ``metric_rows``: a run's step, epoch and detail rows;
 - ``sink``: ``StoreSink``, the training loop's sink that writes to a store;

@@ -71,6 +71,11 @@ def _add_columns(**kinds: str) -> Callable[[Connection, Engine], None]:
     return step
 
 
+def _fingerprints(db: Connection, engine: Engine) -> None:
+    _add_columns(fingerprint="TEXT")(db, engine)
+    db.execute("CREATE INDEX IF NOT EXISTS runs_fingerprint ON runs(fingerprint)")
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int
@@ -85,6 +90,8 @@ MIGRATIONS = (
     Migration(3, "the machine whose process runs a run (replicas sharing one database judge only their own)",
               _add_columns(host="TEXT")),
     Migration(4, "the launch key that makes one click queue one launch", _add_columns(launch_key="TEXT")),
+    Migration(5, "a run's fingerprint key, indexed: a plan finds its stored runs without reading them all "
+                 "(runs stored before are keyed when first read: Store.serving)", _fingerprints),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -8,13 +8,14 @@ import json
 import os
 import socket
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from augviz import settings
-from augviz.errors import QueueFull
+from augviz.errors import QueueFull, StoreError
 from augviz.metrics import DetailMetrics, EpochMetrics, StepMetrics
-from augviz.store import metric_rows, queue
+from augviz.store import fingerprint, metric_rows, queue
 from augviz.store.engine import Connection, Engine
 from augviz.store.records import Run, row_text, run_from_row
 from augviz.store.sqlite import SQLiteEngine
@@ -98,10 +99,11 @@ class Store:
                 if reason:
                     raise QueueFull(reason)
             return [int(db.execute(
-                "INSERT INTO runs (config, label, grp, status, created, pid, host, started, session, launch_key) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                "INSERT INTO runs (config, label, grp, status, created, pid, host, started, session, launch_key, "
+                "fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (config, label, group, status, now, pid, HOST if pid else None, now if status == "running" else None,
-                 session, key)).fetchone()["id"]) for config, label, group in rows]
+                 session, key, fingerprint.key(cfg.to_dict()))).fetchone()["id"])
+                for cfg, (config, label, group) in zip(cfgs, rows, strict=True)]
 
     def launch_going(self, key: str) -> list[int]:
         """The ids of the runs a launch with ``key`` queued that are still queued or running (see create_many)."""
@@ -138,6 +140,32 @@ class Store:
             args.append(int(limit))
         with self.engine.connection() as db:
             return [run_from_row(r) for r in db.execute(sql + " ORDER BY id", args).fetchall()]
+
+    def serving(self, keys: Iterable[str], defaults: dict[str, Any]) -> list[Run]:
+        """The stored runs whose configuration's fingerprint key (``fingerprint.key``) is one of ``keys``, in id
+        order: what a plan's runs can be, found by the index rather than by reading every stored run.
+
+        ``defaults`` is the reading version's configuration (``RunConfig().to_dict()``): a run stored without a key
+        (by an older version, or written by other means) or with one taken over other fields (before a field
+        existed) is keyed now, its missing fields at their defaults as reading it would, and its key stored, so
+        that the next read finds it by the index too."""
+        wanted = list(dict.fromkeys(keys))
+        own = f"{fingerprint.tag(defaults)}:"
+        with self.engine.connection() as db:
+            found = db.execute(f"SELECT * FROM runs WHERE fingerprint IN ({_placeholders(len(wanted))})",
+                               wanted).fetchall() if wanted else []
+            stale = db.execute("SELECT * FROM runs WHERE fingerprint IS NULL OR substr(fingerprint, 1, ?) <> ?",
+                               (len(own), own)).fetchall()
+        keyed = [(r, fingerprint.stored_key(r["config"], defaults)) for r in stale]
+        if keyed:
+            try:
+                with self.engine.connection() as db:
+                    db.executemany("UPDATE runs SET fingerprint = ? WHERE id = ?", [(k, r["id"]) for r, k in keyed])
+            except StoreError:
+                pass  # a store that cannot be written now (a full disk) is still read: keyed again next time
+        chosen = set(wanted)
+        rows = found + [r for r, k in keyed if k in chosen]
+        return [run_from_row(r) for r in sorted(rows, key=lambda r: r["id"])]
 
     def set_pid(self, run_id: int, pid: int) -> None:
         with self.engine.connection() as db:

@@ -116,9 +116,9 @@ def _panel(store_: Store, base: RunConfig) -> None:
     sw = sweep_form(base)
     shown = shown_sweep()
     if sw is not None:
-        runs = train.guarded(store_.runs) or []
-        at_once = train.guarded(worker.max_concurrent) or 1
         arms = sweep.plan(sw)
+        runs = train.guarded(sweep.stored, store_, arms) or []  # only its configurations' (the store's index)
+        at_once = train.guarded(worker.max_concurrent) or 1
         todo = sweep.to_launch(sw, runs)
         planned = len({a.key for a in arms})
         if shown is None and sweep.match(arms, runs):
@@ -130,7 +130,7 @@ def _panel(store_: Store, base: RunConfig) -> None:
                   on_click=_start_sweep, args=(store_, sw))
         count = sweep.count_text("sweep", planned, len(todo))
         if todo:
-            count += " " + train.estimate_text(store_, todo, at_once, runs)
+            count += " " + train.estimate_text(store_, todo, at_once)
         elif shown is not None and shown.to_dict() == sw.to_dict():
             count += " Its results are below."
         st.caption(md_escape(count))
@@ -150,7 +150,7 @@ def _start_sweep(store_: Store, sw: sweep.Sweep) -> None:
     at_once = train.guarded(worker.max_concurrent)
     if at_once is None:
         return
-    todo = sweep.to_launch(sw, train.guarded(store_.runs) or [])
+    todo = sweep.to_launch(sw, train.guarded(sweep.stored, store_, sweep.plan(sw)) or [])
     if todo:
         train.launch(store_, todo, key=sweep.launch_key(todo))
     st.session_state[LINK_KEY] = share.pack(sw.to_dict())
