@@ -15,6 +15,7 @@ from augviz import (
     data,
     experiment,
     images,
+    memory,
     models,
     report,
     serialize,
@@ -158,7 +159,10 @@ def config_form() -> RunConfig | None:
 def _browse(name: str, folder: str | None, size: int, seed: int, per: int, image_size: int | None = None,
             channels: int | None = None) -> tuple[torch.Tensor, tuple[str, ...], str | None]:
     ds = data.load(name, size, 0.0, seed, folder, image_size=image_size, channels=channels, test=False)
-    return data.per_class(ds.train, per), ds.classes, ds.note
+    shown = data.per_class(ds.train, per), ds.classes, ds.note
+    del ds
+    memory.give_back()  # the load's scratch (the built-in set's generator: ~150 MB), kept by malloc otherwise
+    return shown
 
 
 def dataset_browser(cfg: RunConfig) -> None:
@@ -567,7 +571,10 @@ def no_runs_text(runs: list[Run]) -> str:
 
 @st.cache_data(show_spinner="Measuring this machine's training speed (once)…", max_entries=256)
 def _per_step(cfg_json: str, home_dir: str) -> float:
-    return speed.step_seconds(loads(cfg_json), Path(home_dir))[0]
+    seconds, calibrated = speed.step_seconds(loads(cfg_json), Path(home_dir))
+    if calibrated:
+        memory.give_back()  # the calibration's model, batches and data, freed
+    return seconds
 
 
 def estimate_text(store_: Store, todo: list[RunConfig], at_once: int, past: list[Run]) -> str:

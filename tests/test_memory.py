@@ -1,0 +1,47 @@
+"""Memory that one-off work freed goes back to the system: the server's first Train page generates the built-in
+dataset and calibrates the machine's speed, hundreds of MB of scratch that glibc's malloc would otherwise keep for
+as long as the server runs (docs/robustness.md, the 30 viewers)."""
+
+from __future__ import annotations
+
+import platform
+
+import pytest
+
+from augviz import memory
+from augviz.ui import train as train_ui
+from tests.apptest import fresh
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="malloc_trim is glibc's")
+def test_on_glibc_freed_memory_can_be_given_back():
+    assert memory.can_give_back()
+    assert memory.give_back() in (True, False)
+
+
+@pytest.fixture
+def given_back(monkeypatch) -> list[None]:
+    """One entry per call of ``memory.give_back``, which still does its work."""
+    calls: list[None] = []
+    real = memory.give_back
+
+    def counted() -> bool:
+        calls.append(None)
+        return real()
+
+    monkeypatch.setattr(memory, "give_back", counted)
+    return calls
+
+
+def test_the_first_train_page_gives_back_its_dataset_load_and_calibration_scratch(home, given_back):
+    train_ui._browse.clear()
+    train_ui._per_step.clear()
+    fresh({}, "train")
+    assert len(given_back) == 2  # the dataset browser's load, the speed calibration
+
+
+def test_further_train_pages_reuse_the_cached_load_and_give_back_nothing(home, given_back):
+    fresh({}, "train")
+    given_back.clear()
+    fresh({}, "train")
+    assert given_back == []  # the trim is for one-off work, not a cost every page view pays
