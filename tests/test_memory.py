@@ -1,14 +1,20 @@
-"""Memory that one-off work freed goes back to the system: the server's first Train page generates the built-in
-dataset and calibrates the machine's speed, hundreds of MB of scratch that glibc's malloc would otherwise keep for
-as long as the server runs (docs/robustness.md, the 30 viewers)."""
+"""What a server holds for its viewers (docs/robustness.md, the 30 viewers): memory that one-off work freed goes
+back to the system (the server's first Train page generates the built-in dataset and calibrates the machine's
+speed, hundreds of MB of scratch that glibc's malloc would otherwise keep for as long as the server runs), and the
+sessions watching one run share one reader of its rows instead of each keeping a copy."""
 
 from __future__ import annotations
 
+import os
 import platform
 
 import pytest
 
 from augviz import memory
+from augviz.follow import Follower
+from augviz.metrics import StepMetrics
+from augviz.runconfig import RunConfig
+from augviz.store import Store
 from augviz.ui import train as train_ui
 from tests.apptest import fresh
 
@@ -45,3 +51,16 @@ def test_further_train_pages_reuse_the_cached_load_and_give_back_nothing(home, g
     given_back.clear()
     fresh({}, "train")
     assert given_back == []  # the trim is for one-off work, not a cost every page view pays
+
+
+def test_sessions_watching_one_run_share_one_reader_of_its_rows(home):
+    store = Store(home / "runs.sqlite")
+    run_id = store.create(RunConfig(), status="running", pid=os.getpid())  # a live process: not ended as orphaned
+    store.started(run_id, ["conv", "out"], 1000, tuple("abcdefghij"))
+    store.add_steps(run_id, [StepMetrics(s, 1, 1.0 / s, [0.1, 0.2], 0.3) for s in range(1, 51)])
+    students = [fresh({"run": str(run_id)}, "train") for _ in range(3)]
+    for at in students:
+        assert len(at.get("plotly_chart")) == 3  # each draws the run's loss, accuracy and gradient norms
+        assert not [v for v in at.session_state.values() if isinstance(v, Follower)]
+    shared = train_ui._follower(str(home), None, run_id, store.get(run_id).created)
+    assert shared.last_step == 50  # the reader the pages used: it has read the run's rows

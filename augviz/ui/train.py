@@ -450,14 +450,12 @@ def _ending(run: Run) -> None:
         st.info(f"Run #{run.id} was stopped on request. Its metrics so far are kept.")
 
 
-def _follower(key: str, run_id: int) -> Follower:
-    """This session's reader of the run that the panel ``key`` shows: it has read the run's rows so far, so each
-    redraw reads only the new ones (a new reader when the panel shows another run)."""
-    name = f"{key}_follow"
-    found = st.session_state.get(name)
-    if not isinstance(found, Follower) or found.run_id != run_id:
-        found = st.session_state[name] = Follower(run_id, charts.MAX_POINTS)
-    return found
+@st.cache_resource(show_spinner=False, max_entries=256)
+def _follower(home_dir: str, database: str | None, run_id: int, created: float) -> Follower:
+    """The server's reader of one run (``created`` tells it from a later run given a deleted run's id): it has
+    read the run's rows so far, so each redraw reads only the new ones. One for every session watching the run, not
+    a copy of its rows in each (30 students watching one run held 30 copies)."""
+    return Follower(run_id, charts.MAX_POINTS)
 
 
 def run_panel(store_: Store, run_id: int, draw: Callable[[RunHistory, str], None] | None = None,
@@ -473,7 +471,7 @@ def run_panel(store_: Store, run_id: int, draw: Callable[[RunHistory, str], None
     if run is None:
         st.info("That run was deleted.")
         return
-    follower = _follower(key, run_id)
+    follower = _follower(str(data.home()), settings.database(), run.id, run.created)
     first = [seen or []]  # the page's read, for the first draw only (a fragment's rerun calls this closure again)
 
     @st.fragment(run_every=POLL_S if follow or not run.is_over else None)
