@@ -1,7 +1,8 @@
-"""What a server holds for its viewers (docs/robustness.md, the 30 viewers): memory that one-off work freed goes
-back to the system (the server's first Train page generates the built-in dataset and calibrates the machine's
-speed, hundreds of MB of scratch that glibc's malloc would otherwise keep for as long as the server runs), and the
-sessions watching one run share one reader of its rows instead of each keeping a copy."""
+"""What a server holds for its viewers (docs/robustness.md, the 30 viewers): its sessions' script-run threads
+share two malloc arenas instead of a heap each; memory that one-off work freed goes back to the system (the
+server's first Train page generates the built-in dataset and calibrates the machine's speed, hundreds of MB of
+scratch that glibc's malloc would otherwise keep for as long as the server runs); and the sessions watching one
+run share one reader of its rows instead of each keeping a copy."""
 
 from __future__ import annotations
 
@@ -19,10 +20,19 @@ from augviz.ui import train as train_ui
 from tests.apptest import fresh
 
 
-@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="malloc_trim is glibc's")
-def test_on_glibc_freed_memory_can_be_given_back():
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="malloc_trim and mallopt are glibc's")
+def test_on_glibc_freed_memory_can_be_given_back_and_threads_can_share_arenas():
     assert memory.can_give_back()
     assert memory.give_back() in (True, False)
+    assert memory.share_arenas()
+
+
+def test_the_app_has_its_sessions_threads_share_malloc_arenas(monkeypatch):
+    asked: list[int] = []
+    real = memory.share_arenas
+    monkeypatch.setattr(memory, "share_arenas", lambda count=memory.ARENAS: asked.append(count) or real(count))
+    fresh({})
+    assert asked and set(asked) == {memory.ARENAS}
 
 
 @pytest.fixture
