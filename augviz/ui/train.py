@@ -450,7 +450,8 @@ def _ending(run: Run) -> None:
         st.info(f"Run #{run.id} was stopped on request. Its metrics so far are kept.")
 
 
-@st.cache_resource(show_spinner=False, max_entries=256)
+# A lecture hall's runs at once; a reader pushed out is only read again from the store at its next view.
+@st.cache_resource(show_spinner=False, max_entries=64)
 def _follower(home_dir: str, database: str | None, run_id: int, created: float) -> Follower:
     """The server's reader of one run (``created`` tells it from a later run given a deleted run's id): it has
     read the run's rows so far, so each redraw reads only the new ones. One for every session watching the run, not
