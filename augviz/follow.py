@@ -9,6 +9,7 @@ what reading the whole run at once would, which the tests check.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 
 from augviz.metrics import DetailMetrics, EpochMetrics, StepMetrics
@@ -26,7 +27,8 @@ def stride(newest: int, limit: int) -> int:
 
 @dataclass
 class Follower:
-    """What a page has read of one run so far (one per page and run, kept in the session)."""
+    """What has been read of one run so far. One serves every page watching that run: its reads take turns, and
+    each returns a history of its own."""
 
     run_id: int
     limit: int
@@ -36,6 +38,7 @@ class Follower:
     epochs: list[EpochMetrics] = field(default_factory=list)
     details: list[DetailMetrics] = field(default_factory=list)
     version: int = 0  # grows whenever a read brought something new
+    _turn: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @property
     def last_step(self) -> int:
@@ -43,6 +46,10 @@ class Follower:
 
     def read(self, store: Store, run: Run, details: bool = False) -> RunHistory:
         """The run's history after reading what is new (``details``: the gradient lab's too)."""
+        with self._turn:  # pages in several sessions' threads read at once
+            return self._read(store, run, details)
+
+    def _read(self, store: Store, run: Run, details: bool) -> RunHistory:
         if not self.every:  # the first read: thin in the query, never every row of a long run
             self.every = stride(store.step_count(run.id), self.limit)
         new = store.steps_after(run.id, self.last_step, self.every)

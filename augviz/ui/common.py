@@ -9,7 +9,7 @@ import streamlit as st
 import torch
 from streamlit.navigation.page import StreamlitPage
 
-from augviz import images
+from augviz import images, memory
 
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:/@&=%])")
 
@@ -44,6 +44,8 @@ def setup() -> None:
     # One thread per preview: sessions already run side by side in the server's threads, and on a busy machine an
     # intra-op parallel region waits for its slowest thread (docs/performance.md, "In the browser").
     torch.set_num_threads(1)
+    # Each script run is a thread of its own: without this, glibc's per-thread heaps made each viewer cost MBs.
+    memory.share_arenas()
     st.set_page_config(page_title="augviz", page_icon=ICON, layout="wide")
 
 

@@ -15,6 +15,7 @@ from augviz import (
     data,
     experiment,
     images,
+    memory,
     models,
     report,
     serialize,
@@ -158,7 +159,10 @@ def config_form() -> RunConfig | None:
 def _browse(name: str, folder: str | None, size: int, seed: int, per: int, image_size: int | None = None,
             channels: int | None = None) -> tuple[torch.Tensor, tuple[str, ...], str | None]:
     ds = data.load(name, size, 0.0, seed, folder, image_size=image_size, channels=channels, test=False)
-    return data.per_class(ds.train, per), ds.classes, ds.note
+    shown = data.per_class(ds.train, per), ds.classes, ds.note
+    del ds
+    memory.give_back()  # the load's scratch (the built-in set's generator: ~150 MB), kept by malloc otherwise
+    return shown
 
 
 def dataset_browser(cfg: RunConfig) -> None:
@@ -446,14 +450,13 @@ def _ending(run: Run) -> None:
         st.info(f"Run #{run.id} was stopped on request. Its metrics so far are kept.")
 
 
-def _follower(key: str, run_id: int) -> Follower:
-    """This session's reader of the run that the panel ``key`` shows: it has read the run's rows so far, so each
-    redraw reads only the new ones (a new reader when the panel shows another run)."""
-    name = f"{key}_follow"
-    found = st.session_state.get(name)
-    if not isinstance(found, Follower) or found.run_id != run_id:
-        found = st.session_state[name] = Follower(run_id, charts.MAX_POINTS)
-    return found
+# A lecture hall's runs at once; a reader pushed out is only read again from the store at its next view.
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _follower(home_dir: str, database: str | None, run_id: int, created: float) -> Follower:
+    """The server's reader of one run (``created`` tells it from a later run given a deleted run's id): it has
+    read the run's rows so far, so each redraw reads only the new ones. One for every session watching the run, not
+    a copy of its rows in each (30 students watching one run held 30 copies)."""
+    return Follower(run_id, charts.MAX_POINTS)
 
 
 def run_panel(store_: Store, run_id: int, draw: Callable[[RunHistory, str], None] | None = None,
@@ -469,7 +472,7 @@ def run_panel(store_: Store, run_id: int, draw: Callable[[RunHistory, str], None
     if run is None:
         st.info("That run was deleted.")
         return
-    follower = _follower(key, run_id)
+    follower = _follower(str(data.home()), settings.database(), run.id, run.created)
     first = [seen or []]  # the page's read, for the first draw only (a fragment's rerun calls this closure again)
 
     @st.fragment(run_every=POLL_S if follow or not run.is_over else None)
@@ -567,7 +570,10 @@ def no_runs_text(runs: list[Run]) -> str:
 
 @st.cache_data(show_spinner="Measuring this machine's training speed (once)…", max_entries=256)
 def _per_step(cfg_json: str, home_dir: str) -> float:
-    return speed.step_seconds(loads(cfg_json), Path(home_dir))[0]
+    seconds, calibrated = speed.step_seconds(loads(cfg_json), Path(home_dir))
+    if calibrated:
+        memory.give_back()  # the calibration's model, batches and data, freed
+    return seconds
 
 
 def estimate_text(store_: Store, todo: list[RunConfig], at_once: int) -> str:
