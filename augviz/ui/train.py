@@ -589,12 +589,15 @@ def estimate_text(store_: Store, todo: list[RunConfig], at_once: int) -> str:
     return speed.estimate(todo, step_time(past, threads), at_once, ahead) + (f" {busy}" if busy else "")
 
 
-def step_time(past: list[Run], threads: int) -> Callable[[RunConfig], tuple[float, int]]:
-    """Seconds a training step of a configuration takes here, and how many finished runs that rests on
-    (``speed.per_step``): the ``past`` finished runs like it, else this machine's calibration at ``threads``
-    (a run's share of the cores), measured at first need and kept in the run home."""
+def step_time(past: list[Run], threads: int) -> Callable[[RunConfig], tuple[float, float, int]]:
+    """Seconds a training step of a configuration takes here, seconds a run takes besides, and how many finished
+    runs that rests on (``speed.per_step``): the ``past`` finished runs like it, else this machine's calibration
+    at ``threads`` (a run's share of the cores), measured at first need and kept in the run home."""
     def calibrate(c: RunConfig) -> float:
-        return _per_step(replace(c, threads=c.threads or threads).to_json(), str(data.home()))
+        # Seed, group and name do not change a step's time: left out, a plan's runs and every redraw of it (its
+        # group is new each time) hit the same cached figure instead of timing the pipeline again.
+        same = replace(c, threads=c.threads or threads, seed=0, group="", name="")
+        return _per_step(same.to_json(), str(data.home()))
 
     return lambda c: speed.per_step(c, past, calibrate)
 
