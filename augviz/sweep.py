@@ -227,6 +227,27 @@ class Sweep:
 _SWEEP_KEYS = ("base", "pipeline", "axis", "values", "sizes", "seeds", "references")
 
 
+def differences(shown: Sweep, other: Sweep) -> list[str]:
+    """How ``shown`` differs from ``other``, in words, ``shown``'s value first ("seeds 5 (set: 3)", "values 0, 1
+    (set: 0, 0.5, 1, 1.5, 2)"): what a page says when the results it shows are not those of the sweep set on it."""
+    mine, theirs = shown.to_dict(), other.to_dict()
+    out = [f"{k} {v} (set: {theirs['base'].get(k)})" for k, v in mine["base"].items() if v != theirs["base"].get(k)]
+    if mine["pipeline"] != theirs["pipeline"]:
+        out.append("the pipeline")
+    if mine["axis"] != theirs["axis"]:
+        out.append("the setting swept")
+    for key, name in (("values", "values"), ("sizes", "sizes"), ("seeds", "seeds"), ("references", "reference arms")):
+        if mine[key] != theirs[key]:
+            out.append(f"{name} {_words(mine[key])} (set: {_words(theirs[key])})")
+    return out
+
+
+def _words(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value) or "none"
+    return str(value)
+
+
 def from_dict(doc: Any) -> Sweep:
     """A sweep document (``Sweep.to_dict``; ``python -m augviz sweep --config``), validated; ConfigError names the
     field. Left out: the strength axis, values 0 to 2, the base's size, 3 seeds, no reference arms."""

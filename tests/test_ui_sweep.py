@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import os
 
-import pytest
-
 from augviz import share, speed, sweep, worker
 from augviz.metrics import EpochMetrics
 from augviz.runconfig import RunConfig
@@ -15,6 +13,10 @@ from augviz.store import Store
 from tests.apptest import fresh
 
 QUERY = {"size": "250", "batch": "16", "steps": "10"}
+
+
+def markdown(at) -> str:
+    return " ".join(m.value.replace("\\", "") for m in at.markdown)
 
 
 def captions(at) -> str:
@@ -57,25 +59,9 @@ def test_one_click_queues_the_sweep_once_and_the_sweep_becomes_a_link(home):
 
 
 def finished_sweep(home, val: dict[float, list[float]], only: set[float] | None = None):
-    """The page after one click on Run the sweep, with the sweep's runs finished at these validation accuracies
-    (per strength, per seed), as workers would write them (``only``: just those of these strengths)."""
-    store = Store(home / "runs.sqlite")
-    at = open_panel(fresh(QUERY, page="train"))
-    at.button(key="w_go").click()
-    for r in store.runs():  # stop what the click queued: the results are written below instead
-        store.request_stop(r.id)
-    at.run()
-    packed = at.query_params["sweep"]
-    sw = sweep.from_dict(share.unpack(packed[0] if isinstance(packed, list) else packed))
-    for arm in sweep.plan(sw):
-        if only is not None and arm.value not in only:
-            continue
-        run_id = store.create(arm.config, status="running", pid=os.getpid())
-        store.started(run_id, ["fc"], 10, tuple("abcdefghij"))
-        acc = val[arm.value if arm.value is not None else 0.0][arm.seed]
-        store.add_epoch(run_id, EpochMetrics(1, 1.0, acc, 1.0, acc, 100.0))
-        store.finish(run_id, "finished", test_acc=acc - 0.02, wall_s=1.0)
-    return at.run()
+    """A fresh page's sweep as the form sets it by default, after one click on Run the sweep, with its runs
+    finished at these validation accuracies (``finished_sweep_of``)."""
+    return finished_sweep_of(home, open_panel(fresh(QUERY, page="train")), val, only)
 
 
 def test_a_finished_sweep_gives_its_answer_and_its_strength_goes_to_explore(home):
@@ -87,6 +73,8 @@ def test_a_finished_sweep_gives_its_answer_and_its_strength_goes_to_explore(home
     (table,) = at.table  # a static table, whose cells wrap: a scrolling grid cut off "test vs none" at 800 px
     assert list(table.value.columns)[-1] == "test vs none" and not at.dataframe
     assert table.value["validation"][2] == "71.0\u00a0% [68.5,\u00a073.5]"  # wraps between mean and interval only
+    at.session_state["strength"] = 1.5  # Explore's strength moved since (at 1 already, nothing is offered)
+    at.run()
     at.button(key="w_use_250").click().run()
     assert at.session_state["strength"] == 1.0
     assert any("strength is now 1" in s.value for s in at.success)
@@ -149,12 +137,11 @@ def test_with_nothing_of_its_sweep_stored_a_fresh_page_shows_no_results(home):
     assert "runs over" not in captions(at) and "sweep" not in at.query_params
 
 
-@pytest.mark.xfail(strict=True, reason="defect: the panel keeps showing the sweep it first matched (s4-walk)")
 def test_the_results_follow_the_form_once_its_sweep_is_all_stored_after_the_page_showed_another(home):
     # A fresh page opens on the default form (strengths 0 to 2, 3 seeds), of which the stored runs of another
     # browser's sweep (strengths 0 and 1, 5 seeds) serve a part: the page shows that default sweep. Setting the
-    # form to the stored sweep must show its results (and offer its pick), not the default's with "press Run"
-    # beside a disabled Run button.
+    # form to the stored sweep must show its results and its pick, not the default's with "press Run" beside a
+    # disabled Run button (seen in a browser).
     teacher = open_panel(fresh(QUERY, page="train"))
     teacher.text_input(key="w_values.strength").set_value("0, 1")
     teacher.slider(key="w_seeds").set_value(5)
@@ -167,19 +154,52 @@ def test_the_results_follow_the_form_once_its_sweep_is_all_stored_after_the_page
     student.run()
     assert student.button(key="w_go").disabled
     assert "10 of 10 runs over" in captions(student), [c for c in captions(student).split(". ") if "runs" in c]
-    assert [b for b in student.button if b.key == "w_use_250"]
+    assert "strength 1.0 is best on validation" in markdown(student) and not student.info
+    # Explore's strength is 1 already: nothing to use, and the page says so rather than offering it.
+    assert not [b for b in student.button if b.key == "w_use_250"]
+    assert "The Explore page's strength is 1 already." in captions(student)
 
 
-def finished_sweep_of(home, at, val: dict[float, list[float]]):
-    """``at`` after one click on Run the sweep, with the sweep's runs finished at these validation accuracies."""
+def test_a_sweep_link_sets_the_form_so_that_run_trains_what_it_shows(home):
+    teacher = open_panel(fresh(QUERY, page="train"))
+    teacher.text_input(key="w_values.strength").set_value("0, 1")
+    teacher.slider(key="w_seeds").set_value(5)
+    teacher.multiselect(key="w_refs").set_value(["randaugment"])
+    teacher.run()
+    finished_sweep_of(home, teacher, {0.0: [.50, .51, .52, .53, .54], 1.0: [.70, .71, .72, .73, .74]})
+    packed = teacher.query_params["sweep"]
+    student = fresh({**QUERY, "sweep": packed[0] if isinstance(packed, list) else packed}, page="train")
+    assert student.text_input(key="w_values.strength").value == "0, 1"
+    assert student.slider(key="w_seeds").value == 5 and student.multiselect(key="w_refs").value == ["randaugment"]
+    assert student.button(key="w_go").label == "Run the sweep (0 runs to train)" and not student.info
+
+
+def test_results_of_another_sweep_than_the_one_set_say_so_and_how_it_differs(home):
+    at = open_panel(fresh(QUERY, page="train"))
+    at.text_input(key="w_values.strength").set_value("0, 1")
+    at.run()
+    finished = finished_sweep_of(home, at, {0.0: [.50, .51, .52], 1.0: [.70, .71, .72]})
+    finished.text_input(key="w_values.strength").set_value("0, 3")  # nothing of strength 3 stored yet
+    finished.run()
+    assert "The results below are of the sweep last shown here, not of the one set above" in finished.info[0].value
+    assert "values 0, 1 (set: 0, 3)" in finished.info[0].value.replace("\\", "")
+    assert "6 of 6 runs over" in captions(finished)
+
+
+def finished_sweep_of(home, at, val: dict[float, list[float]], only: set[float] | None = None):
+    """``at`` after one click on Run the sweep, with the sweep's runs finished at these validation accuracies (per
+    strength, per seed; reference arms at strength 0's), as workers would write them (``only``: just those of
+    these strengths)."""
     store = Store(home / "runs.sqlite")
     at.button(key="w_go").click()
-    for r in store.runs():
+    for r in store.runs():  # stop what the click queued: the results are written below instead
         store.request_stop(r.id)
     at.run()
     packed = at.query_params["sweep"]
     sw = sweep.from_dict(share.unpack(packed[0] if isinstance(packed, list) else packed))
     for arm in sweep.plan(sw):
+        if only is not None and arm.value not in only:
+            continue
         run_id = store.create(arm.config, status="running", pid=os.getpid())
         store.started(run_id, ["fc"], 10, tuple("abcdefghij"))
         acc = val[arm.value if arm.value is not None else 0.0][arm.seed]

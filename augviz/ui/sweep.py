@@ -13,10 +13,11 @@ from augviz.pipeline import Pipeline
 from augviz.runconfig import RunConfig
 from augviz.store import Store
 from augviz.transform import REGISTRY
-from augviz.ui import train
+from augviz.ui import state, train
 from augviz.ui.common import md_escape
 
 LINK_KEY = "w_link"  # session key of the shown sweep (packed), in the link as ``sweep``
+MAX_SEEDS = 5  # the seeds slider's end
 KEEP = ("w_open", "w_axis", r"w_values\..*", "w_sizes", "w_seeds", "w_refs")
 STRENGTH = "strength"
 
@@ -73,6 +74,7 @@ def sweep_form(base: RunConfig) -> sweep.Sweep | None:
     pipeline_doc = train.explore_pipeline_as_set()
     pipeline = serialize.from_dict(pipeline_doc)
     options = axis_options(pipeline)
+    _form_from_link(options)
     if st.session_state.get("w_axis") not in options:
         st.session_state["w_axis"] = STRENGTH
     choice = st.selectbox("sweep", list(options), format_func=options.get, key="w_axis",
@@ -83,7 +85,7 @@ def sweep_form(base: RunConfig) -> sweep.Sweep | None:
     st.session_state.setdefault(values_key, default_values(pipeline, axis))
     left, right = st.columns(2)
     text = left.text_input("values", key=values_key, help="Comma-separated. For strength, 0 is no augmentation.")
-    seeds = right.slider("seeds", 1, 5, 3, key="w_seeds", help="Two or more give intervals; more narrow them.")
+    seeds = right.slider("seeds", 1, MAX_SEEDS, 3, key="w_seeds", help="Two or more give intervals; more narrow them.")
     sizes = left.multiselect("training-set sizes (optional)", train.SIZES, key="w_sizes",
                              help="One curve per size: does the best strength grow with the data?")
     refs = right.multiselect("reference arms (optional)", sweep.REFERENCES, key="w_refs",
@@ -95,6 +97,28 @@ def sweep_form(base: RunConfig) -> sweep.Sweep | None:
     except ConfigError as e:
         st.error(md_escape(str(e)))
         return None
+
+
+def _form_from_link(options: dict[str, str]) -> None:
+    """On opening a link to a sweep, its setting, values, seeds, sizes and reference arms go to the form's controls
+    (the link's other values set the configuration and the pipeline), so that the sweep as set is the linked one:
+    Run then trains what the link shows. A part no control can hold is left as the control has it."""
+    if LINK_KEY not in state.from_link():
+        return
+    try:
+        linked = sweep.from_dict(share.unpack(st.session_state[LINK_KEY], "sweep"))
+    except ConfigError:
+        return  # the results' place says what is wrong with the link
+    choice = STRENGTH if linked.axis.is_strength else f"{linked.axis.step}.{linked.axis.param}"
+    if choice not in options:
+        return
+    st.session_state["w_axis"] = choice
+    st.session_state[f"w_values.{choice}"] = ", ".join(f"{v:g}" for v in linked.values)
+    if linked.seeds <= MAX_SEEDS:
+        st.session_state["w_seeds"] = linked.seeds
+    if set(linked.sizes) <= set(train.SIZES):
+        st.session_state["w_sizes"] = list(linked.sizes)
+    st.session_state["w_refs"] = list(linked.references)
 
 
 def sweep_panel(store_: Store, base: RunConfig) -> None:
@@ -121,9 +145,12 @@ def _panel(store_: Store, base: RunConfig) -> None:
         at_once = train.guarded(worker.max_concurrent) or 1
         todo = sweep.to_launch(sw, runs)
         planned = len({a.key for a in arms})
-        if shown is None and sweep.match(arms, runs):
-            # No sweep named by the link or this session: the form's, once any of its runs is stored (another
-            # tab's or the teacher's, filling in live), written to the link so that a reload keeps it.
+        # The sweep as set is shown once a run of one of its values is stored (a baseline alone is every sweep's
+        # of this configuration), or, when no sweep is named by the link or this session, once any of its runs is
+        # (another tab's or the teacher's, filling in live); it is written to the link so that a reload keeps it.
+        begun = sweep.match([a for a in arms if a.kind != "baseline"], runs)
+        if (begun and (shown is None or shown.to_dict() != sw.to_dict())) or (shown is None and sweep.match(arms,
+                                                                                                            runs)):
             shown = sw
             st.session_state[LINK_KEY] = share.pack(sw.to_dict())
         st.button(f"Run the sweep ({len(todo)} runs to train)", key="w_go", disabled=not todo,
@@ -135,6 +162,10 @@ def _panel(store_: Store, base: RunConfig) -> None:
             count += " Its results are below."
         st.caption(md_escape(count))
         train.store_error()
+        if shown is not None and shown.to_dict() != sw.to_dict():
+            st.info(md_escape("The results below are of the sweep last shown here, not of the one set above (no run "
+                              f"of its values is in the store yet). It differs in: "
+                              f"{'; '.join(sweep.differences(shown, sw))}."))
     if shown is not None:
         sweep_results(store_, shown)
 
@@ -186,7 +217,9 @@ def sweep_results(store_: Store, sw: sweep.Sweep) -> None:
         for answer in state.answers:
             st.markdown(md_escape(answer.sentence()))
             offer, why_not = answer.offer(), answer.no_offer()
-            if sw.axis.is_strength and offer is not None:
+            if sw.axis.is_strength and offer is not None and offer == st.session_state.get("strength", 1.0):
+                st.caption(f"The Explore page's strength is {offer:g} already.")
+            elif sw.axis.is_strength and offer is not None:
                 st.button(f"Use strength {offer:g}" + (f" ({answer.size:,} images)" if len(state.answers) > 1
                                                         else ""),
                           key=f"w_use_{answer.size}", on_click=_use_strength, args=(offer,),
