@@ -93,16 +93,24 @@ SPEED_FIELDS = ("dataset", "image_size", "channels", "model", "batch_size", "dev
 def seconds_per_step(cfg: RunConfig, past: list[Run]) -> tuple[float, float, int] | None:
     """A run's pace for ``cfg`` by the past finished runs with the same speed-setting fields (``SPEED_FIELDS``):
     the median of their seconds a training step, the median of the seconds each took besides its training loop
-    (starting its process, reading the data, the test evaluation: from its start to its end), and how many runs
-    there were; None when there is none."""
-    like = [r for r in past
-            if r.status == "finished" and r.wall_s and r.total_steps and not getattr(r, "unreadable", None)
-            and all(getattr(r.config, f) == getattr(cfg, f) for f in SPEED_FIELDS)]
+    (``seconds_besides``), and how many runs there were; None when there is none."""
+    like = [r for r in _finished(past) if all(getattr(r.config, f) == getattr(cfg, f) for f in SPEED_FIELDS)]
     if not like:
         return None
-    besides = [max(0.0, r.ended - r.started - r.wall_s) for r in like if r.started and r.ended]
-    return (statistics.median(r.wall_s / r.total_steps for r in like), statistics.median(besides) if besides else 0.0,
-            len(like))
+    return statistics.median(r.wall_s / r.total_steps for r in like), seconds_besides(like)[0], len(like)
+
+
+def seconds_besides(past: list[Run]) -> tuple[float, int]:
+    """The median of the seconds the finished runs among ``past`` took besides their training loop (starting their
+    process, reading the data, the test evaluation: from their start to their end), and how many runs that rests
+    on (0: none, and 0 s)."""
+    took = [max(0.0, r.ended - r.started - r.wall_s) for r in _finished(past) if r.started and r.ended]
+    return (statistics.median(took), len(took)) if took else (0.0, 0)
+
+
+def _finished(past: list[Run]) -> list[Run]:
+    return [r for r in past
+            if r.status == "finished" and r.wall_s and r.total_steps and not getattr(r, "unreadable", None)]
 
 
 def differing_fields(runs: list[Run]) -> list[str]:

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from augviz import data, models, serialize
-from augviz.report import duration, seconds_per_step
+from augviz.report import duration, seconds_besides, seconds_per_step
 from augviz.runconfig import RunConfig
 from augviz.store import Run
 from augviz.train import optimizer, uses_bf16
@@ -125,10 +125,11 @@ def planned_steps(cfg: RunConfig) -> int:
 def per_step(cfg: RunConfig, past: list[Run],
              calibrate: Callable[[RunConfig], float]) -> tuple[float, float, int]:
     """Seconds a training step of ``cfg`` takes here, seconds a run takes besides its steps, and how many
-    finished runs that rests on: the medians of the finished runs of the same speed-setting fields
+    finished runs of its kind that rests on: the medians of the finished runs of the same speed-setting fields
     (``report.seconds_per_step``), which saw everything a run does; only when there is none, ``calibrate`` (the
-    step alone: a lower bound), nothing besides, and 0."""
-    return seconds_per_step(cfg, past) or (calibrate(cfg), 0.0, 0)
+    step alone), the seconds besides of the finished runs of other kinds here (starting a worker costs the same
+    whatever it trains; 0 when there is none: the figure is then a lower bound), and 0."""
+    return seconds_per_step(cfg, past) or (calibrate(cfg), seconds_besides(past)[0], 0)
 
 
 def estimate(todo: list[RunConfig], per_step: Callable[[RunConfig], tuple[float, float, int]], at_once: int,
@@ -144,19 +145,23 @@ def estimate(todo: list[RunConfig], per_step: Callable[[RunConfig], tuple[float,
     own = sum(planned_steps(c) * s + besides for c, (s, besides, _) in zip(todo, figures, strict=True)) / side
     each = statistics.median(s for s, _, _ in figures)
     runs = max(n for _, _, n in figures)
+    besides = statistics.median(b for _, b, _ in figures)
+    start_up = f"plus {duration(besides)} a run to start, read its data and evaluate"
     if runs:
-        besides = statistics.median(b for _, b, _ in figures)
-        source = (f"{1000 * each:.0f} ms a training step and {duration(besides)} a run besides, the median of "
-                  f"{runs} finished run{'s' * (runs > 1)} of this model, dataset and batch size here")
+        source = (f"{1000 * each:.0f} ms a training step {start_up}, the median of {runs} finished "
+                  f"run{'s' * (runs > 1)} of this model, dataset and batch size here")
     else:
         source = (f"{1000 * each:.0f} ms a training step, calibrated here at each run's share of the cores; no "
                   "finished run of this kind to go by yet")
-    # The calibration times the training step alone, so without a finished run the figure is a floor.
-    text = (f"Estimate: {'about' if runs else 'at least'} {duration(own)} for {len(todo)} "
+        if besides:
+            source += f"; {start_up}, the median of the finished runs of other kinds here"
+    # The calibration times the training step alone: with nothing besides to go by, the figure is a floor.
+    floor = not runs and not besides
+    text = (f"Estimate: {'at least' if floor else 'about'} {duration(own)} for {len(todo)} "
             f"run{'s' * (len(todo) > 1)} on this machine ({source}; {side} at once).")
-    if not runs:
-        text += (" Starting each run, reading its data and evaluating it add to that; once runs like these have "
-                 "finished, the estimate counts them too.")
+    if floor:
+        text += (" Starting each run, reading its data and evaluating it add to that; once runs have finished "
+                 "here, the estimate counts them too.")
     readable = [r for r in ahead if not r.unreadable]
     if readable:
         wait = sum(planned_steps(r.config) for r in readable) * each / max(1, at_once)

@@ -271,7 +271,8 @@ def test_the_estimate_goes_by_finished_runs_of_the_same_speed_fields_before_the_
         return 0.017
 
     text = speed.estimate(todo, lambda c: speed.per_step(c, store.runs(), calibrate), 2, [])
-    assert "80 ms a training step and 0.0 s a run besides, the median of 2 finished runs" in text
+    assert "80 ms a training step plus 0.0 s a run to start, read its data and evaluate, the median of 2 finished " \
+           "runs" in text
     assert not calibrated
     assert "about 3.2 s for 4 runs" in text  # 4 runs × 20 steps × 0.08 s, 2 at once
     alone = speed.estimate(todo, lambda c: speed.per_step(c, [], calibrate), 2, [])
@@ -288,8 +289,17 @@ def test_the_estimate_counts_what_finished_runs_took_besides_their_steps(tmp_pat
         finished_run(store, replace(BASE, seed=seed), 100, 8.0, took_s=took)
     todo = sweep.to_launch(default(), [])[:4]
     text = speed.estimate(todo, lambda c: speed.per_step(c, store.runs(), lambda _: 0.0), 2, [])
-    assert "80 ms a training step and 3.0 s a run besides, the median of 3 finished runs" in text
+    assert "80 ms a training step plus 3.0 s a run to start, read its data and evaluate, the median of 3 finished " \
+           "runs" in text
     assert "about 9.2 s for 4 runs" in text  # 4 × (20 steps × 0.08 s + 3 s), 2 at once
+    # A configuration of another kind (batch size 8) has no run of its own kind: its step is calibrated, and what
+    # a run takes besides is the other runs' (a worker starts the same whatever it trains).
+    other = [replace(c, batch_size=8) for c in todo]
+    text = speed.estimate(other, lambda c: speed.per_step(c, store.runs(), lambda _: 0.05), 2, [])
+    assert "Estimate: about 8.0 s for 4 runs" in text  # 4 × (20 steps × 0.05 s + 3 s), 2 at once
+    assert "calibrated here at each run's share of the cores; no finished run of this kind to go by yet; plus " \
+           "3.0 s a run to start, read its data and evaluate, the median of the finished runs of other kinds here" \
+           in text
 
 
 def test_a_value_the_setting_cannot_hold_is_refused_naming_its_bound():

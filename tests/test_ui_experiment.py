@@ -93,8 +93,8 @@ def test_the_estimate_comes_from_finished_runs_of_the_same_configuration(home):
     at = train_page()
     at.slider(key="x_seeds").set_value(2).run()
     text = captions(at)
-    assert "Estimate: about 6 min 40 s for 4 runs on this machine (100 ms a training step and 0.0 s a run " \
-           "besides, the median of 3 finished runs" in text
+    assert "Estimate: about 6 min 40 s for 4 runs on this machine (100 ms a training step plus 0.0 s a run to " \
+           "start, read its data and evaluate, the median of 3 finished runs" in text
 
 
 def test_a_going_experiment_is_shown_and_can_be_stopped_while_another_configuration_may_start(home):
