@@ -565,7 +565,10 @@ class Answer:
             return "with one seed no value can be told apart from it (run two or more)"
         close = self.within_noise()
         if not close:
-            return "every other value is clearly below it"
+            # With strengths 0 and 1 alone, "every other value" would be no augmentation: name it.
+            others = [r for r in self.candidates if r is not self.best]
+            return ("no augmentation is clearly below it" if all(r.kind == "baseline" for r in others) else
+                    "every other value is clearly below it")
         noise = self._are(close, "within the noise of it")
         if any(r.kind == "baseline" for r in close):
             noise += ": no clear gain over no augmentation yet"

@@ -116,6 +116,13 @@ def test_the_pick_chooses_on_validation_even_where_test_disagrees():
                             "95 % interval [+10.5, +15.5], 3 seeds).")
 
 
+def test_with_one_value_beside_no_augmentation_the_answer_names_it_rather_than_every_other_value():
+    s = replace(default(), values=(0.0, 1.0))
+    val = {0.0: [.60, .62, .61], 1.0: [.80, .82, .81]}
+    (a,) = sweep.answer(s, fixture_results(s, val, val))
+    assert "strength 1.0 is best on validation (81.0 %); no augmentation is clearly below it;" in a.sentence()
+
+
 def test_values_whose_paired_interval_contains_zero_are_named_as_within_the_noise():
     s = default()
     val = {0.0: [.60, .62, .61], 0.5: [.70, .71, .69], 1.0: [.80, .86, .81], 1.5: [.84, .82, .85],

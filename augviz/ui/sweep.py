@@ -212,7 +212,7 @@ def sweep_results(store_: Store, sw: sweep.Sweep) -> None:
         if going:
             line += f" ({len(going) - queued} running, {queued} queued)"
         if state.missing:
-            line += f"; {state.missing} not in the store (never started, failed or stopped): press Run to train them"
+            line += f"; {state.missing} not trained yet (or failed or stopped): press Run to train them"
         st.caption(line + ".")
         for answer in state.answers:
             st.markdown(md_escape(answer.sentence()))
