@@ -359,7 +359,7 @@ def accuracy(histories: list[RunHistory]) -> go.Figure:
         _run_key(fig, r, colours[r.id])
     _style_key(fig)
     _chance(fig, [h.run for h in histories])
-    fig.update_yaxes(range=[0, 1])
+    fig.update_yaxes(range=[0, 1], tickformat=".0%")  # per cent, as the verdicts and tables say it
     _span(fig, [e.epoch for h in histories for e in h.epochs] + [s.epoch for h in histories for s in h.steps[-1:]],
           whole=True)
     _mark_runs_divergence(fig, histories, in_epochs=True)
@@ -448,7 +448,7 @@ def arms(histories: list[RunHistory]) -> go.Figure:
                         line={"color": ARM_COLOURS[arm.startswith("with ")], "dash": "solid"},
                         marker={"symbol": SIZE_MARKERS[sizes.index(size) % len(SIZE_MARKERS)], "size": 8})
     _chance(fig, [h.run for h in histories])
-    fig.update_yaxes(range=[0, 1])
+    fig.update_yaxes(range=[0, 1], tickformat=".0%")  # per cent, as the verdicts and tables say it
     _layout(fig, "Validation accuracy, mean over seeds", "accuracy", x="step")
     return fig.figure()
 

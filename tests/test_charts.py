@@ -299,6 +299,12 @@ def test_the_experiment_chart_draws_both_arms_solid_told_apart_by_colour():
     assert len({d.line.color for d in lines}) == 2
 
 
+def test_accuracy_axes_read_in_per_cent_as_the_verdicts_and_tables_do():
+    h = run_history(1, [(s, 1, 2.0) for s in range(1, 11)], [1])
+    for fig in (charts.accuracy([h]), charts.arms([h])):
+        assert fig.layout.yaxis.tickformat == ".0%" and tuple(fig.layout.yaxis.range) == (0, 1)
+
+
 def test_the_sweep_chart_has_a_short_title_intervals_within_0_and_100_and_names_no_augmentation_in_its_legend():
     from augviz import serialize, sweep
     from augviz.preview import SEED_PIPELINE
