@@ -33,7 +33,7 @@ STEP_COST = {
     "rotation": 1.0, "horizontal_flip": 0.75, "vertical_flip": 0.75, "affine": 0.65, "zoom": 0.65,
     "random_resized_crop": 0.65, "perspective": 1.8, "elastic": 9.0, "random_erasing": 0.6, "mixup": 0.55,
     "cutmix": 1.2, "gaussian_noise": 1.1, "salt_and_pepper": 1.5, "speckle": 1.2, "snow": 1.2, "brightness": 0.25,
-    "contrast": 0.4, "saturation": 0.4, "hue": 1.35, "grayscale": 0.35, "gamma": 1.1, "gaussian_blur": 1.5,
+    "contrast": 0.4, "saturation": 0.4, "hue": 1.35, "grayscale": 0.35, "gamma": 1.1, "gaussian_blur": 1.9,
     "sharpness": 3.8, "posterize": 0.6, "solarize": 1.5, "equalize": 2.5, "autocontrast": 0.5, "invert": 0.3,
     "randaugment": 0.6, "trivialaugment": 2.2,
 }

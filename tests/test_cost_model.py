@@ -3,8 +3,9 @@ rotation, is within 2× of what it costs, at a few sizes; and the kernels that o
 (posterize, equalize) work in place.
 
 CPU time of one thread, the minimum of several runs with the reference step measured in between: a ratio of two
-minima taken side by side, so that a busy machine slows both alike. A ratio beyond 2× either way is a wrong
-declaration, not noise (the figures measured here move by under 1.5× with load and size from 128 to 256 px).
+minima taken side by side, so that a busy machine slows both alike. A ratio beyond 2× either way in three
+measurements in a row is a wrong declaration, not noise (the figures measured here move by under 1.5× with load
+and size from 128 to 256 px, and a slow phase of the machine once put one 2.4× off).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from augviz.transform import REGISTRY
 SIZES = (256, 192, 128)
 DRAWS = 16
 REPEATS = 5
+ATTEMPTS = 3  # measurements of a ratio before a declaration is called wrong
 REFERENCE = Step("rotation", {}, 1.0)
 # Settings that move the cost model's figure (its sigma or its number of operations), at their ends.
 VARIANTS = [
@@ -75,9 +77,13 @@ def test_every_registry_entry_declares_its_cost():
 def test_a_steps_declared_cost_is_within_2x_of_its_measured_cost(step):
     declared = step_cost(step) / step_cost(REFERENCE)
     for size in SIZES:
-        ratio = measured_ratio(step, size)
-        assert 0.5 <= declared / ratio <= 2.0, f"{step.name} at {size} px costs {ratio:.2f} rotations, declared " \
-                                                f"{declared:.2f}"
+        # A shared machine has slow phases that last seconds (2.4× on brightness once, 1.5× typical): a
+        # declaration is wrong when ATTEMPTS measurements in a row put it more than 2× off, not one.
+        ratios = []
+        while len(ratios) < ATTEMPTS and not (ratios and 0.5 <= declared / ratios[-1] <= 2.0):
+            ratios.append(measured_ratio(step, size))
+        assert 0.5 <= declared / ratios[-1] <= 2.0, \
+            f"{step.name} at {size} px costs {', '.join(f'{r:.2f}' for r in ratios)} rotations, declared {declared:.2f}"
 
 
 KERNEL_MEMORY = textwrap.dedent("""
