@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from augviz import images, worker
-from augviz.store import Store
+from augviz.store import Store, default_store
 
 pytest_plugins = ["tests.loopback", "tests.postgres"]  # a loopback HTTP server for downloads; a PostgreSQL server
 
@@ -65,3 +65,13 @@ def home(tmp_path, monkeypatch):
     monkeypatch.setenv("AUGVIZ_MAX_RUNS", "1")
     yield tmp_path
     worker.shutdown(Store(tmp_path / "runs.sqlite"))  # leave no launcher or worker behind
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_on_each_engine(request, tmp_path, monkeypatch) -> Store:
+    """An empty store on each engine (PostgreSQL: a schema of its own on the session's server)."""
+    monkeypatch.setenv("AUGVIZ_HOME", str(tmp_path))
+    if request.param == "sqlite":
+        return Store(tmp_path / "runs.sqlite")
+    monkeypatch.setenv("AUGVIZ_DB", request.getfixturevalue("postgres_url"))
+    return default_store()

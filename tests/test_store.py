@@ -29,17 +29,9 @@ from augviz.store import runs as runs_module
 TINY = RunConfig(train_size=250, epochs=1, batch_size=64)
 
 
-ENGINES = ["sqlite", "postgresql"]
-
-
-@pytest.fixture(params=ENGINES)
-def store(request, tmp_path, monkeypatch):
-    """An empty store on each engine (PostgreSQL: a schema of its own on the session's server)."""
-    monkeypatch.setenv("AUGVIZ_HOME", str(tmp_path))
-    if request.param == "sqlite":
-        return Store(tmp_path / "runs.sqlite")
-    monkeypatch.setenv("AUGVIZ_DB", request.getfixturevalue("postgres_url"))
-    return default_store()
+@pytest.fixture
+def store(store_on_each_engine: Store) -> Store:
+    return store_on_each_engine
 
 
 def newer_version_row(store: Store, label: str = "from a newer version") -> None:

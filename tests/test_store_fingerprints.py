@@ -12,20 +12,15 @@ import pytest
 from augviz import serialize, sweep
 from augviz.preview import SEED_PIPELINE
 from augviz.runconfig import RunConfig
-from augviz.store import Store, default_store, fingerprint, records
+from augviz.store import Store, fingerprint, records
 
 BASE = RunConfig(train_size=250, epochs=1, batch_size=64)
 DEFAULTS = RunConfig().to_dict()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request, tmp_path, monkeypatch):
-    """An empty store on each engine (PostgreSQL: a schema of its own on the session's server)."""
-    monkeypatch.setenv("AUGVIZ_HOME", str(tmp_path))
-    if request.param == "sqlite":
-        return Store(tmp_path / "runs.sqlite")
-    monkeypatch.setenv("AUGVIZ_DB", request.getfixturevalue("postgres_url"))
-    return default_store()
+@pytest.fixture
+def store(store_on_each_engine: Store) -> Store:
+    return store_on_each_engine
 
 
 def key(cfg: RunConfig) -> str:
